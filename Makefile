@@ -1,0 +1,57 @@
+# stashd: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CLIENTS := .venv-clients
+# Each Sensu client gets a virtualenv of its own: pysensu and pysensu-ng both
+# install a module named `pysensu`.
+CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5
+
+.DEFAULT_GOAL := help
+.PHONY: help deps clients run dev fmt lint test test-fast bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.deps: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+deps: $(VENV)/.deps ## set up .venv from the requirements files
+
+$(CLIENTS)/.deps: Makefile
+	@for spec in $(CLIENT_PKGS); do \
+	  name=$${spec%%==*}; \
+	  $(PYTHON) -m venv $(CLIENTS)/$$name && \
+	  $(CLIENTS)/$$name/bin/pip install -q "$$spec" || exit 1; \
+	done
+	touch $@
+
+clients: $(CLIENTS)/.deps ## set up a virtualenv per real Sensu client (for the tests)
+
+run: deps ## serve on 127.0.0.1:4567 and :8080 (embedded Redis unless STASHD_REDIS_URL)
+	$(BIN)/gunicorn
+
+dev: deps ## Flask's debug server on 127.0.0.1:5000 (needs STASHD_REDIS_URL)
+	$(BIN)/flask --app wsgi run --debug
+
+fmt: deps ## format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: deps ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
+	$(BIN)/pytest
+
+test-fast: deps ## the tests that need no server process
+	$(BIN)/pytest -m "not integration and not http and not clients and not slow"
+
+bench: deps ## the benchmarks (bench/README.md)
+	$(BIN)/python -m bench
+
+clean: ## remove the virtualenvs and caches (not ./var, the embedded Redis data)
+	rm -rf $(VENV) $(CLIENTS) .pytest_cache .ruff_cache
