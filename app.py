@@ -1,0 +1,44 @@
+"""create_app(): the one place that wires stashd together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+import stashes
+from config import from_env, load
+from errors import register_error_handlers
+from front import Front
+from keys import Keys
+from redis_client import RedisClient, make_client
+from stashes.store import StashStore
+from web import JSONResponse
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, *, redis: RedisClient | None = None
+) -> Flask:
+    """Build the app; tests pass config (and often a client), production neither.
+
+    :raise ConfigError: a setting stashd cannot run with.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.response_class = JSONResponse
+    # Tests must not depend on the caller's environment, so it is either or.
+    app.config.update(load(from_env(os.environ) if config is None else config))
+
+    client = redis if redis is not None else make_client(app.config)
+    app.extensions["redis"] = client
+    app.extensions["stashes"] = StashStore(client, Keys(app.config["KEY_PREFIX"]))
+
+    # Stash paths are taken verbatim: no merged "//", no trailing-slash redirects.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.converters["stash"] = stashes.StashPath
+    register_error_handlers(app)
+    app.register_blueprint(stashes.bp)
+    app.wsgi_app = Front(app.wsgi_app, app.config)  # type: ignore[method-assign]
+    return app

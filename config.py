@@ -1,0 +1,152 @@
+"""Every setting stashd reads, its default, and how its environment variable is parsed.
+
+Settings come from ``STASHD_<NAME>`` environment variables. Each is parsed by its
+declared kind, not by guessing: ``STASHD_API_PASSWORD=1234`` or ``=true`` stays the
+string the operator typed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "STASHD_"
+
+# stashd's own version; /info reports it as sensu.version.
+VERSION = "0.1.0"
+
+# Sensu 1.x's CORS headers, byte for byte: its API spec tests them.
+DEFAULT_CORS = {
+    "Origin": "*",
+    "Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Credentials": "true",
+    "Headers": "Origin, X-Requested-With, Content-Type, Accept, Authorization",
+}
+
+KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+class ConfigError(ValueError):
+    """A setting has a value stashd cannot run with; the message names it."""
+
+
+class Defaults:
+    """Every setting with its default; `create_app` loads this first."""
+
+    # Where Redis is. None: `make run` / gunicorn start the embedded Redis and set it.
+    REDIS_URL: str | None = None
+    # Seconds to connect to / wait on Redis; two attempts must fit in 2 s (spec 2.6).
+    REDIS_TIMEOUT: float = 0.5
+    # Embedded Redis data (append-only file) lives here.
+    DATA_DIR: str = "var"
+    # Basic auth is on when both are set.
+    API_USER: str | None = None
+    API_PASSWORD: str | None = None
+    # JSON object: key K becomes Access-Control-Allow-K; a non-object turns CORS off.
+    CORS: Any = DEFAULT_CORS
+    # Largest stash request body; larger ones get 413.
+    MAX_BODY_BYTES: int = 8 * 1024 * 1024
+    # Every Redis key begins "<prefix>:", so deployments can share one Redis.
+    KEY_PREFIX: str = "stashd"
+
+
+# How each setting's environment text becomes a value.
+_KINDS: dict[str, str] = {
+    "REDIS_URL": "str",
+    "REDIS_TIMEOUT": "float",
+    "DATA_DIR": "str",
+    "API_USER": "str",
+    "API_PASSWORD": "str",
+    "CORS": "json",
+    "MAX_BODY_BYTES": "int",
+    "KEY_PREFIX": "str",
+}
+
+# Settings left out of /info's settings digest.
+SECRETS = frozenset({"API_PASSWORD"})
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read the ``STASHD_*`` settings present in `environ`, each parsed by its kind.
+
+    :raise ConfigError: a value that does not parse, naming the variable.
+    """
+    settings: dict[str, Any] = {}
+    for name, kind in _KINDS.items():
+        text = environ.get(ENV_PREFIX + name)
+        if text is None or text == "":
+            continue
+        try:
+            if kind == "int":
+                settings[name] = int(text)
+            elif kind == "float":
+                settings[name] = float(text)
+            elif kind == "json":
+                settings[name] = json.loads(text)
+            else:
+                settings[name] = text
+        except ValueError as exc:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name}: cannot parse {text!r} ({exc})"
+            ) from exc
+    return settings
+
+
+def load(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults with `overrides` applied, validated.
+
+    :raise ConfigError: see `validate`.
+    """
+    settings = {name: value for name, value in vars(Defaults).items() if name.isupper()}
+    settings.update(overrides)
+    validate(settings)
+    return settings
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse settings stashd cannot run with, before it serves anything.
+
+    :raise ConfigError: naming the setting and what is wrong with it.
+    """
+    prefix = config["KEY_PREFIX"]
+    if not isinstance(prefix, str) or not KEY_PREFIX_RE.fullmatch(prefix):
+        raise ConfigError(
+            f"{ENV_PREFIX}KEY_PREFIX must be 1 to 64 characters from "
+            f"A-Z a-z 0-9 _ . -, not {prefix!r}"
+        )
+    if not isinstance(config["MAX_BODY_BYTES"], int) or config["MAX_BODY_BYTES"] < 1:
+        raise ConfigError(f"{ENV_PREFIX}MAX_BODY_BYTES must be a positive integer")
+    if bool(config["API_USER"]) != bool(config["API_PASSWORD"]):
+        raise ConfigError(
+            f"{ENV_PREFIX}API_USER and {ENV_PREFIX}API_PASSWORD turn Basic auth on "
+            "together: set both or neither"
+        )
+    cors = config["CORS"]
+    if isinstance(cors, dict) and not all(isinstance(v, str) for v in cors.values()):
+        raise ConfigError(f"{ENV_PREFIX}CORS values must be strings")
+
+
+def cors_headers(cors: Any) -> list[tuple[str, str]]:
+    """The CORS headers every response carries; none when `cors` is not an object."""
+    if not isinstance(cors, dict):
+        return []
+    return [(f"Access-Control-Allow-{key}", value) for key, value in cors.items()]
+
+
+def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The effective settings with secrets left out (for /info's digest)."""
+    settings = {
+        name: config[name]
+        for name in vars(Defaults)
+        if name.isupper() and name not in SECRETS
+    }
+    url = settings["REDIS_URL"]
+    if url:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            settings["REDIS_URL"] = urlunsplit(parts._replace(netloc=f"***@{host}"))
+    return settings

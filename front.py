@@ -1,0 +1,63 @@
+"""The WSGI layer in front of Flask: what every request gets before routing.
+
+In order (spec stashes.md section 2): leading slashes collapsed, a request ID, CORS
+headers on every response (errors included), OPTIONS answered without auth, and
+Basic auth on the Sensu 1.x routes decided before routing, so an unauthenticated
+request to an unknown path is 401, not 404. Routing and the rest happen in Flask.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from auth import BasicAuth
+from config import cors_headers
+from errors import ApiError, BadRequest, Unauthorized, is_sensu_go, render, status_line
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class Front:
+    """Wraps the Flask WSGI app; see the module docstring for what it does."""
+
+    def __init__(self, app: WSGIApp, config: Mapping[str, Any]) -> None:
+        self.app = app
+        self.cors = cors_headers(config["CORS"])
+        user, password = config["API_USER"], config["API_PASSWORD"]
+        self.basic = BasicAuth(user, password) if user and password else None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path.startswith("//"):
+            # sensu-plugin-python 0.8.0 asks for //stash/...; serve it, no redirect.
+            path = "/" + path.lstrip("/")
+            environ["PATH_INFO"] = path
+        request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
+        environ["stashd.request_id"] = request_id
+        extra = [("X-Request-ID", request_id), *self.cors]
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            return start_response(status, headers + extra, exc_info)
+
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            start("200 OK", [("Content-Length", "0")])
+            return [b""]
+        try:
+            # PATH_INFO holds the URL's bytes as latin-1 (PEP 3333); it must be UTF-8.
+            path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return self._error(
+                BadRequest("URL path is not valid UTF-8"), environ, start
+            )
+        if self.basic and not is_sensu_go(path):
+            if not self.basic.check(environ.get("HTTP_AUTHORIZATION")):
+                return self._error(Unauthorized(), environ, start)
+        return self.app(environ, start)
+
+    @staticmethod
+    def _error(error: ApiError, environ: dict, start: Callable) -> Iterable[bytes]:
+        status, headers, body = render(error, environ.get("PATH_INFO") or "/")
+        start(status_line(status), headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

@@ -1,0 +1,73 @@
+"""The query rules of ``GET /stashes``: limit/offset paging and ``filter.*``.
+
+They follow Sensu 1.x: a repeated parameter's last value wins, and only plain ASCII
+digits make an integer (``int()`` also takes ``-1``, ``+2``, `` 2``, fullwidth digits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+_DIGITS = re.compile(r"[0-9]+")
+FILTER = "filter."
+
+
+class MultiMapping(Protocol):
+    def getlist(self, key: str) -> list[str]: ...
+
+    def keys(self) -> Any: ...
+
+
+class ListQuery(NamedTuple):
+    limit: int | None  # None: no paging at all, no X-Pagination
+    offset: int
+    filters: list[tuple[list[str], str]]  # (key path, wanted text), all must match
+
+
+def _last(args: MultiMapping, name: str) -> str | None:
+    values = args.getlist(name)
+    return values[-1] if values else None
+
+
+def _integer(text: str | None) -> int | None:
+    return int(text) if text is not None and _DIGITS.fullmatch(text) else None
+
+
+def parse_list_query(args: MultiMapping) -> ListQuery:
+    """The paging and filters a list request asks for; bad values mean "not given"."""
+    limit = _integer(_last(args, "limit"))
+    offset = (_integer(_last(args, "offset")) or 0) if limit is not None else 0
+    filters = []
+    for name in args.keys():
+        if not name.startswith(FILTER) or name == FILTER:
+            continue
+        value = _last(args, name)
+        if value:  # filter.x= is ignored
+            filters.append((name[len(FILTER) :].split("."), value))
+    return ListQuery(limit, offset, filters)
+
+
+def _text(value: Any) -> str | None:
+    """A scalar's text form as filters compare it; None for null, objects and arrays."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(value)  # plain decimal; floats in shortest round-trip form
+    return None
+
+
+def matches(item: Mapping[str, Any], filters: list[tuple[list[str], str]]) -> bool:
+    """True when each filter's key path leads to a scalar whose text is its value."""
+    for keypath, wanted in filters:
+        value: Any = item
+        for key in keypath:
+            if not isinstance(value, Mapping) or key not in value:
+                return False
+            value = value[key]
+        if _text(value) != wanted:
+            return False
+    return True

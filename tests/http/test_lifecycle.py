@@ -1,0 +1,201 @@
+"""Starting, stopping and losing Redis: stashd under gunicorn with real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+from conftest import Gunicorn, RedisServer
+
+pytestmark = [pytest.mark.http, pytest.mark.integration]
+
+NOT_CONNECTED = {"error": "not connected to redis"}
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own, free to be stopped."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def stashd_on(own_redis):
+    server = Gunicorn({"STASHD_REDIS_URL": own_redis.url})
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redis_outage_gives_500_then_recovers_without_restart(own_redis, stashd_on):
+    url = stashd_on.url
+    assert requests.post(f"{url}/stash/kept", data='{"a": 1}').status_code == 201
+    # Warm every worker's connection pool, so the outage hits pooled connections.
+    for _ in range(20):
+        assert requests.get(f"{url}/stash/kept").status_code == 200
+
+    own_redis.stop()
+    for method, path in [
+        ("GET", "/stash/kept"),
+        ("POST", "/stash/new"),
+        ("GET", "/stashes"),
+    ]:
+        response = requests.request(method, url + path, data="{}", timeout=5)
+        assert response.status_code == 500
+        assert response.json() == NOT_CONNECTED
+    health = requests.get(f"{url}/health", timeout=5)
+    assert health.status_code == 412
+    assert health.json() == ["not connected to redis"]
+    info = requests.get(f"{url}/info", timeout=5)
+    assert info.status_code == 200
+    assert info.json()["redis"]["connected"] is False
+    # Routing does not depend on Redis.
+    assert requests.get(f"{url}/nowhere", timeout=5).status_code == 404
+    assert requests.put(f"{url}/stashes", timeout=5).status_code == 405
+
+    own_redis.start()  # same port, empty data (the test server keeps none)
+    for _ in range(20):
+        assert requests.get(f"{url}/stash/kept", timeout=5).status_code == 404
+    assert requests.post(f"{url}/stash/back", data="{}", timeout=5).status_code == 201
+    assert requests.get(f"{url}/health", timeout=5).status_code == 204
+
+
+def test_redis_that_stops_answering_gives_500_not_a_hang(own_redis, stashd_on):
+    requests.get(f"{stashd_on.url}/stash/x")  # connect first
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        response = requests.get(f"{stashd_on.url}/stash/x", timeout=10)
+        assert response.status_code == 500
+        assert response.json() == NOT_CONNECTED
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert requests.get(f"{stashd_on.url}/stash/x", timeout=5).status_code == 404
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return str(tmp_path / "data")
+
+
+def embedded(data_dir: str) -> Gunicorn:
+    return Gunicorn({"STASHD_DATA_DIR": data_dir})
+
+
+def redis_pids(data_dir: str) -> list[int]:
+    """redis-server processes whose working directory is `data_dir`."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == data_dir:
+                with open(f"/proc/{pid}/comm") as comm:
+                    if comm.read().strip() == "redis-server":
+                        pids.append(int(pid))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_embedded_redis_keeps_stashes_across_restarts(data_dir):
+    server = embedded(data_dir)
+    server.start()
+    try:
+        body = {"path": "silence/db1", "content": {"reason": "upgrade"}, "expire": 3600}
+        assert requests.post(f"{server.url}/stashes", json=body).status_code == 201
+        assert (
+            requests.post(f"{server.url}/stash/forever", data="{}").status_code == 201
+        )
+        assert redis_pids(data_dir)
+    finally:
+        assert server.stop() == 0
+    assert os.path.exists(os.path.join(data_dir, "appendonly.aof"))
+    assert redis_pids(data_dir) == []  # stopped with the server
+
+    server.start()
+    try:
+        listed = requests.get(f"{server.url}/stashes").json()
+        assert [item["path"] for item in listed] == ["forever", "silence/db1"]
+        assert listed[1]["content"] == {"reason": "upgrade"}
+        assert 3500 < listed[1]["expire"] <= 3600
+    finally:
+        server.stop()
+
+
+def test_embedded_redis_loses_no_acknowledged_write_on_kill_9(data_dir):
+    server = embedded(data_dir)
+    server.start()
+    for i in range(50):
+        assert (
+            requests.post(f"{server.url}/stash/s{i:02}", data="{}").status_code == 201
+        )
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    server.process = None
+    deadline = time.monotonic() + 10
+    while redis_pids(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)  # killed with the group; give the kernel a moment
+
+    server.start()
+    try:
+        listed = requests.get(f"{server.url}/stashes").json()
+        assert len(listed) == 50
+    finally:
+        server.stop()
+
+
+def test_embedded_redis_dies_with_a_killed_server(data_dir):
+    server = embedded(data_dir)
+    server.start()
+    assert redis_pids(data_dir)
+    os.kill(server.process.pid, signal.SIGKILL)  # the master only, not its group
+    server.process.wait()
+    server.process = None
+    deadline = time.monotonic() + 10
+    while redis_pids(data_dir):
+        assert time.monotonic() < deadline, "embedded redis-server outlived its server"
+        time.sleep(0.05)
+
+
+def test_second_server_on_the_same_data_dir_is_refused(data_dir):
+    first = embedded(data_dir)
+    first.start()
+    try:
+        second = embedded(data_dir)
+        second.start(wait=False)
+        assert second.process.wait(30) != 0
+        assert "in use by another stashd" in second.output()
+        assert requests.get(f"{first.url}/health").status_code == 204
+    finally:
+        first.stop()
+
+
+def test_invalid_key_prefix_stops_the_server_at_start(own_redis):
+    server = Gunicorn({"STASHD_REDIS_URL": own_redis.url, "STASHD_KEY_PREFIX": "a:b"})
+    server.start(wait=False)
+    assert server.process.wait(30) != 0
+    assert "STASHD_KEY_PREFIX must be" in server.output()
+
+
+def test_sigterm_lets_a_request_in_flight_finish(own_redis, stashd_on):
+    """A POST whose body is still arriving when SIGTERM comes is completed."""
+    body = b'{"path": "late", "content": {}}'
+    sock = socket.create_connection(("127.0.0.1", stashd_on.ports[0]), timeout=15)
+    sock.sendall(
+        b"POST /stashes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
+    )
+    time.sleep(0.5)  # the request is being read by a worker
+    stopper = threading.Thread(target=stashd_on.stop)
+    stopper.start()
+    time.sleep(1)
+    sock.sendall(body[10:])
+    response = sock.recv(65536)
+    sock.close()
+    stopper.join()
+    assert response.startswith(b"HTTP/1.1 201")
