@@ -14,6 +14,7 @@ from errors import register_error_handlers
 from front import Front
 from keys import Keys
 from redis_client import RedisClient, make_client
+from stashes.fast import FastPath
 from stashes.store import StashStore
 from web import JSONResponse
 
@@ -32,7 +33,9 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
-    app.extensions["stashes"] = StashStore(client, Keys(app.config["KEY_PREFIX"]))
+    store = app.extensions["stashes"] = StashStore(
+        client, Keys(app.config["KEY_PREFIX"])
+    )
 
     # Stash paths are taken verbatim: no merged "//", no trailing-slash redirects.
     app.url_map.merge_slashes = False
@@ -40,5 +43,10 @@ def create_app(
     app.url_map.converters["stash"] = stashes.StashPath
     register_error_handlers(app)
     app.register_blueprint(stashes.bp)
-    app.wsgi_app = Front(app.wsgi_app, app.config)  # type: ignore[method-assign]
+    fast = (
+        FastPath(store, app.config["MAX_BODY_BYTES"])
+        if app.config["FAST_PATH"]
+        else None
+    )
+    app.wsgi_app = Front(app.wsgi_app, app.config, fast)  # type: ignore[method-assign]
     return app

@@ -18,6 +18,9 @@ ENV_PREFIX = "STASHD_"
 # stashd's own version; /info reports it as sensu.version.
 VERSION = "0.1.0"
 
+# Sensu 1.x clients expect 4567, Sensu Go clients 8080; every route is on both.
+DEFAULT_BIND = "127.0.0.1:4567 127.0.0.1:8080"
+
 # Sensu 1.x's CORS headers, byte for byte: its API spec tests them.
 DEFAULT_CORS = {
     "Origin": "*",
@@ -51,6 +54,8 @@ class Defaults:
     MAX_BODY_BYTES: int = 8 * 1024 * 1024
     # Every Redis key begins "<prefix>:", so deployments can share one Redis.
     KEY_PREFIX: str = "stashd"
+    # Serve the hot stash routes without Flask; off only to compare the two.
+    FAST_PATH: bool = True
 
 
 # How each setting's environment text becomes a value.
@@ -63,6 +68,7 @@ _KINDS: dict[str, str] = {
     "CORS": "json",
     "MAX_BODY_BYTES": "int",
     "KEY_PREFIX": "str",
+    "FAST_PATH": "bool",
 }
 
 # Settings left out of /info's settings digest.
@@ -80,7 +86,9 @@ def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if text is None or text == "":
             continue
         try:
-            if kind == "int":
+            if kind == "bool":
+                settings[name] = _boolean(text)
+            elif kind == "int":
                 settings[name] = int(text)
             elif kind == "float":
                 settings[name] = float(text)
@@ -93,6 +101,15 @@ def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
                 f"{ENV_PREFIX}{name}: cannot parse {text!r} ({exc})"
             ) from exc
     return settings
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def load(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,3 +167,19 @@ def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
             host = parts.netloc.rpartition("@")[2]
             settings["REDIS_URL"] = urlunsplit(parts._replace(netloc=f"***@{host}"))
     return settings
+
+
+def binds(environ: Mapping[str, str]) -> list[tuple[str, int]]:
+    """``STASHD_BIND`` as (host, port) pairs: ``"0.0.0.0:4567 [::1]:8080"``.
+
+    :raise ConfigError: an item that is not host:port.
+    """
+    pairs = []
+    for item in (
+        (environ.get(ENV_PREFIX + "BIND") or DEFAULT_BIND).replace(",", " ").split()
+    ):
+        host, _, port = item.rpartition(":")
+        if not host or not (port.isascii() and port.isdigit()):
+            raise ConfigError(f"{ENV_PREFIX}BIND: {item!r} is not host:port")
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs

@@ -4,12 +4,13 @@ Each API keeps the error dialect its clients already parse:
 
 * Sensu 1.x (stash routes, /health, /info): 400/413/500 carry ``{"error": "..."}``;
   401, 404 and 405 have empty bodies.
-* Sensu Go (``/api/...`` and ``/auth...``): ``{"message": "...", "code": <kind>}``,
+* Sensu Go (``/api/core/v2...``, ``/auth...``): ``{"message": "...", "code": <kind>}``,
   where ``code`` is Sensu's error kind, not the HTTP status.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from http import HTTPStatus
@@ -86,9 +87,13 @@ _EMPTY_IN_SENSU1 = frozenset({401, 404, 405})
 
 def is_sensu_go(path: str) -> bool:
     """True for routes that speak Sensu Go's dialect (assets, namespaces, /auth)."""
-    return path.startswith("/api/") or path == "/auth" or path.startswith("/auth/")
+    return path.startswith(("/api/core/v2/", "/auth/")) or path in (
+        "/api/core/v2",
+        "/auth",
+    )
 
 
+@functools.cache
 def status_line(status: int) -> str:
     """The WSGI status string, e.g. ``404 Not Found``."""
     return f"{status} {HTTPStatus(status).phrase}"
@@ -113,52 +118,41 @@ def render(error: ApiError, path: str) -> tuple[int, list[tuple[str, str]], byte
     return error.status, headers, body
 
 
-def from_http_exception(exc: HTTPException) -> ApiError:
-    """Werkzeug's routing and body errors as ours."""
-    code = exc.code or 500
-    if code == 404:
-        return NotFound()
-    if code == 405:
-        return MethodNotAllowed(list(getattr(exc, "valid_methods", None) or ()))
-    if code == 413:
-        return PayloadTooLarge()
-    error = ApiError(exc.description)
-    error.status = code
-    error.kind = 1 if 400 <= code < 500 else 0
-    return error
+def as_api_error(exc: Exception, method: str, path: str) -> ApiError:
+    """Any exception as the error a client sees; the one table for every path.
 
-
-def _response(error: ApiError) -> Response:
-    status, headers, body = render(error, request.path)
-    return current_app.response_class(body, status=status, headers=headers)
+    Unexpected errors are logged with their traceback; Redis outages with one line.
+    """
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return BadRequest(validation_message(exc.messages))
+    if isinstance(exc, UNREACHABLE):
+        log.error("redis unreachable on %s %s: %s", method, path, exc)
+        return RedisUnavailable()
+    if isinstance(exc, HTTPException):  # Werkzeug's routing and body errors
+        code = exc.code or 500
+        if code == 404:
+            return NotFound()
+        if code == 405:
+            return MethodNotAllowed(list(getattr(exc, "valid_methods", None) or ()))
+        if code == 413:
+            return PayloadTooLarge()
+        error = ApiError(exc.description)
+        error.status, error.kind = code, (1 if 400 <= code < 500 else 0)
+        return error
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return ApiError()
 
 
 def register_error_handlers(app: Flask) -> None:
     """Turn every exception into a response of the right dialect; no HTML, ever."""
 
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError) -> Response:
-        return _response(exc)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return _response(from_http_exception(exc))
-
-    @app.errorhandler(ValidationError)
-    def invalid(exc: ValidationError) -> Response:
-        return _response(BadRequest(validation_message(exc.messages)))
-
-    def unreachable(exc: Exception) -> Response:
-        log.error("redis unreachable on %s %s: %s", request.method, request.path, exc)
-        return _response(RedisUnavailable())
-
-    for kind in UNREACHABLE:
-        app.register_error_handler(kind, unreachable)
-
     @app.errorhandler(Exception)
-    def internal(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _response(ApiError())
+    def any_error(exc: Exception) -> Response:
+        error = as_api_error(exc, request.method, request.path)
+        status, headers, body = render(error, request.path)
+        return current_app.response_class(body, status=status, headers=headers)
 
 
 def validation_message(messages: dict | list | str) -> str:

@@ -3,7 +3,8 @@
 In order (spec stashes.md section 2): leading slashes collapsed, a request ID, CORS
 headers on every response (errors included), OPTIONS answered without auth, and
 Basic auth on the Sensu 1.x routes decided before routing, so an unauthenticated
-request to an unknown path is 401, not 404. Routing and the rest happen in Flask.
+request to an unknown path is 401, not 404. Then the fast path answers the hot
+stash routes (stashes/fast.py); routing and all the rest happen in Flask.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ from config import cors_headers
 from errors import ApiError, BadRequest, Unauthorized, is_sensu_go, render, status_line
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+# Answers the requests it serves itself, and returns None for the rest.
+FastHandler = Callable[[dict, Callable], Iterable[bytes] | None]
 
 
 class Front:
     """Wraps the Flask WSGI app; see the module docstring for what it does."""
 
-    def __init__(self, app: WSGIApp, config: Mapping[str, Any]) -> None:
+    def __init__(
+        self, app: WSGIApp, config: Mapping[str, Any], fast: FastHandler | None = None
+    ) -> None:
         self.app = app
+        self.fast = fast
         self.cors = cors_headers(config["CORS"])
         user, password = config["API_USER"], config["API_PASSWORD"]
         self.basic = BasicAuth(user, password) if user and password else None
@@ -54,6 +60,10 @@ class Front:
         if self.basic and not is_sensu_go(path):
             if not self.basic.check(environ.get("HTTP_AUTHORIZATION")):
                 return self._error(Unauthorized(), environ, start)
+        if self.fast is not None:
+            answered = self.fast(environ, start)
+            if answered is not None:
+                return answered
         return self.app(environ, start)
 
     @staticmethod

@@ -1,26 +1,23 @@
-"""The Sensu 1.x API: stashes, /health and /info. HTTP only; storage is in `store`."""
+"""The Sensu 1.x API in Flask: stashes, /health and /info. HTTP only.
+
+What each stash request does is in `service`; the fast path (`fast`) serves the
+single-stash routes and ``POST /stashes`` with the same functions, without Flask.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
-import strictjson
 from config import VERSION, public_settings
-from errors import BadRequest, NotFound
 from redis_client import UNREACHABLE, get_redis
-from stashes.query import matches, parse_list_query
-from stashes.schemas import stash_schema
-from stashes.store import RawStash, StashStore
+from stashes import service
+from stashes.query import parse_list_query
+from stashes.store import StashStore
 from web import JSONResponse, json_response, read_body
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("stashes", __name__)
 
@@ -32,7 +29,7 @@ class StashPath(BaseConverter):
     part_isolating = False
 
 
-# Both prefixes name the same stash; <stash:path> takes the rest of the URL verbatim.
+# Both prefixes name the same stash.
 ONE_STASH = ("/stash/<stash:path>", "/stashes/<stash:path>")
 
 
@@ -40,100 +37,49 @@ def _store() -> StashStore:
     return current_app.extensions["stashes"]
 
 
-def _body() -> Any:
-    """The request body as JSON, whatever its Content-Type (Sensu never read it)."""
-    return strictjson.parse(read_body(current_app.config["MAX_BODY_BYTES"]))
+def _body() -> bytes:
+    return read_body(request.environ, current_app.config["MAX_BODY_BYTES"])
 
 
-def _object_body() -> dict[str, Any]:
-    value = _body()
-    if not isinstance(value, dict):
-        raise BadRequest("request body must be a JSON object")
-    return value
-
-
-def _readable(items: Iterable[RawStash]) -> Iterator[dict[str, Any]]:
-    """Items as list entries; a stored value that is not a JSON object is skipped."""
-    for item in items:
-        try:
-            content = json.loads(item.content)
-        except ValueError:
-            content = None
-        if not isinstance(content, dict):
-            log.warning("skipping unreadable stored value of stash %r", item.path)
-            continue
-        yield {"path": item.path, "content": content, "expire": item.expire}
+def _response(reply: service.Reply) -> JSONResponse:
+    response = JSONResponse(reply.body, reply.status)
+    # After the body: a HEAD reply brings the Content-Length of the body it omits.
+    response.headers.update(reply.headers)
+    return response
 
 
 @bp.get("/stashes")
 def list_stashes() -> JSONResponse:
     """Live stashes sorted by path; ``filter.*`` first, then ``limit``/``offset``."""
-    query = parse_list_query(request.args)
-    store = _store()
-    if query.limit is not None and not query.filters:
-        total, page = store.page(query.offset, query.limit)
-        items = list(_readable(page))
-    else:
-        items = [i for i in _readable(store.scan()) if matches(i, query.filters)]
-        total = len(items)
-        if query.limit is not None:
-            items = items[query.offset : query.offset + query.limit]
-    if query.limit is None:
-        return json_response(items)
-    paging = {"limit": query.limit, "offset": query.offset, "total": total}
-    return json_response(
-        items, headers={"X-Pagination": json.dumps(paging, separators=(",", ":"))}
-    )
+    return _response(service.list_stashes(_store(), parse_list_query(request.args)))
 
 
 @bp.post("/stashes")
 def create_stash() -> JSONResponse:
     """Create or replace the stash a ``{path, content, expire}`` document describes."""
-    stash = stash_schema.load(_object_body())
-    _store().put(stash["path"], strictjson.dumps(stash["content"]), stash["expire"])
-    return json_response({"path": stash["path"]}, 201)
+    return _response(service.create_stash(_store(), _body()))
 
 
 @bp.get(ONE_STASH[0])
 @bp.get(ONE_STASH[1])
 def get_stash(path: str) -> JSONResponse:
-    """The content of one stash. HEAD costs one STRLEN and sends no body.
-
-    :raise 404: no such stash, or it expired.
-    """
-    store = _store()
-    if request.method == "HEAD":
-        size = store.size(path) if path else 0
-        if not size:
-            raise NotFound()
-        return JSONResponse(headers={"Content-Length": str(size)})
-    content = store.get(path) if path else None
-    if content is None:
-        raise NotFound()
-    return JSONResponse(content)
+    """The content of one stash (HEAD: its size only). :raise 404:"""
+    head = request.method == "HEAD"
+    return _response(service.get_stash(_store(), path, head))
 
 
 @bp.post(ONE_STASH[0])
 @bp.post(ONE_STASH[1])
 def write_stash(path: str) -> JSONResponse:
-    """Store the body as the content of `path`; like Sensu, this removes any TTL."""
-    if not path:
-        raise BadRequest("stash path must not be empty")
-    content = _object_body()
-    _store().put(path, strictjson.dumps(content), None)
-    return json_response({"path": path}, 201)
+    """Store the body as the content of `path`, removing any TTL."""
+    return _response(service.write_stash(_store(), path, _body()))
 
 
 @bp.delete(ONE_STASH[0])
 @bp.delete(ONE_STASH[1])
 def delete_stash(path: str) -> JSONResponse:
-    """Delete one stash; of two racing deletes, exactly one wins.
-
-    :raise 404: there was none.
-    """
-    if not (path and _store().delete(path)):
-        raise NotFound()
-    return JSONResponse(status=204)
+    """Delete one stash. :raise 404:"""
+    return _response(service.delete_stash(_store(), path))
 
 
 @bp.get("/health")
@@ -154,14 +100,11 @@ def info() -> JSONResponse:
     except UNREACHABLE:
         connected = False
     settings = json.dumps(public_settings(current_app.config), sort_keys=True)
-    digest = hashlib.sha256(settings.encode())
+    digest = hashlib.sha256(settings.encode()).hexdigest()
     idle = {"messages": 0, "consumers": 0}
     return json_response(
         {
-            "sensu": {
-                "version": VERSION,
-                "settings": {"hexdigest": digest.hexdigest()},
-            },
+            "sensu": {"version": VERSION, "settings": {"hexdigest": digest}},
             "transport": {
                 "name": "none",
                 "connected": False,

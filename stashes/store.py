@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from keys import Keys
-from redis_client import RedisClient
+from redis_client import DirectClient, RedisClient
 
 
 class RawStash(NamedTuple):
@@ -150,41 +150,43 @@ def _items(flat: list) -> list[RawStash]:
 
 
 class StashStore:
-    """The stashes of one deployment: a client and its keys. No HTTP in here."""
+    """The stashes of one deployment: Redis and its keys. No HTTP in here.
+
+    Each method is one round trip (listing: one per batch), on the calling thread's
+    own connection.
+    """
 
     def __init__(self, client: RedisClient, keys: Keys) -> None:
-        self.client = client
+        self.redis = DirectClient(client)
         self.keys = keys
-        self._put = client.register_script(_PUT)
-        self._delete = client.register_script(_DELETE)
-        self._page = client.register_script(_PAGE)
-        self._scan = client.register_script(_SCAN)
+        self._put = self.redis.script(_PUT)
+        self._delete = self.redis.script(_DELETE)
+        self._page = self.redis.script(_PAGE)
+        self._scan = self.redis.script(_SCAN)
         self._lists = [keys.stash_index, keys.stash_expiry]
 
     def get(self, path: str) -> bytes | None:
         """The stored content JSON of `path`, or None (absent or expired). One GET."""
-        return self.client.get(self.keys.stash(path))
+        return self.redis.execute("GET", self.keys.stash(path))
 
     def size(self, path: str) -> int:
         """Length of the stored content of `path`; 0 when absent. One STRLEN."""
-        return self.client.strlen(self.keys.stash(path))
+        return self.redis.execute("STRLEN", self.keys.stash(path))
 
     def put(self, path: str, content: bytes, ttl: int | None) -> None:
         """Store `content` (JSON bytes) at `path`; a TTL of None or <= 0 means none."""
         ttl = ttl if ttl and ttl > 0 else 0
-        self._put(keys=[*self._lists, self.keys.stash(path)], args=[path, content, ttl])
+        self._put([*self._lists, self.keys.stash(path)], [path, content, ttl])
 
     def delete(self, path: str) -> bool:
         """Delete `path`; True when it existed. Atomic: of two deletes, one wins."""
-        return bool(
-            self._delete(keys=[*self._lists, self.keys.stash(path)], args=[path])
-        )
+        return bool(self._delete([*self._lists, self.keys.stash(path)], [path]))
 
     def page(self, offset: int, limit: int) -> tuple[int, list[RawStash]]:
         """Live stash count, and the stashes at ranks offset..offset+limit-1 by path."""
         args = [self.keys.stash_prefix, min(offset, _MAX_RANK), min(limit, _MAX_RANK)]
         while True:
-            done, total, *flat = self._page(keys=self._lists, args=args)
+            done, total, *flat = self._page(self._lists, args)
             if done:
                 return total, _items(flat)
 
@@ -193,7 +195,7 @@ class StashStore:
         start = b"-"
         while True:
             args = [self.keys.stash_prefix, start, SCAN_BATCH]
-            done, last, *flat = self._scan(keys=self._lists, args=args)
+            done, last, *flat = self._scan(self._lists, args)
             if not done:
                 continue
             yield from _items(flat)

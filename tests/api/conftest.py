@@ -1,0 +1,35 @@
+"""Fixtures for the stash API tests: an `api` wrapper over the test client, key access.
+
+Every test here goes through Flask's test client (`client`, run on fakeredis and on a
+real redis-server by tests/conftest.py); `redis_client`, `keys` and `pttl` only look
+behind the API, mostly at TTLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_helpers import Api
+
+from keys import Keys
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def keys(app: Any) -> Keys:
+    return Keys(app.config["KEY_PREFIX"])
+
+
+@pytest.fixture
+def pttl(redis_client: Any, keys: Keys) -> Any:
+    """pttl(path): the stash's remaining lifetime in ms as Redis reports it."""
+
+    def pttl(path: str) -> int:
+        return redis_client.pttl(keys.stash(path))
+
+    return pttl
