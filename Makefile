@@ -8,7 +8,7 @@ CLIENTS := .venv-clients
 CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5
 
 .DEFAULT_GOAL := help
-.PHONY: help deps clients run dev fmt lint test test-fast bench clean
+.PHONY: help deps clients run run-gunicorn dev fmt lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ $(CLIENTS)/.deps: Makefile
 
 clients: $(CLIENTS)/.deps ## set up a virtualenv per real Sensu client (for the tests)
 
-run: deps ## serve on 127.0.0.1:4567 and :8080 (embedded Redis unless STASHD_REDIS_URL)
+run: deps ## serve on 127.0.0.1:4567 and :8080 under granian (embedded Redis unless STASHD_REDIS_URL)
+	$(BIN)/python serve.py
+
+run-gunicorn: deps ## the same under gunicorn, with gunicorn.conf.py
 	$(BIN)/gunicorn
 
 dev: deps ## Flask's debug server on 127.0.0.1:5000 (needs STASHD_REDIS_URL)

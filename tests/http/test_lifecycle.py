@@ -1,4 +1,4 @@
-"""Starting, stopping and losing Redis: stashd under gunicorn with real processes."""
+"""Starting, stopping and losing Redis: stashd under each server, real processes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 import requests
-from conftest import Gunicorn, RedisServer
+from servers import RedisServer, Stashd
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -27,8 +27,8 @@ def own_redis():
 
 
 @pytest.fixture
-def stashd_on(own_redis):
-    server = Gunicorn({"STASHD_REDIS_URL": own_redis.url})
+def stashd_on(server_kind, own_redis):
+    server = Stashd(server_kind, {"STASHD_REDIS_URL": own_redis.url})
     server.start()
     yield server
     server.stop()
@@ -84,8 +84,10 @@ def data_dir(tmp_path):
     return str(tmp_path / "data")
 
 
-def embedded(data_dir: str) -> Gunicorn:
-    return Gunicorn({"STASHD_DATA_DIR": data_dir})
+@pytest.fixture
+def embedded(server_kind, data_dir):
+    """A function making stashd servers on the embedded Redis in `data_dir`."""
+    return lambda: Stashd(server_kind, {"STASHD_DATA_DIR": data_dir})
 
 
 def redis_pids(data_dir: str) -> list[int]:
@@ -102,8 +104,8 @@ def redis_pids(data_dir: str) -> list[int]:
     return pids
 
 
-def test_embedded_redis_keeps_stashes_across_restarts(data_dir):
-    server = embedded(data_dir)
+def test_embedded_redis_keeps_stashes_across_restarts(embedded, data_dir):
+    server = embedded()
     server.start()
     try:
         body = {"path": "silence/db1", "content": {"reason": "upgrade"}, "expire": 3600}
@@ -127,8 +129,8 @@ def test_embedded_redis_keeps_stashes_across_restarts(data_dir):
         server.stop()
 
 
-def test_embedded_redis_loses_no_acknowledged_write_on_kill_9(data_dir):
-    server = embedded(data_dir)
+def test_embedded_redis_loses_no_acknowledged_write_on_kill_9(embedded, data_dir):
+    server = embedded()
     server.start()
     for i in range(50):
         assert (
@@ -149,8 +151,8 @@ def test_embedded_redis_loses_no_acknowledged_write_on_kill_9(data_dir):
         server.stop()
 
 
-def test_embedded_redis_dies_with_a_killed_server(data_dir):
-    server = embedded(data_dir)
+def test_embedded_redis_dies_with_a_killed_server(embedded, data_dir):
+    server = embedded()
     server.start()
     assert redis_pids(data_dir)
     os.kill(server.process.pid, signal.SIGKILL)  # the master only, not its group
@@ -162,11 +164,11 @@ def test_embedded_redis_dies_with_a_killed_server(data_dir):
         time.sleep(0.05)
 
 
-def test_second_server_on_the_same_data_dir_is_refused(data_dir):
-    first = embedded(data_dir)
+def test_second_server_on_the_same_data_dir_is_refused(embedded, data_dir):
+    first = embedded()
     first.start()
     try:
-        second = embedded(data_dir)
+        second = embedded()
         second.start(wait=False)
         assert second.process.wait(30) != 0
         assert "in use by another stashd" in second.output()
@@ -175,8 +177,9 @@ def test_second_server_on_the_same_data_dir_is_refused(data_dir):
         first.stop()
 
 
-def test_invalid_key_prefix_stops_the_server_at_start(own_redis):
-    server = Gunicorn({"STASHD_REDIS_URL": own_redis.url, "STASHD_KEY_PREFIX": "a:b"})
+def test_invalid_key_prefix_stops_the_server_at_start(server_kind, own_redis):
+    env = {"STASHD_REDIS_URL": own_redis.url, "STASHD_KEY_PREFIX": "a:b"}
+    server = Stashd(server_kind, env)
     server.start(wait=False)
     assert server.process.wait(30) != 0
     assert "STASHD_KEY_PREFIX must be" in server.output()

@@ -1,0 +1,157 @@
+"""Processes the tests start: a real redis-server, and stashd under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+from embedded_redis import executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 that tests can stop and start again."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="stashd-test-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [
+            executable(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self.dir,
+            "--save", "",
+            "--appendonly", "no",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("test redis-server did not start") from None
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+SERVERS = ("granian", "gunicorn")
+
+
+class Stashd:
+    """stashd as an operator runs it: `make run` (serve.py: granian) or `gunicorn`.
+
+    Both read their settings from the environment given; `tls` is (cert, key) files.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        env: dict[str, str],
+        ports: int = 1,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        self.server = server
+        self.ports = [free_port() for _ in range(ports)]
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("STASHD_")},
+            "WEB_CONCURRENCY": "2",
+            "STASHD_BIND": " ".join(f"127.0.0.1:{port}" for port in self.ports),
+            **env,
+        }
+        self.scheme = "https" if tls else "http"
+        if tls and server == "gunicorn":
+            self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"
+        elif tls:
+            self.env["GRANIAN_SSL_CERTIFICATE"], self.env["GRANIAN_SSL_KEYFILE"] = tls
+        self.log = os.path.join(tempfile.mkdtemp(prefix=f"stashd-{server}-"), "out.log")
+        self.process: subprocess.Popen | None = None
+
+    def __repr__(self) -> str:
+        return f"<stashd under {self.server}>"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.ports[0]}"
+
+    def command(self) -> list[str]:
+        if self.server == "gunicorn":
+            return [os.path.join(os.path.dirname(sys.executable), "gunicorn")]
+        return [sys.executable, "serve.py"]
+
+    def start(self, wait: bool = True) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        for port in self.ports:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.server} exited:\n{self.output()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        message = f"{self.server} not up:\n{self.output()}"
+                        raise RuntimeError(message) from None
+                    time.sleep(0.05)
+
+    def output(self) -> str:
+        with open(self.log, errors="replace") as log:
+            return log.read()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Signal the server, wait for it, and return its exit status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
