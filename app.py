@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 import stashes
+from cli import import_sensu
 from config import from_env, load
 from errors import register_error_handlers
 from front import Front
@@ -42,6 +43,7 @@ def create_app(
     app.url_map.strict_slashes = False
     app.url_map.converters["stash"] = stashes.StashPath
     register_error_handlers(app)
+    app.cli.add_command(import_sensu)
     app.register_blueprint(stashes.bp)
     fast = (
         FastPath(store, app.config["MAX_BODY_BYTES"])
