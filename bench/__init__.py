@@ -1,0 +1,1 @@
+"""stashd's benchmark: ``make bench`` (``python -m bench``); see docs/benchmarks.md."""

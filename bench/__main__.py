@@ -1,0 +1,108 @@
+"""``python -m bench`` (``make bench``): see docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+
+from bench import report
+from bench.run import Bench, Options, log
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+TOOLS = ("wrk", "webdis")
+APT = ["apt-get", "install", "-y", *TOOLS]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="stashd's benchmark, side by side with webdis (docs/benchmarks.md)",
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
+    parser.add_argument(
+        "--seconds", type=int, default=10, help="length of each run (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="warm-up before each run (default 2)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="wrk threads (default 1, see the docs)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 repetition of 3 s runs, 1 s warm-ups"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only the cases whose name contains TEXT (repeatable)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, Redis data)"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.reps, args.seconds, args.warmup = 1, 3, 1
+    return args
+
+
+def ensure_tools() -> None:
+    """wrk and webdis from Debian: installed when missing and running as root."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"missing {', '.join(missing)}; install with: sudo {' '.join(APT)}")
+    log(f"installing {', '.join(missing)}: {' '.join(APT)}")
+    subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
+    subprocess.run(APT, check=True, timeout=600)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    ensure_tools()
+    options = Options(
+        reps=args.reps,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        threads=args.threads,
+        only=tuple(args.only),
+    )
+    command = " ".join(["python -m bench", *argv])
+    machine = report.machine(command)
+    workdir = tempfile.mkdtemp(prefix="stashd-bench-")
+    try:
+        results = Bench(options, workdir).run()
+    finally:
+        if args.keep:
+            log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    summary = report.summarize(results)
+    print()
+    print(report.render(summary, results, machine))
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(RESULTS, f"{stamp}.json")
+    with open(path, "w") as file:
+        document = {
+            "machine": machine,
+            "options": asdict(options),
+            "summary": summary,
+            "results": asdict(results),
+        }
+        json.dump(document, file, indent=1)
+    log(f"raw results: {os.path.relpath(path)}")
+    return 0 if all(target["met"] for target in summary["targets"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,163 @@
+"""The cases: each server as started for a repetition, and what is sent to it.
+
+A `Group` is one server process, started for its cases and stopped after them; its
+cases run in order, each with a warm-up and then the measured run. The request files
+the cases name are built by `request_files` (once per benchmark), except DELETE's,
+which is made per run (see bench/run.py), and the assets' (bench/assets.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import strictjson
+from bench.data import TTL, silence, silence_path
+from bench.load import Request, write_requests
+from config import Defaults
+from keys import Keys
+
+# Stashes every single-stash case picks from, at random.
+STASHES = 10_000
+# The stash counts the list page is measured at, each under its own key prefix.
+LIST_SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+PAGE = 100
+# Lines in a random-order request file: enough that repeats do not matter.
+_MIX_LINES = 20_000
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # unique across groups: results, ratios and targets refer to it
+    requests: str  # a request file name (see `request_files`)
+    connections: int = 50
+    auth: str = ""  # "basic" or "key": which Authorization header to send
+    order: str = "random"  # "sequence": each line once, in order (bench/wrk.lua)
+    tool: str = "wrk"  # or "ab": one request of the file, picked at random (HEAD)
+    needs_assets: bool = False  # skipped while /api/core/v2 has no assets API
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    kind: str  # "webdis", or a kind of bench.servers.make_server
+    cases: tuple[Case, ...]
+    settings: dict[str, str] = field(default_factory=dict)  # STASHD_* beyond defaults
+    auth: bool = False  # Basic auth and an API key on (STASHD_API_*)
+
+
+def list_prefix(size: str) -> str:
+    """The key prefix of the stashes the list page at `size` is measured on."""
+    return f"bench-list-{size}"
+
+
+def _list_group(size: str) -> Group:
+    return Group(
+        f"make run, {size} stashes",
+        "granian",
+        (Case(f"make run: list page, {size} stashes", f"list-{size}"),),
+        settings={"STASHD_KEY_PREFIX": list_prefix(size)},
+    )
+
+
+GROUPS: tuple[Group, ...] = (
+    Group(
+        "webdis",
+        "webdis",
+        (Case("webdis GET", "webdis-get"), Case("webdis SETEX", "webdis-setex")),
+    ),
+    Group("bare WSGI, granian", "bare-granian", (Case("bare GET, granian", "get"),)),
+    Group(
+        "make run",
+        "granian",
+        (
+            Case("make run: GET", "get"),
+            Case("make run: HEAD", "head", tool="ab"),
+            Case("make run: GET, 64 connections", "get", connections=64),
+            Case("make run: POST /stashes with expire", "post"),
+            Case("make run: mix 90/9/1", "mix"),
+            # Last: it deletes stashes (others of its own, not the 10,000).
+            Case("make run: DELETE", "delete", order="sequence"),
+        ),
+    ),
+    Group(
+        "make run, auth on",
+        "granian",
+        (
+            Case("make run: GET, Basic auth", "get", auth="basic"),
+            Case("make run: HEAD, Basic auth", "head", auth="basic", tool="ab"),
+            Case("make run: asset GET", "asset-get", auth="key", needs_assets=True),
+            Case(
+                "make run: asset list page, 10k assets",
+                "asset-list",
+                auth="key",
+                needs_assets=True,
+            ),
+        ),
+        auth=True,
+    ),
+    *(_list_group(size) for size in LIST_SIZES),
+    Group("bare WSGI, gunicorn", "bare-gunicorn", (Case("bare GET, gunicorn", "get"),)),
+    Group(
+        "gunicorn",
+        "gunicorn",
+        (
+            Case("gunicorn: GET", "get"),
+            Case("gunicorn: POST /stashes with expire", "post"),
+            Case("gunicorn: mix 90/9/1", "mix"),
+        ),
+    ),
+)
+
+
+def _post(n: int) -> Request:
+    body = {"path": silence_path(n), "content": silence(n), "expire": TTL}
+    return Request("POST", "/stashes", json.dumps(body, separators=(",", ":")))
+
+
+def _page(size: int, rng: random.Random) -> Request:
+    offset = rng.randrange(size - PAGE + 1)
+    return Request("GET", f"/stashes?limit={PAGE}&offset={offset}")
+
+
+def request_files(workdir: str, seed: int = 5) -> dict[str, str]:
+    """Write every fixed request file into `workdir`; their paths by name."""
+    rng = random.Random(seed)
+    every = range(STASHES)
+    stash_key = Keys(Defaults.KEY_PREFIX).stash
+    files = {
+        "get": [Request("GET", f"/stash/{silence_path(n)}") for n in every],
+        "head": [Request("HEAD", f"/stash/{silence_path(n)}") for n in every],
+        "post": [_post(n) for n in every],
+        # webdis takes command arguments as URL path segments, %-encoded.
+        "webdis-get": [
+            Request("GET", f"/GET/{quote(stash_key(silence_path(n)), safe='')}.txt")
+            for n in every
+        ],
+        "webdis-setex": [
+            Request(
+                "GET",
+                f"/SETEX/{quote(f'bench:setex:{silence_path(n)}', safe='')}/{TTL}/"
+                + quote(strictjson.dumps(silence(n)), safe=""),
+            )
+            for n in every
+        ],
+    }
+    # 90 % reads, 9 % writes, 1 % list pages, exactly; wrk then draws lines at random.
+    mix = [
+        *(Request("GET", f"/stash/{silence_path(rng.randrange(STASHES))}")
+          for _ in range(_MIX_LINES * 90 // 100)),
+        *(_post(rng.randrange(STASHES)) for _ in range(_MIX_LINES * 9 // 100)),
+        *(_page(STASHES, rng) for _ in range(_MIX_LINES // 100)),
+    ]  # fmt: skip
+    rng.shuffle(mix)
+    files["mix"] = mix
+    for name, size in LIST_SIZES.items():
+        files[f"list-{name}"] = [_page(size, rng) for _ in range(1_000)]
+    return {
+        name: write_requests(os.path.join(workdir, f"{name}.requests"), requests)
+        for name, requests in files.items()
+    }

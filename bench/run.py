@@ -1,0 +1,301 @@
+"""The benchmark run: data, then repetitions of every group, each server in turn.
+
+Repetitions are the outer loop: each one starts every server afresh and runs all
+its cases, so a ratio to webdis compares runs minutes apart, not a whole benchmark
+apart. A run's CPU time is that of the server's whole process tree plus Redis, read
+from /proc just before and just after the measured wrk run.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench import assets, cases
+from bench.cases import Case, Group
+from bench.data import Loader, silence_path, without_fsync
+from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
+from bench.procs import cpu_seconds
+from bench.servers import Redis, Server, make_server, stashd_env, webdis
+from config import Defaults
+
+# DELETE needs a fresh stash per request: this many times the rate of GET (the
+# cheaper call) on the same server, for the length of the run. Too few shows up as
+# 404s, reported as errors.
+DELETE_POOL_MARGIN = 1.5
+# The rate assumed when GET was not measured first.
+_DEFAULT_RATE = 30_000
+
+
+@dataclass
+class Options:
+    reps: int = 3
+    seconds: int = 10
+    warmup: int = 2
+    threads: int = 1
+    only: tuple[str, ...] = ()  # run only cases whose name holds one of these
+
+
+@dataclass
+class Results:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # case name -> why
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    memory: dict[str, int] = field(default_factory=dict)
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Bench:
+    """One benchmark: its private Redis, its files in `workdir`, its results."""
+
+    def __init__(self, options: Options, workdir: str) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.redis = Redis(workdir)
+        self.results = Results()
+        self.files: dict[str, str] = {}
+        self.user, self.password = "bench", secrets.token_urlsafe(12)
+        self.api_key = str(uuid.uuid4())
+        self.assets_missing: str | None = None  # None: not looked at yet
+        self.server: Server | None = None
+
+    def selected(self, case: Case) -> bool:
+        return not self.options.only or any(s in case.name for s in self.options.only)
+
+    def groups(self) -> list[tuple[Group, list[Case]]]:
+        chosen = [(g, [c for c in g.cases if self.selected(c)]) for g in cases.GROUPS]
+        return [(group, picked) for group, picked in chosen if picked]
+
+    def run(self) -> Results:
+        """Everything; stops whatever it started, also on errors and Ctrl-C."""
+        try:
+            self.redis.start()
+            self.prepare()
+            for rep in range(self.options.reps):
+                for group, picked in self.groups():
+                    self.run_group(group, picked, rep)
+        finally:
+            if self.server is not None:
+                self.server.stop()
+            self.redis.stop()
+        return self.results
+
+    def prepare(self) -> None:
+        """Load the stashes and write the fixed request files."""
+        self.files = cases.request_files(self.workdir)
+        wanted = {c.requests for _, picked in self.groups() for c in picked}
+        sets = {Defaults.KEY_PREFIX: cases.STASHES}
+        for name, size in cases.LIST_SIZES.items():
+            if f"list-{name}" in wanted or name == "100k":  # 100k: the memory report
+                sets[cases.list_prefix(name)] = size
+        with without_fsync(self.redis.admin):
+            for prefix, size in sets.items():
+                started = time.monotonic()
+                loader = Loader(self.redis.url, prefix)
+                loader.put(silence_path(n) for n in range(size))
+                if loader.count() != size:
+                    raise RuntimeError(
+                        f"{prefix}: {loader.count()} stashes, not {size}"
+                    )
+                self.results.load_seconds[prefix] = time.monotonic() - started
+                log(f"loaded {size:,} stashes under {prefix} in "
+                    f"{self.results.load_seconds[prefix]:.1f} s")  # fmt: skip
+                if prefix == cases.list_prefix("100k"):
+                    self.results.memory = loader.memory(silence_path(0))
+
+    def start(self, group: Group) -> Server:
+        settings = dict(group.settings)
+        if group.auth:
+            settings["STASHD_API_USER"] = self.user
+            settings["STASHD_API_PASSWORD"] = self.password
+            settings["STASHD_API_KEY"] = self.api_key
+        if group.kind == "webdis":
+            server = webdis(self.redis.socket, self.workdir)
+        else:
+            env = stashd_env(self.redis.url, **settings)
+            server = make_server(group.kind, env, self.workdir)
+        self.server = server
+        server.start()
+        return server
+
+    def headers(self, case: Case) -> list[str]:
+        if case.auth == "basic":
+            pair = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            return [f"Authorization: Basic {pair}"]
+        if case.auth == "key":
+            return [f"Authorization: Key {self.api_key}"]
+        return []
+
+    def run_group(self, group: Group, picked: list[Case], rep: int) -> None:
+        log(f"rep {rep + 1}/{self.options.reps}: {group.label}")
+        try:
+            server = self.start(group)
+        except RuntimeError as exc:
+            for case in picked:
+                self.fail(case, rep, f"server did not start: {exc}")
+            self.stop_server()
+            return
+        try:
+            for case in picked:
+                if case.needs_assets and not self.assets_ready(server, case):
+                    continue
+                try:
+                    self.run_case(server, group, case, rep)
+                except RuntimeError as exc:
+                    self.fail(case, rep, str(exc))
+        finally:
+            self.stop_server()
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def assets_ready(self, server: Server, case: Case) -> bool:
+        """Whether the asset cases can run; their data is stored the first time."""
+        if self.assets_missing is None:
+            header = self.headers(case)[0]
+            self.assets_missing = assets.missing(server.port, header)
+            if not self.assets_missing:
+                log("storing 10,000 assets through the API")
+                self.files |= assets.request_files(server.port, header, self.workdir)
+        if self.assets_missing:
+            self.results.skipped[case.name] = self.assets_missing
+            log(f"  {case.name}: skipped, {self.assets_missing}")
+        return not self.assets_missing
+
+    def run_case(self, server: Server, group: Group, case: Case, rep: int) -> None:
+        headers = self.headers(case)
+        pool = None
+        if case.order == "sequence":
+            rate = self.rate("make run: GET", rep) * DELETE_POOL_MARGIN
+            pool = DeletePool(self.redis, self.workdir, rep)
+            pool.fill(rate, self.options.warmup, self.options.seconds)
+            check_file, warm_file, run_file = pool.files
+        else:
+            check_file = warm_file = run_file = self.files[case.requests]
+        try:
+            check(server.url, check_file, headers)
+            measure = self.load(server, case, headers)
+            if self.options.warmup:
+                measure(warm_file, self.options.warmup)
+            pids = [*server.process.tree(), self.redis.process.pid]
+            cpu_before = cpu_seconds(pids)
+            figures = measure(run_file, self.options.seconds)
+            cpu = cpu_seconds(pids) - cpu_before
+        finally:
+            if pool is not None:
+                pool.empty()
+        if not figures.requests:
+            raise RuntimeError("no request was answered")
+        run = {
+            "rep": rep,
+            "case": case.name,
+            "group": group.label,
+            "connections": case.connections,
+            **asdict(figures),
+            "rps": figures.rps,
+            "cpu_us": cpu / max(figures.requests, 1) * 1e6,
+        }
+        self.results.runs.append(run)
+        bad = ""
+        if figures.errors or figures.non_2xx:
+            bad = f", {figures.errors} errors, {figures.non_2xx} non-2xx: FAILED"
+        log(
+            f"  {case.name}: {figures.rps:,.0f} req/s, p50 {figures.p50_ms:.2f} ms, "
+            f"p99 {figures.p99_ms:.2f} ms, {run['cpu_us']:.0f} CPU-µs/req{bad}"
+        )
+
+    def load(
+        self, server: Server, case: Case, headers: list[str]
+    ) -> Callable[[str, int], Run]:
+        """How `case` is sent: a function of (request file, seconds) to figures."""
+        if case.tool == "ab":
+            request = random.choice(read_requests(self.files[case.requests]))
+
+            def measure(_file: str, seconds: int) -> Run:
+                return ab(
+                    server.url,
+                    request,
+                    connections=case.connections,
+                    seconds=seconds,
+                    headers=headers,
+                    workdir=self.workdir,
+                )
+
+            return measure
+
+        def measure(requests: str, seconds: int) -> Run:
+            return wrk(
+                server.url,
+                requests,
+                connections=case.connections,
+                seconds=seconds,
+                threads=self.options.threads,
+                headers=headers,
+                order=case.order,
+            )
+
+        return measure
+
+    def rate(self, case_name: str, rep: int) -> float:
+        for run in self.results.runs:
+            if run["case"] == case_name and run["rep"] == rep:
+                return run["rps"]
+        return _DEFAULT_RATE
+
+    def fail(self, case: Case, rep: int, why: str) -> None:
+        self.results.failed.append({"rep": rep, "case": case.name, "error": why})
+        log(f"  {case.name}: FAILED: {why}")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class DeletePool:
+    """Stashes for DELETE to find: one request file each for the check, warm-up, run.
+
+    Each file names stashes stored just before, one per request wrk may send in that
+    phase, so every DELETE finds its stash; `empty` removes what is left.
+    """
+
+    def __init__(self, redis: Redis, workdir: str, rep: int) -> None:
+        self.redis = redis
+        self.workdir = workdir
+        self.rep = rep
+        self.loader = Loader(redis.url, Defaults.KEY_PREFIX)
+        self.paths: dict[str, list[str]] = {}
+        self.files: tuple[str, ...] = ()
+
+    def fill(self, rate: float, warmup: int, seconds: int) -> None:
+        """Store enough stashes for `rate` DELETEs a second in each phase."""
+        sizes = {
+            "check": 1,
+            "warm": math.ceil(rate * warmup) + 1_000,
+            "run": math.ceil(rate * seconds) + 1_000,
+        }
+        files = []
+        with without_fsync(self.redis.admin):
+            for phase, size in sizes.items():
+                paths = [f"delete/r{self.rep}/{phase}/{n:07d}" for n in range(size)]
+                self.loader.put(paths)
+                self.paths[phase] = paths
+                requests = (Request("DELETE", f"/stash/{path}") for path in paths)
+                name = os.path.join(self.workdir, f"delete-{phase}.requests")
+                files.append(write_requests(name, requests))
+        self.files = tuple(files)
+
+    def empty(self) -> None:
+        """Delete the stashes DELETE did not reach, so 10,000 are left again."""
+        with without_fsync(self.redis.admin):
+            for paths in self.paths.values():
+                self.loader.delete(paths)
