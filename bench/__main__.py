@@ -16,8 +16,8 @@ from bench import report
 from bench.run import Bench, Options, log
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-TOOLS = ("wrk", "webdis")
-APT = ["apt-get", "install", "-y", *TOOLS]
+# The load generators and webdis, by the Debian package that has each.
+TOOLS = {"wrk": "wrk", "ab": "apache2-utils", "webdis": "webdis"}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -55,15 +55,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def ensure_tools() -> None:
-    """wrk and webdis from Debian: installed when missing and running as root."""
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    """wrk, ab and webdis from Debian: installed when missing and running as root."""
+    missing = [package for tool, package in TOOLS.items() if not shutil.which(tool)]
     if not missing:
         return
+    apt = ["apt-get", "install", "-y", *missing]
     if os.geteuid() != 0:
-        sys.exit(f"missing {', '.join(missing)}; install with: sudo {' '.join(APT)}")
-    log(f"installing {', '.join(missing)}: {' '.join(APT)}")
+        sys.exit(f"missing {', '.join(missing)}; install with: sudo {' '.join(apt)}")
+    log(f"installing {', '.join(missing)}: {' '.join(apt)}")
     subprocess.run(["apt-get", "update", "-q"], check=True, timeout=600)
-    subprocess.run(APT, check=True, timeout=600)
+    subprocess.run(apt, check=True, timeout=600)
 
 
 def main(argv: list[str]) -> int:

@@ -84,7 +84,7 @@ def summarize(results: Results) -> dict[str, Any]:
         cases.setdefault(run["case"], {"runs": []})["runs"].append(run)
     for name, case in cases.items():
         runs = case.pop("runs")
-        for figure in ("rps", "p50_ms", "p99_ms", "cpu_us"):
+        for figure in ("rps", "p50_ms", "p99_ms", "cpu_us", "redis_cpu_us"):
             case[figure] = statistics.median(run[figure] for run in runs)
         ratios = [
             rep[name]["rps"] / rep[WEBDIS_GET]["rps"]
@@ -149,13 +149,14 @@ def render(summary: dict[str, Any], results: Results, machine: dict[str, str]) -
             f"{case['p50_ms']:.2f}",
             f"{case['p99_ms']:.2f}",
             f"{case['cpu_us']:,.0f}",
+            f"{case['redis_cpu_us']:,.0f}",
             str(case["errors"]),
         ])  # fmt: skip
     header = ["case", "req/s", "x webdis GET", "p50 ms", "p99 ms", "CPU µs/req",
-              "errors"]  # fmt: skip
+              "of it Redis", "errors"]  # fmt: skip
     parts = [
         "## Figures (medians over repetitions)",
-        _table(header, rows, right={1, 2, 3, 4, 5, 6}),
+        _table(header, rows, right={1, 2, 3, 4, 5, 6, 7}),
         "## Targets",
     ]
     rows = []

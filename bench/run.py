@@ -3,7 +3,7 @@
 Repetitions are the outer loop: each one starts every server afresh and runs all
 its cases, so a ratio to webdis compares runs minutes apart, not a whole benchmark
 apart. A run's CPU time is that of the server's whole process tree plus Redis, read
-from /proc just before and just after the measured wrk run.
+from /proc just before and just after the measured run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,11 +26,11 @@ from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, stashd_env, webdis
 from config import Defaults
 
-# DELETE needs a fresh stash per request: this many times the rate of GET (the
-# cheaper call) on the same server, for the length of the run. Too few shows up as
-# 404s, reported as errors.
+# DELETE needs a fresh stash for every request: it gets this many times the best
+# rate its server reached in the repetition so far (on GET, a cheaper call), for
+# the length of the run. Too few would show as 404s, reported as errors.
 DELETE_POOL_MARGIN = 1.5
-# The rate assumed when GET was not measured first.
+# The rate assumed when nothing was measured on the server first.
 _DEFAULT_RATE = 30_000
 
 
@@ -106,8 +105,8 @@ class Bench:
                         f"{prefix}: {loader.count()} stashes, not {size}"
                     )
                 self.results.load_seconds[prefix] = time.monotonic() - started
-                log(f"loaded {size:,} stashes under {prefix} in "
-                    f"{self.results.load_seconds[prefix]:.1f} s")  # fmt: skip
+                seconds = self.results.load_seconds[prefix]
+                log(f"loaded {size:,} stashes under {prefix} in {seconds:.1f} s")
                 if prefix == cases.list_prefix("100k"):
                     self.results.memory = loader.memory(silence_path(0))
 
@@ -176,81 +175,87 @@ class Bench:
         headers = self.headers(case)
         pool = None
         if case.order == "sequence":
-            rate = self.rate("make run: GET", rep) * DELETE_POOL_MARGIN
             pool = DeletePool(self.redis, self.workdir, rep)
-            pool.fill(rate, self.options.warmup, self.options.seconds)
-            check_file, warm_file, run_file = pool.files
+            pool.fill(self.rate(group, rep), self.options.warmup, self.options.seconds)
+            check_file, warm, run = pool.files
         else:
-            check_file = warm_file = run_file = self.files[case.requests]
+            check_file = warm = run = self.files[case.requests]
+        if case.tool == "ab":
+            # ab sends one URL: one of the file's, picked at random for this run.
+            warm = run = random.choice(read_requests(check_file))
         try:
             check(server.url, check_file, headers)
-            measure = self.load(server, case, headers)
             if self.options.warmup:
-                measure(warm_file, self.options.warmup)
-            pids = [*server.process.tree(), self.redis.process.pid]
-            cpu_before = cpu_seconds(pids)
-            figures = measure(run_file, self.options.seconds)
-            cpu = cpu_seconds(pids) - cpu_before
+                self.send(server, case, headers, warm, self.options.warmup)
+            pids = server.process.tree()
+            redis_pid = [self.redis.process.pid]
+            before = cpu_seconds(pids), cpu_seconds(redis_pid)
+            figures = self.send(server, case, headers, run, self.options.seconds)
+            cpu = cpu_seconds(pids) - before[0]
+            redis_cpu = cpu_seconds(redis_pid) - before[1]
         finally:
             if pool is not None:
                 pool.empty()
         if not figures.requests:
             raise RuntimeError("no request was answered")
-        run = {
+        result = {
             "rep": rep,
             "case": case.name,
             "group": group.label,
             "connections": case.connections,
+            "tool": case.tool,
             **asdict(figures),
             "rps": figures.rps,
-            "cpu_us": cpu / max(figures.requests, 1) * 1e6,
+            # Server and Redis together: the figure compared across servers.
+            "cpu_us": (cpu + redis_cpu) / figures.requests * 1e6,
+            "redis_cpu_us": redis_cpu / figures.requests * 1e6,
         }
-        self.results.runs.append(run)
+        self.results.runs.append(result)
         bad = ""
         if figures.errors or figures.non_2xx:
             bad = f", {figures.errors} errors, {figures.non_2xx} non-2xx: FAILED"
         log(
             f"  {case.name}: {figures.rps:,.0f} req/s, p50 {figures.p50_ms:.2f} ms, "
-            f"p99 {figures.p99_ms:.2f} ms, {run['cpu_us']:.0f} CPU-µs/req{bad}"
+            f"p99 {figures.p99_ms:.2f} ms, {result['cpu_us']:.0f} CPU-µs/req "
+            f"({result['redis_cpu_us']:.0f} in Redis){bad}"
         )
 
-    def load(
-        self, server: Server, case: Case, headers: list[str]
-    ) -> Callable[[str, int], Run]:
-        """How `case` is sent: a function of (request file, seconds) to figures."""
-        if case.tool == "ab":
-            request = random.choice(read_requests(self.files[case.requests]))
-
-            def measure(_file: str, seconds: int) -> Run:
-                return ab(
-                    server.url,
-                    request,
-                    connections=case.connections,
-                    seconds=seconds,
-                    headers=headers,
-                    workdir=self.workdir,
-                )
-
-            return measure
-
-        def measure(requests: str, seconds: int) -> Run:
-            return wrk(
+    def send(
+        self,
+        server: Server,
+        case: Case,
+        headers: list[str],
+        requests: str | Request,
+        seconds: int,
+    ) -> Run:
+        """One load run: wrk over a request file, or ab with one request."""
+        if isinstance(requests, Request):
+            return ab(
                 server.url,
                 requests,
                 connections=case.connections,
                 seconds=seconds,
-                threads=self.options.threads,
                 headers=headers,
-                order=case.order,
+                workdir=self.workdir,
             )
+        return wrk(
+            server.url,
+            requests,
+            connections=case.connections,
+            seconds=seconds,
+            threads=self.options.threads,
+            headers=headers,
+            order=case.order,
+        )
 
-        return measure
-
-    def rate(self, case_name: str, rep: int) -> float:
-        for run in self.results.runs:
-            if run["case"] == case_name and run["rep"] == rep:
-                return run["rps"]
-        return _DEFAULT_RATE
+    def rate(self, group: Group, rep: int) -> float:
+        """The best rate measured so far on this group's server in this repetition."""
+        rates = [
+            run["rps"]
+            for run in self.results.runs
+            if run["group"] == group.label and run["rep"] == rep
+        ]
+        return max(rates, default=_DEFAULT_RATE)
 
     def fail(self, case: Case, rep: int, why: str) -> None:
         self.results.failed.append({"rep": rep, "case": case.name, "error": why})
@@ -277,7 +282,8 @@ class DeletePool:
         self.files: tuple[str, ...] = ()
 
     def fill(self, rate: float, warmup: int, seconds: int) -> None:
-        """Store enough stashes for `rate` DELETEs a second in each phase."""
+        """Store enough stashes for each phase, given the server's best `rate`."""
+        rate *= DELETE_POOL_MARGIN
         sizes = {
             "check": 1,
             "warm": math.ceil(rate * warmup) + 1_000,
