@@ -8,7 +8,11 @@ from typing import Any
 
 from flask import Flask
 
+import assets
 import stashes
+from assets.accounts import AccountStore
+from assets.store import AssetStore
+from auth import Authenticator
 from cli import import_sensu
 from config import from_env, load
 from errors import register_error_handlers
@@ -34,21 +38,28 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
-    store = app.extensions["stashes"] = StashStore(
-        client, Keys(app.config["KEY_PREFIX"])
-    )
+    keys = Keys(app.config["KEY_PREFIX"])
+    store = app.extensions["stashes"] = StashStore(client, keys)
+    app.extensions["assets"] = AssetStore(client, keys)
+    accounts = app.extensions["accounts"] = AccountStore(client, keys)
+    authenticator = app.extensions["auth"] = Authenticator(accounts, app.config)
 
     # Stash paths are taken verbatim: no merged "//", no trailing-slash redirects.
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.url_map.converters["stash"] = stashes.StashPath
+    app.url_map.converters["asset"] = assets.AssetName
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
     app.register_blueprint(stashes.bp)
+    app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
+    app.register_blueprint(assets.auth_bp)
     fast = (
         FastPath(store, app.config["MAX_BODY_BYTES"])
         if app.config["FAST_PATH"]
         else None
     )
-    app.wsgi_app = Front(app.wsgi_app, app.config, fast)  # type: ignore[method-assign]
+    app.wsgi_app = Front(  # type: ignore[method-assign]
+        app.wsgi_app, app.config, fast, authenticator
+    )
     return app

@@ -45,9 +45,17 @@ class Defaults:
     REDIS_TIMEOUT: float = 0.5
     # Embedded Redis data (append-only file) lives here.
     DATA_DIR: str = "var"
-    # Basic auth is on when both are set.
+    # Both set: this user is made (or updated) as the administrator at start, and
+    # the stash routes require credentials.
     API_USER: str | None = None
     API_PASSWORD: str | None = None
+    # An API key registered for API_USER at start (Authorization: Key <key>).
+    API_KEY: str | None = None
+    # Largest request body on the Sensu Go routes; Sensu's api-request-limit default.
+    API_REQUEST_LIMIT: int = 512_000
+    # Lifetimes of access tokens (Sensu Go 6.x: 5 minutes) and refresh tokens, in s.
+    ACCESS_TOKEN_TTL: int = 300
+    REFRESH_TOKEN_TTL: int = 12 * 3600
     # JSON object: key K becomes Access-Control-Allow-K; a non-object turns CORS off.
     CORS: Any = DEFAULT_CORS
     # Largest stash request body; larger ones get 413.
@@ -65,6 +73,10 @@ _KINDS: dict[str, str] = {
     "DATA_DIR": "str",
     "API_USER": "str",
     "API_PASSWORD": "str",
+    "API_KEY": "str",
+    "API_REQUEST_LIMIT": "int",
+    "ACCESS_TOKEN_TTL": "int",
+    "REFRESH_TOKEN_TTL": "int",
     "CORS": "json",
     "MAX_BODY_BYTES": "int",
     "KEY_PREFIX": "str",
@@ -72,7 +84,10 @@ _KINDS: dict[str, str] = {
 }
 
 # Settings left out of /info's settings digest.
-SECRETS = frozenset({"API_PASSWORD"})
+SECRETS = frozenset({"API_PASSWORD", "API_KEY"})
+
+# An API key shorter than this is too easy to guess.
+MIN_API_KEY_LENGTH = 16
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -140,6 +155,26 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}API_USER and {ENV_PREFIX}API_PASSWORD turn Basic auth on "
             "together: set both or neither"
+        )
+    key = config["API_KEY"]
+    if key and not config["API_USER"]:
+        raise ConfigError(
+            f"{ENV_PREFIX}API_KEY needs {ENV_PREFIX}API_USER and "
+            f"{ENV_PREFIX}API_PASSWORD: the key is registered for that user"
+        )
+    if key and (len(key) < MIN_API_KEY_LENGTH or key != key.strip()):
+        raise ConfigError(
+            f"{ENV_PREFIX}API_KEY must be at least {MIN_API_KEY_LENGTH} characters, "
+            "without leading or trailing spaces"
+        )
+    for name in ("API_REQUEST_LIMIT", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL"):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
+    if config["REFRESH_TOKEN_TTL"] < config["ACCESS_TOKEN_TTL"]:
+        raise ConfigError(
+            f"{ENV_PREFIX}REFRESH_TOKEN_TTL must not be shorter than "
+            f"{ENV_PREFIX}ACCESS_TOKEN_TTL"
         )
     cors = config["CORS"]
     if isinstance(cors, dict) and not all(isinstance(v, str) for v in cors.values()):

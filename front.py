@@ -2,9 +2,10 @@
 
 In order (spec stashes.md section 2): leading slashes collapsed, a request ID, CORS
 headers on every response (errors included), OPTIONS answered without auth, and
-Basic auth on the Sensu 1.x routes decided before routing, so an unauthenticated
-request to an unknown path is 401, not 404. Then the fast path answers the hot
-stash routes (stashes/fast.py); routing and all the rest happen in Flask.
+credentials on the Sensu 1.x routes decided before routing, so an unauthenticated
+request to an unknown path is 401, not 404 (the Sensu Go routes check their own,
+after routing). Then the fast path answers the hot stash routes (stashes/fast.py);
+routing and all the rest happen in Flask.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from auth import BasicAuth
+from auth import Authenticator
 from config import cors_headers
-from errors import ApiError, BadRequest, Unauthorized, is_sensu_go, render, status_line
+from errors import (
+    ApiError,
+    BadRequest,
+    Unauthorized,
+    as_api_error,
+    is_sensu_go,
+    render,
+    status_line,
+)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 # Answers the requests it serves itself, and returns None for the rest.
@@ -26,13 +35,17 @@ class Front:
     """Wraps the Flask WSGI app; see the module docstring for what it does."""
 
     def __init__(
-        self, app: WSGIApp, config: Mapping[str, Any], fast: FastHandler | None = None
+        self,
+        app: WSGIApp,
+        config: Mapping[str, Any],
+        fast: FastHandler | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         self.app = app
         self.fast = fast
         self.cors = cors_headers(config["CORS"])
-        user, password = config["API_USER"], config["API_PASSWORD"]
-        self.basic = BasicAuth(user, password) if user and password else None
+        # Stash routes need credentials only once an administrator is configured.
+        self.auth = auth if auth is not None and auth.guards_stashes else None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -57,8 +70,13 @@ class Front:
             return self._error(
                 BadRequest("URL path is not valid UTF-8"), environ, start
             )
-        if self.basic and not is_sensu_go(path):
-            if not self.basic.check(environ.get("HTTP_AUTHORIZATION")):
+        if self.auth is not None and not is_sensu_go(path):
+            try:
+                allowed = self.auth.allows_stashes(environ.get("HTTP_AUTHORIZATION"))
+            except Exception as exc:  # noqa: BLE001 - Redis down: the one error table
+                error = as_api_error(exc, environ["REQUEST_METHOD"], path)
+                return self._error(error, environ, start)
+            if not allowed:
                 return self._error(Unauthorized(), environ, start)
         if self.fast is not None:
             answered = self.fast(environ, start)

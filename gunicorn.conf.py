@@ -51,8 +51,10 @@ _embedded = None
 
 
 def on_starting(server):
-    """Check the settings once, and start the embedded Redis when none is configured."""
+    """Check the settings once, start the embedded Redis when none is configured,
+    and seed the deployment (bootstrap.py) before any worker exists."""
     global _embedded
+    from bootstrap import at_start
     from config import ConfigError, from_env, load
     from embedded_redis import EmbeddedRedis
 
@@ -66,6 +68,12 @@ def on_starting(server):
         # Workers are forked after this and read their settings from the environment.
         os.environ["STASHD_REDIS_URL"] = _embedded.start()
         server.log.info("embedded Redis in %s", _embedded.data_dir)
+    try:
+        at_start(settings, os.environ["STASHD_REDIS_URL"])
+    except RuntimeError as exc:
+        server.log.error("stashd cannot start: %s", exc)
+        on_exit(server)
+        raise SystemExit(1) from None
 
 
 def on_exit(server):

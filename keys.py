@@ -6,9 +6,28 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{stashes}:index        zset     every stash path, score 0: code-point order
     P:{stashes}:expiry       zset     path -> deadline (Unix ms) of stashes with a TTL
 
+    P:{ns:<ns>}:namespace        string   present while namespace <ns> exists
+    P:{ns:<ns>}:assets           zset     asset names of <ns>, score 0: byte order
+    P:{ns:<ns>}:asset:<name>     hash     one asset: its JSON and its ETag
+    P:{namespaces}:index         zset     every namespace name, score 0
+
+    P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
+    P:{accounts}:users           zset     every user name, score 0
+    P:{accounts}:apikey:<sha>    hash     username, created_at, created_by
+    P:{accounts}:apikeys         zset     the SHA-256 digests of every API key
+    P:{accounts}:access:<sha>    hash     username, expires_at (kept past expiry for
+                                          refreshes, until the refresh token's end)
+    P:{accounts}:refresh:<sha>   string   username, with the refresh token's TTL
+    P:{accounts}:configured-key  string   digest of the STASHD_API_KEY last registered
+    P:{accounts}:seeded          string   set once the fresh deployment was seeded
+
 A stash write changes its content key and both sorted sets in one script, and Redis
 Cluster runs a script only when all its keys share a slot: the ``{stashes}`` hash tag
-puts them in one. The prefix cannot contain ``:``, so deployments never share a key.
+puts them in one. Likewise every key of one namespace carries ``{ns:<ns>}`` (namespace
+names cannot contain braces), so an asset, its namespace's index and the namespace's
+existence change together in one script. Only the list of namespaces lives apart.
+Secrets (API keys, tokens) are stored as SHA-256 digests only, never as they are.
+The prefix cannot contain ``:``, so deployments never share a key.
 Changing any pattern here strands stored data: it needs a CHANGELOG entry.
 """
 
@@ -25,6 +44,47 @@ class Keys:
         # Content keys are this plus the path; scripts that walk the index add it.
         self.stash_prefix: str = stashes + "s:"
 
+        self.namespace_index: str = f"{prefix}:{{namespaces}}:index"
+        self._prefix = prefix
+        accounts = f"{prefix}:{{accounts}}:"
+        self.apikey_index: str = accounts + "apikeys"
+        self.user_index: str = accounts + "users"
+        self.configured_key: str = accounts + "configured-key"
+        self.seeded: str = accounts + "seeded"
+        self._accounts = accounts
+
     def stash(self, path: str) -> str:
         """The key holding the content of the stash at `path`."""
         return self.stash_prefix + path
+
+    def namespace(self, ns: str) -> str:
+        """Present while namespace `ns` exists; asset writes check it atomically."""
+        return f"{self._prefix}:{{ns:{ns}}}:namespace"
+
+    def asset_index(self, ns: str) -> str:
+        """The sorted set of the asset names in namespace `ns`."""
+        return f"{self._prefix}:{{ns:{ns}}}:assets"
+
+    def asset_prefix(self, ns: str) -> str:
+        """Asset hashes of namespace `ns` are this plus the name."""
+        return f"{self._prefix}:{{ns:{ns}}}:asset:"
+
+    def asset(self, ns: str, name: str) -> str:
+        """The hash holding asset `name` of namespace `ns`."""
+        return self.asset_prefix(ns) + name
+
+    def user(self, name: str) -> str:
+        """The hash of user `name`."""
+        return self._accounts + "user:" + name
+
+    def apikey(self, digest: str) -> str:
+        """The hash of the API key whose SHA-256 hex digest is `digest`."""
+        return self._accounts + "apikey:" + digest
+
+    def access_token(self, digest: str) -> str:
+        """The hash of the access token whose SHA-256 hex digest is `digest`."""
+        return self._accounts + "access:" + digest
+
+    def refresh_token(self, digest: str) -> str:
+        """The user of the refresh token whose SHA-256 hex digest is `digest`."""
+        return self._accounts + "refresh:" + digest

@@ -78,6 +78,13 @@ class DirectClient:
             conn.send_command(*args)
             return conn.read_response()
 
+    def close(self) -> None:
+        """Close the calling thread's connection (the next command opens another)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            conn.disconnect()
+
     def script(self, source: str) -> Callable[[list, list], Any]:
         """A Lua script as a function of (keys, args): EVALSHA, EVAL when not cached."""
         sha = hashlib.sha1(source.encode()).hexdigest()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from bootstrap import at_start
 from config import ConfigError, binds, from_env, load
 from embedded_redis import EmbeddedRedis, die_with_parent
 
@@ -60,6 +61,13 @@ def main() -> int:
             log.error("stashd cannot start: %s", exc)
             return 1
         log.info("embedded Redis in %s", embedded.data_dir)
+    try:
+        at_start(settings, env["STASHD_REDIS_URL"])
+    except RuntimeError as exc:
+        log.error("stashd cannot start: %s", exc)
+        if embedded is not None:
+            embedded.stop()
+        return 1
 
     granian = [sys.executable, "-m", "granian", "wsgi:app"]
     servers = [

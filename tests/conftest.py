@@ -60,7 +60,11 @@ def app(backend: str, config: dict, request: pytest.FixtureRequest):
     # The real backend goes through make_client: production timeouts and retry.
     request.getfixturevalue("real_redis")
     url = request.getfixturevalue("redis_server").url
-    return create_app({**config, "REDIS_URL": url})
+    app = create_app({**config, "REDIS_URL": url})
+    # Connections left to the garbage collector warn (and warnings fail).
+    request.addfinalizer(app.extensions["stashes"].redis.close)
+    request.addfinalizer(app.extensions["redis"].close)
+    return app
 
 
 @pytest.fixture
