@@ -102,7 +102,9 @@ def main(argv: list[str]) -> int:
         }
         json.dump(document, file, indent=1)
     log(f"raw results: {os.path.relpath(path)}")
-    return 0 if all(target["met"] for target in summary["targets"]) else 1
+    # A target missed is a finding; a run that failed or erred is a broken benchmark.
+    broken = results.failed or any(r["errors"] or r["non_2xx"] for r in results.runs)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

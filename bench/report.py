@@ -181,6 +181,10 @@ def render(summary: dict[str, Any], results: Results, machine: dict[str, str]) -
         parts += ["## Skipped and failed", "\n".join(notes)]
     if results.memory:
         parts += ["## Redis memory per stash", memory_text(results.memory)]
+    loads = [run["load_average"] for run in results.runs]
+    if loads:
+        spread = f"{min(loads):.1f} to {max(loads):.1f}"
+        machine = {**machine, "load average (1 min) after each run": spread}
     parts += ["## Machine", "\n".join(f"- {k}: {v}" for k, v in machine.items())]
     return "\n\n".join(parts) + "\n"
 

@@ -209,6 +209,8 @@ class Bench:
             # Server and Redis together: the figure compared across servers.
             "cpu_us": (cpu + redis_cpu) / figures.requests * 1e6,
             "redis_cpu_us": redis_cpu / figures.requests * 1e6,
+            # What else kept the machine busy: it is shared.
+            "load_average": os.getloadavg()[0],
         }
         self.results.runs.append(result)
         bad = ""
