@@ -128,8 +128,9 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# How long a Basic verification of a stored user is trusted on the stash routes, and
-# how many are remembered: a handler polling every few seconds pays scrypt once.
+# How long a Basic verification of a stored user is remembered on the stash routes,
+# and how many: a handler polling every few seconds pays scrypt once per window,
+# also one polling with a wrong password.
 BASIC_CACHE_SECONDS = 30.0
 BASIC_CACHE_SIZE = 4096
 
@@ -144,7 +145,7 @@ class Authenticator:
         self.admin = BasicAuth(user, password) if user and password else None
         self.access_ttl: int = config["ACCESS_TOKEN_TTL"]
         self.refresh_ttl: int = config["REFRESH_TOKEN_TTL"]
-        self._verified: dict[str, float] = {}
+        self._verified: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -170,16 +171,15 @@ class Authenticator:
         # Keyed by a digest: the cache never holds a password, even in memory.
         key = digest(header)
         now = time.monotonic()
-        deadline = self._verified.get(key)
-        if deadline is not None and deadline > now:
-            return True
-        if self.basic_user(header) is None:
-            return False
+        deadline, verdict = self._verified.get(key, (0.0, False))
+        if deadline > now:
+            return verdict
+        verdict = self.basic_user(header) is not None
         with self._lock:
             if len(self._verified) >= BASIC_CACHE_SIZE:
                 self._verified.clear()
-            self._verified[key] = now + BASIC_CACHE_SECONDS
-        return True
+            self._verified[key] = (now + BASIC_CACHE_SECONDS, verdict)
+        return verdict
 
     def basic_user(self, header: str | None) -> str | None:
         """The user whose Basic credentials `header` carries, checked against Redis."""

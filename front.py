@@ -54,7 +54,6 @@ class Front:
             path = "/" + path.lstrip("/")
             environ["PATH_INFO"] = path
         request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
-        environ["stashd.request_id"] = request_id
         extra = [("X-Request-ID", request_id), *self.cors]
 
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
