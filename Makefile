@@ -53,7 +53,7 @@ test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
 test-fast: deps ## the tests that need no server process
 	$(BIN)/pytest -m "not integration and not http and not clients and not slow"
 
-bench: deps ## the benchmarks, about 20 min (docs/benchmarks.md; BENCH_ARGS=--quick: 3 min)
+bench: deps ## the benchmarks, about 15 min (docs/benchmarks.md; BENCH_ARGS=--quick: 3 min)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## remove the virtualenvs and caches (not ./var, the embedded Redis data)
