@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,8 @@ def ensure_tools() -> None:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    # Stopped with SIGTERM too, it stops what it started first (as on Ctrl-C).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     ensure_tools()
     options = Options(
         reps=args.reps,
@@ -108,4 +111,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("interrupted; what it started is stopped", file=sys.stderr)
+        sys.exit(130)

@@ -70,10 +70,10 @@ class Loader:
         total, _ = self.store.page(0, 0)
         return total
 
-    def put(self, paths: Iterable[str], first: int = 0) -> None:
-        """Store a silence at each path (the n-th gets ``silence(first + n)``)."""
+    def put(self, paths: Iterable[str]) -> None:
+        """Store a silence at each path (the n-th gets ``silence(n)``)."""
         with self._pipelined() as sent:
-            for n, path in enumerate(paths, first):
+            for n, path in enumerate(paths):
                 self.store.put(path, strictjson.dumps(silence(n)), TTL)
                 sent()
 

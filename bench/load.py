@@ -51,7 +51,7 @@ def read_requests(path: str) -> list[Request]:
 
 @dataclass
 class Run:
-    """The figures of one wrk run, as bench/wrk.lua's done() reports them."""
+    """The figures of one run: bench/wrk.lua's done() line, or ab's report."""
 
     requests: int
     seconds: float
