@@ -41,6 +41,6 @@ def import_sensu(source_url: str) -> None:
             skipped += 1
             continue
         ttl = -(-pttl // 1000) if pttl > 0 else None
-        store.put(path, strictjson.dumps(content), ttl)
+        store.redis.run(store.put(path, strictjson.dumps(content), ttl))
         copied += 1
     click.echo(f"imported {copied} stashes, skipped {skipped}")

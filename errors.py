@@ -99,7 +99,11 @@ def status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
-def render(error: ApiError, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+# A whole answer: status, headers, body.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def render(error: ApiError, path: str) -> Answer:
     """Status, headers and body of `error` in the dialect of the route at `path`."""
     headers: list[tuple[str, str]] = []
     if isinstance(error, MethodNotAllowed) and error.allowed:

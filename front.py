@@ -10,14 +10,14 @@ routing and all the rest happen in Flask.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping
+from random import getrandbits
 from typing import Any
 
 from auth import Authenticator
 from config import cors_headers
 from errors import (
-    ApiError,
+    Answer,
     BadRequest,
     Unauthorized,
     as_api_error,
@@ -29,6 +29,26 @@ from errors import (
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 # Answers the requests it serves itself, and returns None for the rest.
 FastHandler = Callable[[dict, Callable], Iterable[bytes] | None]
+_OPTIONS: Answer = (200, [("Content-Length", "0")], b"")
+
+
+def new_request_id() -> str:
+    """A random UUID (version 4) in canonical form, as uuid4() makes, but cheaper.
+
+    Request IDs need to be unique, not secret: `random` (reseeded in every forked
+    worker) is enough, and skips uuid.UUID's validation on every request.
+    """
+    bits = "%032x" % getrandbits(128)  # noqa: UP031 - the fastest way to hex here
+    variant = "89ab"[int(bits[16], 16) & 3]
+    return f"{bits[:8]}-{bits[8:12]}-4{bits[13:16]}-{variant}{bits[17:20]}-{bits[20:]}"
+
+
+def collapse_slashes(path: str) -> str:
+    """A run of "/" at the start of a URL path counts as one (spec stashes.md 4.2).
+
+    sensu-plugin-python 0.8.0 asks for //stash/...; it is served, with no redirect.
+    """
+    return "/" + path.lstrip("/") if path.startswith("//") else path
 
 
 class Front:
@@ -47,44 +67,44 @@ class Front:
         # Stash routes need credentials only once an administrator is configured.
         self.auth = auth if auth is not None and auth.guards_stashes else None
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or "/"
-        if path.startswith("//"):
-            # sensu-plugin-python 0.8.0 asks for //stash/...; serve it, no redirect.
-            path = "/" + path.lstrip("/")
-            environ["PATH_INFO"] = path
-        request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
+    def gate(self, environ: dict) -> tuple[list[tuple[str, str]], Answer | None]:
+        """The steps before routing, for any server: WSGI here, RSGI in rsgi.py.
+
+        Returns the headers every response to this request carries, and the answer
+        when the request ends here (OPTIONS, a path that is not UTF-8, no access).
+        """
+        path = environ["PATH_INFO"] = collapse_slashes(environ.get("PATH_INFO") or "/")
+        request_id = environ.get("HTTP_X_REQUEST_ID") or new_request_id()
         extra = [("X-Request-ID", request_id), *self.cors]
-
-        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
-            return start_response(status, headers + extra, exc_info)
-
-        if environ["REQUEST_METHOD"] == "OPTIONS":
-            start("200 OK", [("Content-Length", "0")])
-            return [b""]
+        method = environ["REQUEST_METHOD"]
+        if method == "OPTIONS":
+            return extra, _OPTIONS
         try:
             # PATH_INFO holds the URL's bytes as latin-1 (PEP 3333); it must be UTF-8.
             path.encode("latin-1").decode("utf-8")
         except UnicodeError:
-            return self._error(
-                BadRequest("URL path is not valid UTF-8"), environ, start
-            )
+            return extra, render(BadRequest("URL path is not valid UTF-8"), path)
         if self.auth is not None and not is_sensu_go(path):
             try:
                 allowed = self.auth.allows_stashes(environ.get("HTTP_AUTHORIZATION"))
             except Exception as exc:  # noqa: BLE001 - Redis down: the one error table
-                error = as_api_error(exc, environ["REQUEST_METHOD"], path)
-                return self._error(error, environ, start)
+                return extra, render(as_api_error(exc, method, path), path)
             if not allowed:
-                return self._error(Unauthorized(), environ, start)
+                return extra, render(Unauthorized(), path)
+        return extra, None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        extra, answer = self.gate(environ)
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            return start_response(status, headers + extra, exc_info)
+
+        if answer is not None:
+            status, headers, body = answer
+            start(status_line(status), headers)
+            return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
         if self.fast is not None:
             answered = self.fast(environ, start)
             if answered is not None:
                 return answered
         return self.app(environ, start)
-
-    @staticmethod
-    def _error(error: ApiError, environ: dict, start: Callable) -> Iterable[bytes]:
-        status, headers, body = render(error, environ.get("PATH_INFO") or "/")
-        start(status_line(status), headers)
-        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]

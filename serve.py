@@ -1,7 +1,8 @@
 """What `make run` runs: stashd under granian on every STASHD_BIND address.
 
 granian binds one address per server, so this starts one granian per address,
-all serving ``wsgi:app``. With no STASHD_REDIS_URL it first starts the embedded
+all serving ``rsgi:app`` (``wsgi:app`` with GRANIAN_INTERFACE=wsgi). With no
+STASHD_REDIS_URL it first starts the embedded
 Redis, and stops it after the servers have finished their requests. SIGTERM or
 SIGINT stops everything in that order; so does any server exiting on its own.
 
@@ -26,14 +27,17 @@ log = logging.getLogger("stashd.serve")
 
 
 def granian_defaults(environ: dict[str, str]) -> dict[str, str]:
-    """granian settings measured to serve stashd best (docs/benchmarks.md)."""
+    """granian settings measured to serve stashd best (docs/benchmarks.md).
+
+    RSGI by default (rsgi.py); under WSGI, 8 threads per worker let writes share
+    the embedded Redis's fsyncs instead of waiting for one each.
+    """
     workers = environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 2)
+    interface = environ.get("GRANIAN_INTERFACE", "rsgi")
     return {
-        "GRANIAN_INTERFACE": "wsgi",
+        "GRANIAN_INTERFACE": interface,
         "GRANIAN_WORKERS": workers,
-        # One Python thread per worker: a request holds the GIL except while it
-        # waits on Redis, and more threads only fight over it.
-        "GRANIAN_BLOCKING_THREADS": "1",
+        **({"GRANIAN_BLOCKING_THREADS": "8"} if interface == "wsgi" else {}),
         "GRANIAN_WEBSOCKETS": "false",
         "GRANIAN_RESPAWN_FAILED_WORKERS": "true",
         # Requests in flight get 10 s to finish on SIGTERM or SIGINT.
@@ -69,7 +73,8 @@ def main() -> int:
             embedded.stop()
         return 1
 
-    granian = [sys.executable, "-m", "granian", "wsgi:app"]
+    target = "wsgi:app" if env["GRANIAN_INTERFACE"] == "wsgi" else "rsgi:app"
+    granian = [sys.executable, "-m", "granian", target]
     servers = [
         subprocess.Popen(
             [*granian, "--host", host, "--port", str(port)],

@@ -99,6 +99,18 @@ GROUPS: tuple[Group, ...] = (
         ),
         auth=True,
     ),
+    # make run switched to granian's WSGI interface: stashd's WSGI fast path on the
+    # very settings the bare WSGI function runs with.
+    Group(
+        "make run, WSGI interface",
+        "granian",
+        (
+            Case("make run, WSGI: GET", "get"),
+            Case("make run, WSGI: POST /stashes with expire", "post"),
+            Case("make run, WSGI: mix 90/9/1", "mix"),
+        ),
+        settings={"GRANIAN_INTERFACE": "wsgi"},
+    ),
     *(_list_group(size) for size in LIST_SIZES),
     Group("bare WSGI, gunicorn", "bare-gunicorn", (Case("bare GET, gunicorn", "get"),)),
     Group(

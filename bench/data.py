@@ -9,7 +9,7 @@ well under a minute.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ import redis
 import strictjson
 from config import load
 from keys import Keys
-from redis_client import make_client
+from redis_client import Call, make_client
 from stashes.store import StashStore
 
 # Long enough to outlive any run; a silence usually has a TTL, so the expiry
@@ -62,8 +62,9 @@ class Loader:
         self.client = make_client(settings)
         self.keys = Keys(prefix)
         self.store = StashStore(self.client, self.keys)
-        self.store.put(_SCRATCH, b"{}", None)
-        self.store.delete(_SCRATCH)
+        run = self.store.redis.run
+        run(self.store.put(_SCRATCH, b"{}", None))
+        run(self.store.delete(_SCRATCH))
 
     def count(self) -> int:
         """Live stashes under this prefix."""
@@ -72,40 +73,24 @@ class Loader:
 
     def put(self, paths: Iterable[str]) -> None:
         """Store a silence at each path (the n-th gets ``silence(n)``)."""
-        with self._pipelined() as sent:
-            for n, path in enumerate(paths):
-                self.store.put(path, strictjson.dumps(silence(n)), TTL)
-                sent()
+        content = strictjson.dumps
+        self._pipelined(
+            self.store.put(path, content(silence(n)), TTL)
+            for n, path in enumerate(paths)
+        )
 
     def delete(self, paths: Iterable[str]) -> None:
         """Delete the stashes at `paths`; absent ones are fine."""
-        with self._pipelined() as sent:
-            for path in paths:
-                self.store.delete(path)
-                sent()
+        self._pipelined(self.store.delete(path) for path in paths)
 
-    @contextmanager
-    def _pipelined(self) -> Iterator[Callable[[], None]]:
-        """Queue the store's commands on a pipeline; call what it yields after each.
-
-        The store sends every command through ``store.redis.execute``; inside this
-        block that is a pipeline's, so commands and arguments stay the store's own
-        and only the round trips are saved (the store's return values are not
-        meaningful in here).
-        """
-        direct = self.store.redis
+    def _pipelined(self, calls: Iterable[Call]) -> None:
+        """Send the store's own calls, `BATCH` to a pipeline: only round trips saved."""
         pipe = self.client.pipeline(transaction=False)
-
-        def sent() -> None:
+        for call in calls:
+            pipe.execute_command(*call.args)
             if len(pipe) >= BATCH:
                 pipe.execute()
-
-        direct.execute = pipe.execute_command  # type: ignore[method-assign]
-        try:
-            yield sent
-            pipe.execute()
-        finally:
-            del direct.execute
+        pipe.execute()
 
     def memory(self, path: str) -> dict[str, int]:
         """Redis bytes of one stash's content key, and of the index and expiry sets.

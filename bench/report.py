@@ -53,6 +53,8 @@ TARGETS = (
     Target("make run GET / webdis GET", _ratio(GET, WEBDIS_GET), 0.35, True),
     Target("make run GET / bare WSGI GET, granian", _ratio(GET, "bare GET, granian"),
            0.8, True),
+    Target("make run, WSGI GET / bare WSGI GET, granian",
+           _ratio("make run, WSGI: GET", "bare GET, granian"), 0.8, True),
     Target("make run GET, Basic auth / webdis GET",
            _ratio("make run: GET, Basic auth", WEBDIS_GET), 0.3, True),
     Target("make run POST with expire / webdis SETEX",

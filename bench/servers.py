@@ -6,8 +6,8 @@
 - ``granian``: stashd as ``make run`` ships it (``serve.py``); ``gunicorn``: stashd
   under ``gunicorn -c gunicorn.conf.py``.
 - ``bare-granian``, ``bare-gunicorn``: the bare WSGI function (bench/bare.py) under
-  the same two servers with the same settings: granian with ``serve.granian_defaults``,
-  gunicorn with ``gunicorn.conf.py``.
+  the same two servers with the same settings: granian with ``serve.granian_defaults``
+  for its WSGI interface, gunicorn with ``gunicorn.conf.py``.
 """
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ def make_server(kind: str, env: dict[str, str], workdir: str) -> Server:
     elif kind == "bare-granian":
         argv = [sys.executable, "-m", "granian", "bench.bare:app"]
         argv += ["--host", host, "--port", port]
-        # As serve.py does it: its defaults where the environment sets nothing.
-        env = {**granian_defaults(env), **env}
+        # As serve.py does it, with its WSGI settings (the function is WSGI): its
+        # defaults where the environment sets nothing.
+        env = {**granian_defaults({**env, "GRANIAN_INTERFACE": "wsgi"}), **env}
     elif kind == "bare-gunicorn":
         argv = [GUNICORN, "-c", "gunicorn.conf.py", "bench.bare:app"]
     else:

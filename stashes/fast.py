@@ -9,59 +9,84 @@ machinery costs more CPU than the Redis call behind the answer (docs/benchmarks.
 
 They run the same `service` functions as the Flask views and go through the same
 error table (`errors.as_api_error`); everything else, 404s and 405s included, is
-left to Flask.
+left to Flask. `FastPath` is the WSGI handler; rsgi.py uses its `route` and `op` to
+serve the same requests on an event loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from errors import as_api_error, render, status_line
+from errors import Answer, as_api_error, render, status_line
 from stashes import service
 from stashes.store import StashStore
 from web import read_body
 
 _JSON = ("Content-Type", "application/json")
 _PREFIXES = (("/stash/", 7), ("/stashes/", 9))
+_METHODS = frozenset({"GET", "HEAD", "POST", "DELETE"})
+
+
+def answer(reply: service.Reply, method: str) -> Answer:
+    """`reply` as status, headers and body (none for HEAD, whose size it keeps)."""
+    headers = [_JSON, *reply.headers]
+    if reply.status != 204 and method != "HEAD":
+        headers.append(("Content-Length", str(len(reply.body))))
+    return reply.status, headers, b"" if method == "HEAD" else reply.body
+
+
+def refusal(exc: Exception, method: str, path: str) -> Answer:
+    """An exception as the answer the one error table makes of it."""
+    status, headers, body = render(as_api_error(exc, method, path), path)
+    return status, headers, b"" if method == "HEAD" else body
 
 
 class FastPath:
-    """A WSGI-style handler that answers the hot routes and returns None for others."""
+    """Which requests the fast path serves, what each does, and its WSGI handler."""
 
     def __init__(self, store: StashStore, max_body: int) -> None:
         self.store = store
         self.max_body = max_body
 
-    def __call__(self, environ: dict, start: Callable) -> Iterable[bytes] | None:
-        method = environ["REQUEST_METHOD"]
-        raw = environ["PATH_INFO"]
+    @staticmethod
+    def route(method: str, path: str) -> str | None:
+        """The stash path of a request the fast path serves ("" for POST /stashes).
+
+        None for every other request. `path` is PATH_INFO (latin-1 text), and so is
+        the stash path returned.
+        """
+        if method not in _METHODS:
+            return None
         for prefix, length in _PREFIXES:
-            if raw.startswith(prefix):
-                path = raw[length:].encode("latin-1").decode()  # Front checked: UTF-8
-                break
-        else:
-            if raw != "/stashes" or method != "POST":
-                return None
-            path = None
+            if path.startswith(prefix):
+                return path[length:]
+        return "" if method == "POST" and path == "/stashes" else None
+
+    def op(self, environ: dict, raw: str) -> service.Op:
+        """The request's one round trip, once its checks pass (they raise).
+
+        `raw` is what `route` returned for the request; a POST's body is read here.
+        """
+        method = environ["REQUEST_METHOD"]
+        stash = raw.encode("latin-1").decode()  # Front checked that it is UTF-8
+        if method == "GET" or method == "HEAD":
+            return service.get_stash(self.store, stash, method == "HEAD")
+        if method == "DELETE":
+            return service.delete_stash(self.store, stash)
+        body = read_body(environ, self.max_body)
+        if environ["PATH_INFO"] == "/stashes":
+            return service.create_stash(self.store, body)
+        return service.write_stash(self.store, stash, body)
+
+    def __call__(self, environ: dict, start: Callable) -> Iterable[bytes] | None:
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        raw = self.route(method, path)
+        if raw is None:
+            return None
         try:
-            if method == "GET" or method == "HEAD":
-                reply = service.get_stash(self.store, path, method == "HEAD")
-            elif method == "POST":
-                body = read_body(environ, self.max_body)
-                if path is None:
-                    reply = service.create_stash(self.store, body)
-                else:
-                    reply = service.write_stash(self.store, path, body)
-            elif method == "DELETE":
-                reply = service.delete_stash(self.store, path)
-            else:
-                return None  # Flask answers 405 with the Allow header
+            reply = service.run(self.store, self.op(environ, raw))
+            status, headers, body = answer(reply, method)
         except Exception as exc:  # noqa: BLE001 - the one error table decides
-            status, headers, body = render(as_api_error(exc, method, raw), raw)
-            start(status_line(status), headers)
-            return [] if method == "HEAD" else [body]
-        headers = [_JSON, *reply.headers]
-        if reply.status != 204 and method != "HEAD":
-            headers.append(("Content-Length", str(len(reply.body))))
-        start(status_line(reply.status), headers)
-        return [] if method == "HEAD" else [reply.body]
+            status, headers, body = refusal(exc, method, path)
+        start(status_line(status), headers)
+        return [body]

@@ -57,29 +57,33 @@ def list_stashes() -> JSONResponse:
 @bp.post("/stashes")
 def create_stash() -> JSONResponse:
     """Create or replace the stash a ``{path, content, expire}`` document describes."""
-    return _response(service.create_stash(_store(), _body()))
+    store = _store()
+    return _response(service.run(store, service.create_stash(store, _body())))
 
 
 @bp.get(ONE_STASH[0])
 @bp.get(ONE_STASH[1])
 def get_stash(path: str) -> JSONResponse:
     """The content of one stash (HEAD: its size only). :raise 404:"""
+    store = _store()
     head = request.method == "HEAD"
-    return _response(service.get_stash(_store(), path, head))
+    return _response(service.run(store, service.get_stash(store, path, head)))
 
 
 @bp.post(ONE_STASH[0])
 @bp.post(ONE_STASH[1])
 def write_stash(path: str) -> JSONResponse:
     """Store the body as the content of `path`, removing any TTL."""
-    return _response(service.write_stash(_store(), path, _body()))
+    store = _store()
+    return _response(service.run(store, service.write_stash(store, path, _body())))
 
 
 @bp.delete(ONE_STASH[0])
 @bp.delete(ONE_STASH[1])
 def delete_stash(path: str) -> JSONResponse:
     """Delete one stash. :raise 404:"""
-    return _response(service.delete_stash(_store(), path))
+    store = _store()
+    return _response(service.run(store, service.delete_stash(store, path)))
 
 
 @bp.get("/health")

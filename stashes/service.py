@@ -1,19 +1,24 @@
 """What each stash request does, whichever front end serves it.
 
-Flask views (`routes`) and the fast path (`fast`) both call these functions with
-plain request data, so every rule lives once. They return a `Reply` and raise the
-errors of `errors` on failure; they know nothing of WSGI or Flask.
+Flask views (`routes`), the WSGI fast path (`fast`) and the RSGI server (`rsgi`) all
+call these functions with plain request data, so every rule lives once. They raise
+the errors of `errors` on failure and know nothing of WSGI, RSGI or Flask.
+
+A single-stash request is one Redis round trip, so its function returns an `Op`: the
+`Call` to run, and what turns the result into the `Reply`. Each front end runs the
+call with its own client, blocking or not; `run` is the blocking way.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import strictjson
 from errors import BadRequest, NotFound
+from redis_client import Call
 from stashes.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore
@@ -29,6 +34,18 @@ class Reply(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
+class Op(NamedTuple):
+    """A request's one Redis round trip, and how its result becomes the reply."""
+
+    call: Call
+    reply: Callable[[Any], Reply]
+
+
+def run(store: StashStore, op: Op) -> Reply:
+    """Run `op` on the calling thread's connection."""
+    return op.reply(store.redis.run(op.call))
+
+
 def _object(body: bytes) -> dict[str, Any]:
     value = strictjson.parse(body)
     if not isinstance(value, dict):
@@ -36,23 +53,43 @@ def _object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def get_stash(store: StashStore, path: str, head: bool) -> Reply:
-    """The stored content of `path`. HEAD costs one STRLEN and sends no body.
-
-    :raise NotFound: no such stash, or it expired.
-    """
-    if head:
-        size = store.size(path) if path else 0
-        if not size:
-            raise NotFound()
-        return Reply(200, b"", (("Content-Length", str(size)),))
-    content = store.get(path) if path else None
+def _found(content: bytes | None) -> Reply:
     if content is None:
         raise NotFound()
     return Reply(200, content)
 
 
-def write_stash(store: StashStore, path: str, body: bytes) -> Reply:
+def _found_size(size: int) -> Reply:
+    # A HEAD reply brings the Content-Length of the body it leaves out.
+    if not size:
+        raise NotFound()
+    return Reply(200, b"", (("Content-Length", str(size)),))
+
+
+def _deleted(existed: bool) -> Reply:
+    if not existed:
+        raise NotFound()
+    return Reply(204)
+
+
+def _stored(path: str) -> Callable[[Any], Reply]:
+    reply = Reply(201, strictjson.dumps({"path": path}))
+    return lambda _: reply
+
+
+def get_stash(store: StashStore, path: str, head: bool) -> Op:
+    """The stored content of `path`. HEAD costs one STRLEN and sends no body.
+
+    :raise NotFound: no such stash, or it expired.
+    """
+    if not path:
+        raise NotFound()
+    if head:
+        return Op(store.size(path), _found_size)
+    return Op(store.get(path), _found)
+
+
+def write_stash(store: StashStore, path: str, body: bytes) -> Op:
     """Store the body object as the content of `path`; like Sensu, this drops any TTL.
 
     :raise BadRequest: empty path, or a body that is not a JSON object.
@@ -60,28 +97,29 @@ def write_stash(store: StashStore, path: str, body: bytes) -> Reply:
     if not path:
         raise BadRequest("stash path must not be empty")
     content = _object(body)
-    store.put(path, strictjson.dumps(content), None)
-    return Reply(201, strictjson.dumps({"path": path}))
+    return Op(store.put(path, strictjson.dumps(content), None), _stored(path))
 
 
-def create_stash(store: StashStore, body: bytes) -> Reply:
+def create_stash(store: StashStore, body: bytes) -> Op:
     """Create or replace the stash a ``{path, content, expire}`` document describes.
 
     :raise BadRequest: the document breaks a rule; nothing is changed then.
     """
     stash = stash_schema.load(_object(body))
-    store.put(stash["path"], strictjson.dumps(stash["content"]), stash["expire"])
-    return Reply(201, strictjson.dumps({"path": stash["path"]}))
+    content = strictjson.dumps(stash["content"])
+    return Op(
+        store.put(stash["path"], content, stash["expire"]), _stored(stash["path"])
+    )
 
 
-def delete_stash(store: StashStore, path: str) -> Reply:
+def delete_stash(store: StashStore, path: str) -> Op:
     """Delete one stash; of two racing deletes, exactly one wins.
 
     :raise NotFound: there was none.
     """
-    if not (path and store.delete(path)):
+    if not path:
         raise NotFound()
-    return Reply(204)
+    return Op(store.delete(path), _deleted)
 
 
 def _readable(items: Iterable[RawStash]) -> Iterator[dict[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from keys import Keys
-from redis_client import DirectClient, RedisClient
+from redis_client import Call, DirectClient, RedisClient, Script
 
 
 class RawStash(NamedTuple):
@@ -74,7 +74,7 @@ end
 """
 
 # KEYS[3] content key. ARGV: path, content, ttl in seconds (0: none).
-_PUT = (
+_PUT_LUA = (
     _PRELUDE
     + """
 purge(PURGE_ON_WRITE)
@@ -93,7 +93,7 @@ return 1
 )
 
 # KEYS[3] content key. ARGV[1] path. Returns 1 when the stash existed.
-_DELETE = """
+_DELETE_LUA = """
 local existed = redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -101,7 +101,7 @@ return existed
 """
 
 # ARGV: content key prefix, offset, limit. Returns {done, total, items...}.
-_PAGE = (
+_PAGE_LUA = (
     _PRELUDE
     + _FETCH
     + """
@@ -119,7 +119,7 @@ return out
 
 # ARGV: content key prefix, lex start ('-' or '(' .. last path), count.
 # Returns {done, last path read or '' at the end, items...}.
-_SCAN = (
+_SCAN_LUA = (
     _PRELUDE
     + _FETCH
     + """
@@ -133,6 +133,11 @@ end
 return out
 """
 )
+
+_PUT = Script(_PUT_LUA)
+_DELETE = Script(_DELETE_LUA, convert=bool)
+_PAGE = Script(_PAGE_LUA)
+_SCAN = Script(_SCAN_LUA)
 
 # Offsets and limits past this are all alike ("past the end"); Lua numbers are doubles.
 _MAX_RANK = 2**40
@@ -152,41 +157,39 @@ def _items(flat: list) -> list[RawStash]:
 class StashStore:
     """The stashes of one deployment: Redis and its keys. No HTTP in here.
 
-    Each method is one round trip (listing: one per batch), on the calling thread's
-    own connection.
+    A single-stash operation is one round trip, returned as a `Call` for the caller's
+    lean client to run: `redis.run` here (a connection per thread), or the RSGI
+    server's `AsyncClient`; one description serves both. Listing takes a round trip
+    per batch and runs here.
     """
 
     def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.redis = DirectClient(client)
         self.keys = keys
-        self._put = self.redis.script(_PUT)
-        self._delete = self.redis.script(_DELETE)
-        self._page = self.redis.script(_PAGE)
-        self._scan = self.redis.script(_SCAN)
         self._lists = [keys.stash_index, keys.stash_expiry]
 
-    def get(self, path: str) -> bytes | None:
+    def get(self, path: str) -> Call:
         """The stored content JSON of `path`, or None (absent or expired). One GET."""
-        return self.redis.execute("GET", self.keys.stash(path))
+        return Call(("GET", self.keys.stash(path)))
 
-    def size(self, path: str) -> int:
+    def size(self, path: str) -> Call:
         """Length of the stored content of `path`; 0 when absent. One STRLEN."""
-        return self.redis.execute("STRLEN", self.keys.stash(path))
+        return Call(("STRLEN", self.keys.stash(path)))
 
-    def put(self, path: str, content: bytes, ttl: int | None) -> None:
+    def put(self, path: str, content: bytes, ttl: int | None) -> Call:
         """Store `content` (JSON bytes) at `path`; a TTL of None or <= 0 means none."""
         ttl = ttl if ttl and ttl > 0 else 0
-        self._put([*self._lists, self.keys.stash(path)], [path, content, ttl])
+        return _PUT([*self._lists, self.keys.stash(path)], [path, content, ttl])
 
-    def delete(self, path: str) -> bool:
+    def delete(self, path: str) -> Call:
         """Delete `path`; True when it existed. Atomic: of two deletes, one wins."""
-        return bool(self._delete([*self._lists, self.keys.stash(path)], [path]))
+        return _DELETE([*self._lists, self.keys.stash(path)], [path])
 
     def page(self, offset: int, limit: int) -> tuple[int, list[RawStash]]:
         """Live stash count, and the stashes at ranks offset..offset+limit-1 by path."""
         args = [self.keys.stash_prefix, min(offset, _MAX_RANK), min(limit, _MAX_RANK)]
         while True:
-            done, total, *flat = self._page(self._lists, args)
+            done, total, *flat = self.redis.run(_PAGE(self._lists, args))
             if done:
                 return total, _items(flat)
 
@@ -195,7 +198,7 @@ class StashStore:
         start = b"-"
         while True:
             args = [self.keys.stash_prefix, start, SCAN_BATCH]
-            done, last, *flat = self._scan(self._lists, args)
+            done, last, *flat = self.redis.run(_SCAN(self._lists, args))
             if not done:
                 continue
             yield from _items(flat)
