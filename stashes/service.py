@@ -122,17 +122,28 @@ def delete_stash(store: StashStore, path: str) -> Op:
     return Op(store.delete(path), _deleted)
 
 
-def _readable(items: Iterable[RawStash]) -> Iterator[dict[str, Any]]:
-    """Items as list entries; a stored value that is not a JSON object is skipped."""
+def _readable(items: Iterable[RawStash]) -> Iterator[tuple[RawStash, dict[str, Any]]]:
+    """Items with their content parsed; a stored value that is not UTF-8 JSON of an
+    object (written past stashd) is skipped, so it cannot break the list."""
     for item in items:
         try:
-            content = json.loads(item.content)
-        except ValueError:
+            content = json.loads(item.content.decode())
+        except ValueError:  # UnicodeDecodeError too
             content = None
         if not isinstance(content, dict):
             log.warning("skipping unreadable stored value of stash %r", item.path)
             continue
-        yield {"path": item.path, "content": content, "expire": item.expire}
+        yield item, content
+
+
+def _entry(item: RawStash) -> bytes:
+    # The stored JSON goes out as it is: it was checked, and encoding it again
+    # would cost more than the rest of the list.
+    return b'{"path":%s,"content":%s,"expire":%d}' % (
+        strictjson.dumps(item.path),
+        item.content,
+        item.expire,
+    )
 
 
 def list_stashes(store: StashStore, query: ListQuery) -> Reply:
@@ -142,14 +153,23 @@ def list_stashes(store: StashStore, query: ListQuery) -> Reply:
     """
     if query.limit is not None and not query.filters:
         total, page = store.page(query.offset, query.limit)
-        items = list(_readable(page))
+        items = [item for item, _ in _readable(page)]
     else:
-        items = [i for i in _readable(store.scan()) if matches(i, query.filters)]
+        items = [
+            item
+            for item, content in _readable(store.scan())
+            if matches(
+                {"path": item.path, "content": content, "expire": item.expire},
+                query.filters,
+            )
+        ]
         total = len(items)
         if query.limit is not None:
             items = items[query.offset : query.offset + query.limit]
+    body = b"[" + b",".join(map(_entry, items)) + b"]"
     if query.limit is None:
-        return Reply(200, strictjson.dumps(items))
+        return Reply(200, body)
     paging = {"limit": query.limit, "offset": query.offset, "total": total}
-    header = ("X-Pagination", json.dumps(paging, separators=(",", ":")))
-    return Reply(200, strictjson.dumps(items), (header,))
+    return Reply(
+        200, body, (("X-Pagination", json.dumps(paging, separators=(",", ":"))),)
+    )
