@@ -62,7 +62,7 @@ class Defaults:
     MAX_BODY_BYTES: int = 8 * 1024 * 1024
     # Every Redis key begins "<prefix>:", so deployments can share one Redis.
     KEY_PREFIX: str = "stashd"
-    # Serve the hot stash routes without Flask; off only to compare the two.
+    # Serve the stash routes without Flask; off only to compare the two.
     FAST_PATH: bool = True
 
 

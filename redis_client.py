@@ -16,9 +16,9 @@ import hashlib
 import ssl
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import hiredis
 import redis
@@ -62,6 +62,9 @@ def get_redis() -> RedisClient:
     return current_app.extensions["redis"]
 
 
+T = TypeVar("T")
+
+
 class Call(NamedTuple):
     """One Redis round trip, described: a command, and what to make of its reply."""
 
@@ -72,6 +75,11 @@ class Call(NamedTuple):
 
     def result(self, reply: Any) -> Any:
         return reply if self.convert is None else self.convert(reply)
+
+
+# A generator of the round trips an operation needs: it yields each Call, is sent its
+# result, and returns its own (service functions, StashStore.page and .scan).
+Steps = Generator[Call, Any, T]
 
 
 class Script:
@@ -132,6 +140,15 @@ class DirectClient:
         except redis.exceptions.NoScriptError:
             reply = self.execute(*_eval(call))
         return call.result(reply)
+
+    def drive(self, steps: Steps[T]) -> T:
+        """Run each call `steps` yields, sending it the result; return its own."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(self.run(call))
+        except StopIteration as done:
+            return done.value
 
     def close(self) -> None:
         """Close the calling thread's connection (the next command opens another)."""
@@ -250,6 +267,15 @@ class AsyncClient:
         except redis.exceptions.NoScriptError:
             reply = await self.execute(*_eval(call))
         return call.result(reply)
+
+    async def drive(self, steps: Steps[T]) -> T:
+        """`DirectClient.drive`, without blocking the loop."""
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(await self.run(call))
+        except StopIteration as done:
+            return done.value
 
     async def execute(self, *args: Any) -> Any:
         """Run one command and return its reply; error replies are raised."""

@@ -2,10 +2,10 @@
 
 Under WSGI every request waits for Redis on a thread of its own, and on the machines
 measured the thread switches around each wait cost more CPU than the request itself
-(docs/benchmarks.md). Here the fast path's requests (stashes/fast.py) run on the
-worker's event loop instead, their one Redis round trip pipelined with the other
-requests' on one connection (redis_client.AsyncClient). Every other request goes, as
-a WSGI environ, to the same Flask app on a small thread pool.
+(docs/benchmarks.md). Here the fast path's requests (stashes/fast.py: every stash
+route) run on the worker's event loop instead, their Redis round trips pipelined with
+the other requests' on one connection (redis_client.AsyncClient). Every other request
+goes, as a WSGI environ, to the same Flask app on a small thread pool.
 
 Both kinds pass the same steps before routing (`Front.gate`), run the same service
 functions and answer errors through the same table as under WSGI.
@@ -36,7 +36,7 @@ FLASK_THREADS = 8
 _REPLACEMENT = "\ufffd".encode()
 
 
-# All that Front.gate and the fast path read of a request, beside method and path.
+# All that Front.gate and the fast path read of a request's headers.
 _FAST_HEADERS = (
     ("authorization", "HTTP_AUTHORIZATION"),
     ("x-request-id", "HTTP_X_REQUEST_ID"),
@@ -55,6 +55,7 @@ def fast_environ(scope: Any, path: str) -> dict[str, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope.method,
         "PATH_INFO": path,
+        "QUERY_STRING": scope.query_string,
         "wsgi.input_terminated": True,
     }
     headers = scope.headers
@@ -149,8 +150,8 @@ class RSGIApp:
                 environ["wsgi.input"] = await receive(
                     protocol, environ.get("CONTENT_LENGTH"), self.max_body
                 )
-            op = self.fast.op(environ, raw)
-            return answer(op.reply(await self.redis.run(op.call)), method)
+            steps = self.fast.steps(environ, raw)
+            return answer(await self.redis.drive(steps), method)
         except Exception as exc:  # noqa: BLE001 - the one error table decides
             return refusal(exc, method, environ["PATH_INFO"])
 

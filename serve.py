@@ -36,6 +36,7 @@ def granian_defaults(environ: dict[str, str]) -> dict[str, str]:
     interface = environ.get("GRANIAN_INTERFACE", "rsgi")
     return {
         "GRANIAN_INTERFACE": interface,
+        "GRANIAN_LOOP": "uvloop",
         "GRANIAN_WORKERS": workers,
         **({"GRANIAN_BLOCKING_THREADS": "8"} if interface == "wsgi" else {}),
         "GRANIAN_WEBSOCKETS": "false",

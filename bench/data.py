@@ -68,7 +68,7 @@ class Loader:
 
     def count(self) -> int:
         """Live stashes under this prefix."""
-        total, _ = self.store.page(0, 0)
+        total, _ = self.store.redis.drive(self.store.page(0, 0))
         return total
 
     def put(self, paths: Iterable[str]) -> None:

@@ -5,12 +5,12 @@ machinery costs more CPU than the Redis call behind the answer (docs/benchmarks.
 `Front` hands these requests here after its request ID, CORS and auth steps:
 
     GET, HEAD, POST, DELETE  /stash/<path>, /stashes/<path>
-    POST                     /stashes
+    GET, HEAD, POST          /stashes
 
 They run the same `service` functions as the Flask views and go through the same
 error table (`errors.as_api_error`); everything else, 404s and 405s included, is
-left to Flask. `FastPath` is the WSGI handler; rsgi.py uses its `route` and `op` to
-serve the same requests on an event loop.
+left to Flask. `FastPath` is the WSGI handler; rsgi.py uses its `route` and `steps`
+to serve the same requests on an event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from errors import Answer, as_api_error, render, status_line
 from stashes import service
+from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
 from web import read_body
 
@@ -30,7 +31,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "DELETE"})
 def answer(reply: service.Reply, method: str) -> Answer:
     """`reply` as status, headers and body (none for HEAD, whose size it keeps)."""
     headers = [_JSON, *reply.headers]
-    if reply.status != 204 and method != "HEAD":
+    if reply.status != 204 and not any(k == "Content-Length" for k, _ in reply.headers):
         headers.append(("Content-Length", str(len(reply.body))))
     return reply.status, headers, b"" if method == "HEAD" else reply.body
 
@@ -50,7 +51,7 @@ class FastPath:
 
     @staticmethod
     def route(method: str, path: str) -> str | None:
-        """The stash path of a request the fast path serves ("" for POST /stashes).
+        """The stash path of a request the fast path serves ("" for /stashes).
 
         None for every other request. `path` is PATH_INFO (latin-1 text), and so is
         the stash path returned.
@@ -60,23 +61,28 @@ class FastPath:
         for prefix, length in _PREFIXES:
             if path.startswith(prefix):
                 return path[length:]
-        return "" if method == "POST" and path == "/stashes" else None
+        return "" if path == "/stashes" and method != "DELETE" else None
 
-    def op(self, environ: dict, raw: str) -> service.Op:
-        """The request's one round trip, once its checks pass (they raise).
+    def steps(self, environ: dict, raw: str) -> service.Steps[service.Reply]:
+        """What the request does, as `service` steps; a POST's body is read here.
 
-        `raw` is what `route` returned for the request; a POST's body is read here.
+        `raw` is what `route` returned for the request. Checks raise when driven.
         """
         method = environ["REQUEST_METHOD"]
+        if environ["PATH_INFO"] == "/stashes":
+            if method == "POST":
+                return service.create_stash(self.store, self.body(environ))
+            query = parse_list_query(query_args(environ.get("QUERY_STRING", "")))
+            return service.list_stashes(self.store, query)
         stash = raw.encode("latin-1").decode()  # Front checked that it is UTF-8
         if method == "GET" or method == "HEAD":
             return service.get_stash(self.store, stash, method == "HEAD")
         if method == "DELETE":
             return service.delete_stash(self.store, stash)
-        body = read_body(environ, self.max_body)
-        if environ["PATH_INFO"] == "/stashes":
-            return service.create_stash(self.store, body)
-        return service.write_stash(self.store, stash, body)
+        return service.write_stash(self.store, stash, self.body(environ))
+
+    def body(self, environ: dict) -> bytes:
+        return read_body(environ, self.max_body)
 
     def __call__(self, environ: dict, start: Callable) -> Iterable[bytes] | None:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
@@ -84,7 +90,7 @@ class FastPath:
         if raw is None:
             return None
         try:
-            reply = service.run(self.store, self.op(environ, raw))
+            reply = service.run(self.store, self.steps(environ, raw))
             status, headers, body = answer(reply, method)
         except Exception as exc:  # noqa: BLE001 - the one error table decides
             status, headers, body = refusal(exc, method, path)

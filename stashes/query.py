@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
+from urllib.parse import parse_qsl
+
+import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" error handler
+from werkzeug.datastructures import MultiDict
 
 _DIGITS = re.compile(r"[0-9]+")
 FILTER = "filter."
@@ -24,6 +28,18 @@ class ListQuery(NamedTuple):
     limit: int | None  # None: no paging at all, no X-Pagination
     offset: int
     filters: list[tuple[list[str], str]]  # (key path, wanted text), all must match
+
+
+def query_args(query_string: str) -> MultiDict[str, str]:
+    """QUERY_STRING (latin-1 text, PEP 3333) parsed exactly as Flask's request.args.
+
+    Form rules: ``+`` and ``%20`` are spaces, ``%XX`` is UTF-8, and bytes that are
+    not UTF-8 stay percent-encoded (Werkzeug's error handler, registered on import).
+    """
+    text = query_string.encode("latin-1").decode(errors="werkzeug.url_quote")
+    return MultiDict(
+        parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    )
 
 
 def _last(args: MultiMapping, name: str) -> str | None:

@@ -51,7 +51,9 @@ def _response(reply: service.Reply) -> JSONResponse:
 @bp.get("/stashes")
 def list_stashes() -> JSONResponse:
     """Live stashes sorted by path; ``filter.*`` first, then ``limit``/``offset``."""
-    return _response(service.list_stashes(_store(), parse_list_query(request.args)))
+    store = _store()
+    query = parse_list_query(request.args)
+    return _response(service.run(store, service.list_stashes(store, query)))
 
 
 @bp.post("/stashes")

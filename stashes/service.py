@@ -4,21 +4,22 @@ Flask views (`routes`), the WSGI fast path (`fast`) and the RSGI server (`rsgi`)
 call these functions with plain request data, so every rule lives once. They raise
 the errors of `errors` on failure and know nothing of WSGI, RSGI or Flask.
 
-A single-stash request is one Redis round trip, so its function returns an `Op`: the
-`Call` to run, and what turns the result into the `Reply`. Each front end runs the
-call with its own client, blocking or not; `run` is the blocking way.
+Each one is a generator of `Steps`: it yields every Redis round trip it needs as a
+`Call` (made by the store), is sent back the result, and returns the `Reply`. The
+front end drives it with its own client, blocking (`run`) or on an event loop, so
+one function serves both. A single-stash request is one step.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import strictjson
 from errors import BadRequest, NotFound
-from redis_client import Call
+from redis_client import Steps
 from stashes.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore
@@ -34,16 +35,9 @@ class Reply(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class Op(NamedTuple):
-    """A request's one Redis round trip, and how its result becomes the reply."""
-
-    call: Call
-    reply: Callable[[Any], Reply]
-
-
-def run(store: StashStore, op: Op) -> Reply:
-    """Run `op` on the calling thread's connection."""
-    return op.reply(store.redis.run(op.call))
+def run(store: StashStore, steps: Steps[Reply]) -> Reply:
+    """Drive `steps` on the calling thread's connection."""
+    return store.redis.drive(steps)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -53,31 +47,7 @@ def _object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _found(content: bytes | None) -> Reply:
-    if content is None:
-        raise NotFound()
-    return Reply(200, content)
-
-
-def _found_size(size: int) -> Reply:
-    # A HEAD reply brings the Content-Length of the body it leaves out.
-    if not size:
-        raise NotFound()
-    return Reply(200, b"", (("Content-Length", str(size)),))
-
-
-def _deleted(existed: bool) -> Reply:
-    if not existed:
-        raise NotFound()
-    return Reply(204)
-
-
-def _stored(path: str) -> Callable[[Any], Reply]:
-    reply = Reply(201, strictjson.dumps({"path": path}))
-    return lambda _: reply
-
-
-def get_stash(store: StashStore, path: str, head: bool) -> Op:
+def get_stash(store: StashStore, path: str, head: bool) -> Steps[Reply]:
     """The stored content of `path`. HEAD costs one STRLEN and sends no body.
 
     :raise NotFound: no such stash, or it expired.
@@ -85,11 +55,18 @@ def get_stash(store: StashStore, path: str, head: bool) -> Op:
     if not path:
         raise NotFound()
     if head:
-        return Op(store.size(path), _found_size)
-    return Op(store.get(path), _found)
+        size = yield store.size(path)
+        if not size:
+            raise NotFound()
+        # A HEAD reply brings the Content-Length of the body it leaves out.
+        return Reply(200, b"", (("Content-Length", str(size)),))
+    content = yield store.get(path)
+    if content is None:
+        raise NotFound()
+    return Reply(200, content)
 
 
-def write_stash(store: StashStore, path: str, body: bytes) -> Op:
+def write_stash(store: StashStore, path: str, body: bytes) -> Steps[Reply]:
     """Store the body object as the content of `path`; like Sensu, this drops any TTL.
 
     :raise BadRequest: empty path, or a body that is not a JSON object.
@@ -97,29 +74,31 @@ def write_stash(store: StashStore, path: str, body: bytes) -> Op:
     if not path:
         raise BadRequest("stash path must not be empty")
     content = _object(body)
-    return Op(store.put(path, strictjson.dumps(content), None), _stored(path))
+    yield store.put(path, strictjson.dumps(content), None)
+    return Reply(201, strictjson.dumps({"path": path}))
 
 
-def create_stash(store: StashStore, body: bytes) -> Op:
+def create_stash(store: StashStore, body: bytes) -> Steps[Reply]:
     """Create or replace the stash a ``{path, content, expire}`` document describes.
 
     :raise BadRequest: the document breaks a rule; nothing is changed then.
     """
     stash = stash_schema.load(_object(body))
-    content = strictjson.dumps(stash["content"])
-    return Op(
-        store.put(stash["path"], content, stash["expire"]), _stored(stash["path"])
-    )
+    path = stash["path"]
+    yield store.put(path, strictjson.dumps(stash["content"]), stash["expire"])
+    return Reply(201, strictjson.dumps({"path": path}))
 
 
-def delete_stash(store: StashStore, path: str) -> Op:
+def delete_stash(store: StashStore, path: str) -> Steps[Reply]:
     """Delete one stash; of two racing deletes, exactly one wins.
 
     :raise NotFound: there was none.
     """
     if not path:
         raise NotFound()
-    return Op(store.delete(path), _deleted)
+    if not (yield store.delete(path)):
+        raise NotFound()
+    return Reply(204)
 
 
 def _readable(items: Iterable[RawStash]) -> Iterator[tuple[RawStash, dict[str, Any]]]:
@@ -146,18 +125,20 @@ def _entry(item: RawStash) -> bytes:
     )
 
 
-def list_stashes(store: StashStore, query: ListQuery) -> Reply:
+def list_stashes(store: StashStore, query: ListQuery) -> Steps[Reply]:
     """Live stashes sorted by path: ``filter.*`` first, then ``limit``/``offset``.
 
-    A page without filters costs in proportion to its size; anything else reads all.
+    A page without filters costs in proportion to its size; anything else reads all,
+    a batch per round trip.
     """
     if query.limit is not None and not query.filters:
-        total, page = store.page(query.offset, query.limit)
+        total, page = yield from store.page(query.offset, query.limit)
         items = [item for item, _ in _readable(page)]
     else:
+        everything = yield from store.scan()
         items = [
             item
-            for item, content in _readable(store.scan())
+            for item, content in _readable(everything)
             if matches(
                 {"path": item.path, "content": content, "expire": item.expire},
                 query.filters,

@@ -9,11 +9,10 @@ counting, so ``total`` counts live stashes only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from keys import Keys
-from redis_client import Call, DirectClient, RedisClient, Script
+from redis_client import Call, DirectClient, RedisClient, Script, Steps
 
 
 class RawStash(NamedTuple):
@@ -157,10 +156,10 @@ def _items(flat: list) -> list[RawStash]:
 class StashStore:
     """The stashes of one deployment: Redis and its keys. No HTTP in here.
 
-    A single-stash operation is one round trip, returned as a `Call` for the caller's
-    lean client to run: `redis.run` here (a connection per thread), or the RSGI
-    server's `AsyncClient`; one description serves both. Listing takes a round trip
-    per batch and runs here.
+    Nothing here talks to Redis itself: a single-stash operation returns its one round
+    trip as a `Call`, listing the `Steps` of several, for the caller's lean client to
+    run (`redis` here, a connection per thread, or the RSGI server's `AsyncClient`).
+    One description serves both.
     """
 
     def __init__(self, client: RedisClient, keys: Keys) -> None:
@@ -185,23 +184,28 @@ class StashStore:
         """Delete `path`; True when it existed. Atomic: of two deletes, one wins."""
         return _DELETE([*self._lists, self.keys.stash(path)], [path])
 
-    def page(self, offset: int, limit: int) -> tuple[int, list[RawStash]]:
-        """Live stash count, and the stashes at ranks offset..offset+limit-1 by path."""
+    def page(self, offset: int, limit: int) -> Steps[tuple[int, list[RawStash]]]:
+        """Live stash count, and the stashes at ranks offset..offset+limit-1 by path.
+
+        One round trip, more while expired paths wait to be purged.
+        """
         args = [self.keys.stash_prefix, min(offset, _MAX_RANK), min(limit, _MAX_RANK)]
         while True:
-            done, total, *flat = self.redis.run(_PAGE(self._lists, args))
+            done, total, *flat = yield _PAGE(self._lists, args)
             if done:
                 return total, _items(flat)
 
-    def scan(self) -> Iterator[RawStash]:
-        """Every live stash in path order, in batches: for full and filtered lists."""
+    def scan(self) -> Steps[list[RawStash]]:
+        """Every live stash in path order, a batch per round trip (full and filtered
+        lists)."""
+        stashes: list[RawStash] = []
         start = b"-"
         while True:
             args = [self.keys.stash_prefix, start, SCAN_BATCH]
-            done, last, *flat = self.redis.run(_SCAN(self._lists, args))
+            done, last, *flat = yield _SCAN(self._lists, args)
             if not done:
                 continue
-            yield from _items(flat)
+            stashes += _items(flat)
             if not last:
-                return
+                return stashes
             start = b"(" + last

@@ -33,3 +33,19 @@ def pttl(redis_client: Any, keys: Keys) -> Any:
         return redis_client.pttl(keys.stash(path))
 
     return pttl
+
+
+@pytest.fixture
+def shorten(redis_client: Any, keys: Keys) -> Any:
+    """shorten(path, ms): as if time had passed, leaving the stash `ms` to live.
+
+    Behind the API, both the content key's TTL and the expiry schedule move.
+    """
+
+    def shorten(path: str, remaining_ms: int) -> None:
+        seconds, micros = redis_client.time()
+        deadline = seconds * 1000 + micros // 1000 + remaining_ms
+        redis_client.pexpireat(keys.stash(path), deadline)
+        redis_client.zadd(keys.stash_expiry, {path: deadline})
+
+    return shorten

@@ -8,9 +8,9 @@ import pytest
 from api_helpers import assert_empty
 
 
-def test_expiry_reads_do_not_extend_the_ttl(api, redis_client, keys, pttl):
+def test_expiry_reads_do_not_extend_the_ttl(api, shorten, pttl):
     api.create("p", {}, expire=60)
-    redis_client.pexpire(keys.stash("p"), 30_000)  # as if 30 s had passed
+    shorten("p", 30_000)  # as if 30 s had passed
     api.get("p")
     api.client.head("/stashes/p")
     api.items()
@@ -19,9 +19,9 @@ def test_expiry_reads_do_not_extend_the_ttl(api, redis_client, keys, pttl):
     assert 0 < pttl("p") <= 30_000
 
 
-def test_expiry_refused_write_does_not_touch_the_ttl(api, redis_client, keys, pttl):
+def test_expiry_refused_write_does_not_touch_the_ttl(api, shorten, pttl):
     api.create("p", {"v": 1}, expire=60)
-    redis_client.pexpire(keys.stash("p"), 30_000)
+    shorten("p", 30_000)
     api.create("p", {"v": 2}, expire="60")
     api.client.post("/stashes/p", data="[]")
     assert 0 < pttl("p") <= 30_000

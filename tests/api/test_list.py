@@ -96,18 +96,18 @@ def test_list_expire_is_remaining_seconds_not_more_than_the_ttl(api):
     assert 1 <= api.items()[0]["expire"] <= 100
 
 
-def test_list_expire_counts_down(api, redis_client, keys):
+def test_list_expire_counts_down(api, shorten):
     api.create("p", {}, expire=100)
-    redis_client.pexpire(keys.stash("p"), 50_500)  # as if 49.5 s had passed
+    shorten("p", 50_500)  # as if 49.5 s had passed
     assert api.items()[0]["expire"] == 51
 
 
 @pytest.mark.parametrize(
     ("remaining_ms", "expire"), [(1200, 2), (1900, 2), (2600, 3), (300, 1)]
 )
-def test_list_expire_is_rounded_up(api, redis_client, keys, remaining_ms, expire):
+def test_list_expire_is_rounded_up(api, shorten, remaining_ms, expire):
     api.create("p", {}, expire=100)
-    redis_client.pexpire(keys.stash("p"), remaining_ms)
+    shorten("p", remaining_ms)
     assert api.items()[0]["expire"] == expire
 
 
@@ -521,3 +521,14 @@ def test_list_skips_an_unreadable_stored_value(api, redis_client, keys):
     redis_client.set(keys.stash("b"), b"{not json")
     redis_client.zadd(keys.stash_index, {"b": 0})
     assert api.paths() == ["a", "c"]
+
+
+def test_list_page_larger_than_a_redis_batch_comes_back_whole(api, app):
+    store = app.extensions["stashes"]
+    paths = [f"p{i:05d}" for i in range(2_500)]
+    for path in paths:
+        store.redis.run(store.put(path, b"{}", 60 if len(path) % 2 else None))
+    response = api.list("limit=2400&offset=50")
+    assert [item["path"] for item in response.get_json()] == paths[50:2450]
+    assert response.headers["X-Pagination"] == '{"limit":2400,"offset":50,"total":2500}'
+    assert len(api.items()) == 2_500
