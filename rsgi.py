@@ -27,8 +27,9 @@ from front import Front, collapse_slashes
 from redis_client import AsyncClient
 from stashes.fast import FastPath, answer, refusal
 
-# Threads for the requests Flask serves (lists, the assets API, /health): they mostly
-# wait on Redis, and a few let a slow one (a password check) not hold up the rest.
+# Threads for the requests Flask serves (the assets API, /auth, /health, /info): they
+# mostly wait on Redis, and a few let a slow one (a password check) not hold up the
+# rest.
 FLASK_THREADS = 8
 
 # granian decodes the URL path to text, turning bytes that are not UTF-8 into U+FFFD.
@@ -101,7 +102,7 @@ async def receive(protocol: Any, declared: str | None, limit: int) -> io.BytesIO
     That is enough for `web.read_body` to tell a body over the limit, and nothing is
     read when the declared length is already over it.
     """
-    if declared and declared.isdigit():
+    if declared and declared.isascii() and declared.isdigit():
         # Known to fit: one await for all of it (each await wakes the loop).
         return io.BytesIO(await protocol() if int(declared) <= limit else b"")
     chunks: list[bytes] = []

@@ -1,4 +1,4 @@
-"""stashd under gunicorn, over real HTTP: what only a real server and socket show."""
+"""stashd under each server, over real HTTP: what only a real server and socket show."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def body_of(response: bytes) -> bytes:
     return response.partition(b"\r\n\r\n")[2]
 
 
-def test_gunicorn_stash_round_trip_on_every_bound_port(server):
+def test_server_stash_round_trip_on_every_bound_port(server):
     for port in server.ports:
         url = f"http://127.0.0.1:{port}"
         created = requests.post(
@@ -55,20 +55,20 @@ def test_gunicorn_stash_round_trip_on_every_bound_port(server):
         assert requests.delete(f"{url}/stashes/p{port}").status_code == 204
 
 
-def test_gunicorn_doubled_leading_slash_is_served_without_redirect(server):
+def test_server_doubled_leading_slash_is_served_without_redirect(server):
     requests.post(f"{server.url}/stash/silence/web1/disk", data="{}")
     response = get(server.ports[0], b"//stash/silence/web1/disk")
     assert status_of(response) == 200
     assert body_of(response) == b"{}"
 
 
-def test_gunicorn_percent_encoded_path_is_decoded_once(server):
+def test_server_percent_encoded_path_is_decoded_once(server):
     requests.post(f"{server.url}/stashes/a%2520b", data='{"x": 1}')
     listed = requests.get(f"{server.url}/stashes").json()
     assert [item["path"] for item in listed] == ["a%20b"]
 
 
-def test_gunicorn_path_that_is_not_utf8_gets_400(server):
+def test_server_path_that_is_not_utf8_gets_400(server):
     response = raw(
         server.ports[0],
         b"GET /stashes/%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -77,7 +77,7 @@ def test_gunicorn_path_that_is_not_utf8_gets_400(server):
     assert "error" in json.loads(body_of(response))
 
 
-def test_gunicorn_chunked_body_is_read(server):
+def test_server_chunked_body_is_read(server):
     def chunks():
         yield b'{"path": "chunky", '
         yield b'"content": {"n": 1}}'
@@ -86,7 +86,7 @@ def test_gunicorn_chunked_body_is_read(server):
     assert requests.get(f"{server.url}/stash/chunky").json() == {"n": 1}
 
 
-def test_gunicorn_chunked_body_over_the_limit_gets_413_and_stores_nothing(server):
+def test_server_chunked_body_over_the_limit_gets_413_and_stores_nothing(server):
     big = b'{"pad": "' + b"x" * (8 * 1024 * 1024) + b'"}'
 
     def chunks():
@@ -99,7 +99,7 @@ def test_gunicorn_chunked_body_over_the_limit_gets_413_and_stores_nothing(server
     assert requests.get(f"{server.url}/stash/big").status_code == 404
 
 
-def test_gunicorn_declared_length_over_the_limit_gets_413(server):
+def test_server_declared_length_over_the_limit_gets_413(server):
     head = (
         b"POST /stash/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         b"Content-Length: 9000000\r\n\r\n{}"
@@ -107,20 +107,20 @@ def test_gunicorn_declared_length_over_the_limit_gets_413(server):
     assert status_of(raw(server.ports[0], head)) == 413
 
 
-def test_gunicorn_malformed_request_gets_4xx_and_the_server_stays_up(server):
+def test_server_malformed_request_gets_4xx_and_the_server_stays_up(server):
     response = raw(server.ports[0], b"GARBAGE\r\n\r\n")
     assert 400 <= status_of(response) < 500
     assert requests.get(f"{server.url}/health").status_code == 204
 
 
-def test_gunicorn_responses_carry_content_length(server):
+def test_server_responses_carry_content_length(server):
     requests.post(f"{server.url}/stash/x", data="{}")
     for path in (b"/stash/x", b"/stashes", b"/info"):
         head = get(server.ports[0], path).partition(b"\r\n\r\n")[0].lower()
         assert b"content-length:" in head or b"transfer-encoding: chunked" in head
 
 
-def test_gunicorn_slow_clients_do_not_starve_others(server):
+def test_server_slow_clients_do_not_starve_others(server):
     """50 clients sending a byte at a time; ordinary requests still get answers."""
     stop = threading.Event()
     sockets = [
