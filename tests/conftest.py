@@ -29,6 +29,15 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, free to be stopped and started."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
 def real_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
     """A client of the session's real server, emptied before the test."""
     client = redis.Redis.from_url(redis_server.url)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 
@@ -155,3 +157,17 @@ class Stashd:
         code = self.process.wait(timeout)
         self.process = None
         return code
+
+
+@contextmanager
+def stashd_on_own_redis(server: str, env: dict[str, str]) -> Iterator[Stashd]:
+    """stashd under `server` with `env`, on a redis-server of its own; both stopped."""
+    redis_server = RedisServer()
+    redis_server.start()
+    stashd = Stashd(server, {"STASHD_REDIS_URL": redis_server.url, **env})
+    try:
+        stashd.start()
+        yield stashd
+    finally:
+        stashd.stop()
+        redis_server.remove()

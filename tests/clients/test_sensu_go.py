@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from servers import RedisServer, Stashd
+from servers import stashd_on_own_redis
 from test_clients import drive
 
 pytestmark = [pytest.mark.clients, pytest.mark.http, pytest.mark.integration]
@@ -21,20 +21,14 @@ NAMES = [f"team/asset-{i:03}:1.0" for i in range(105)]
 
 @pytest.fixture(scope="module")
 def stashd(server_kind, tmp_path_factory):
-    redis_server = RedisServer()
-    redis_server.start()
     env = {
-        "STASHD_REDIS_URL": redis_server.url,
         "STASHD_DATA_DIR": str(tmp_path_factory.mktemp("sensu-go")),
         "STASHD_API_USER": USER,
         "STASHD_API_PASSWORD": PASSWORD,
         "STASHD_API_KEY": KEY,
     }
-    server = Stashd(server_kind, env)
-    server.start()
-    yield server
-    server.stop()
-    redis_server.remove()
+    with stashd_on_own_redis(server_kind, env) as server:
+        yield server
 
 
 @pytest.mark.parametrize(

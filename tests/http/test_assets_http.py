@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import requests
-from servers import ROOT, RedisServer, Stashd
+from servers import ROOT, Stashd, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -18,31 +18,17 @@ USER, PASSWORD, KEY = "ops", "pa:ss word", "http-test-key-0123456789"
 SHA = "ab" * 64
 
 
-@pytest.fixture
-def own_redis():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.remove()
-
-
 @pytest.fixture(scope="module")
 def configured(server_kind, tmp_path_factory):
     """One server per server kind for the module; tests use distinct names."""
-    redis_server = RedisServer()
-    redis_server.start()
     env = {
-        "STASHD_REDIS_URL": redis_server.url,
         "STASHD_DATA_DIR": str(tmp_path_factory.mktemp("configured")),
         "STASHD_API_USER": USER,
         "STASHD_API_PASSWORD": PASSWORD,
         "STASHD_API_KEY": KEY,
     }
-    server = Stashd(server_kind, env)
-    server.start()
-    yield server
-    server.stop()
-    redis_server.remove()
+    with stashd_on_own_redis(server_kind, env) as server:
+        yield server
 
 
 def asset(name, namespace="default"):

@@ -10,20 +10,11 @@ import time
 
 import pytest
 import requests
-from servers import RedisServer, Stashd
+from servers import Stashd
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
 NOT_CONNECTED = {"error": "not connected to redis"}
-
-
-@pytest.fixture
-def own_redis():
-    """A redis-server of this test's own, free to be stopped."""
-    server = RedisServer()
-    server.start()
-    yield server
-    server.remove()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import redis
-from servers import RedisServer
 
 from redis_client import AsyncClient, Call, Script
 
@@ -30,14 +29,6 @@ def run(client: AsyncClient, work):
             client.close()
 
     return asyncio.run(main())
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.remove()
 
 
 def test_async_client_answers_concurrent_commands_in_their_own_order(
