@@ -1,4 +1,4 @@
-"""The asset cases' data: 10,000 assets in namespace ``default``, through the API.
+"""The asset cases' data: 1,000 and 10,000 assets in a namespace each, through the API.
 
 Assets are written with ``PUT /api/core/v2/namespaces/default/assets/<name>``, the
 way sensuctl writes them, so this needs nothing of the assets store but its API.
@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from bench.load import Request, write_requests
 
-ASSETS = 10_000
+# Sizes measured: each a namespace of its own holding that many assets.
+SIZES = {"1k": ("bench-1k", 1_000), "10k": ("default", 10_000)}
 PAGE = 100
 _BASE = "/api/core/v2/namespaces/default/assets"
 
@@ -64,42 +65,53 @@ def missing(port: int, header: str) -> str:
 
 
 def request_files(port: int, header: str, workdir: str) -> dict[str, str]:
-    """Store the assets, and write the request files "asset-get" and "asset-list".
+    """Store the assets, and write the request files "asset-get-<size>" and
+    "asset-list-<size>" for each size of `SIZES`.
 
-    :raise RuntimeError: a write was refused, or the list does not hold them all.
+    :raise RuntimeError: a write was refused, or a list does not hold them all.
     """
+    files = {}
     api = AssetsApi(port, header)
     try:
-        for n in range(ASSETS):
-            item = asset(n)
-            status, _, body = api.call(
-                "PUT", f"{_BASE}/{item['metadata']['name']}", item
+        for size, (namespace, count) in SIZES.items():
+            gets, lists = _store(api, namespace, count)
+            files[f"asset-get-{size}"] = write_requests(
+                os.path.join(workdir, f"asset-get-{size}.requests"), gets
             )
-            if status != 201:
-                raise RuntimeError(
-                    f"PUT of asset {n} answered {status}: {body[:200]!r}"
-                )
-        pages, listed = [f"{_BASE}?limit={PAGE}"], 0
-        while True:
-            status, headers, body = api.call("GET", pages[-1])
-            if status != 200:
-                raise RuntimeError(f"GET {pages[-1]} answered {status}")
-            listed += len(json.loads(body))
-            token = headers.get("Sensu-Continue")
-            if not token:
-                break
-            pages.append(f"{_BASE}?limit={PAGE}&continue={quote(token, safe='')}")
+            files[f"asset-list-{size}"] = write_requests(
+                os.path.join(workdir, f"asset-list-{size}.requests"), lists
+            )
     finally:
         api.close()
-    if listed < ASSETS:
-        raise RuntimeError(f"the asset list holds {listed} assets, not {ASSETS}")
+    return files
+
+
+def _store(api: AssetsApi, namespace: str, count: int) -> tuple[list, list]:
+    """PUT `count` assets into `namespace` (made first); GETs of each, every page."""
+    base = _BASE.replace("/default/", f"/{namespace}/")
+    ns_url = f"/api/core/v2/namespaces/{namespace}"
+    status, _, body = api.call("PUT", ns_url, {"name": namespace})
+    if status != 201:
+        raise RuntimeError(f"PUT {ns_url} answered {status}: {body[:200]!r}")
+    for n in range(count):
+        item = asset(n)
+        item["metadata"]["namespace"] = namespace
+        status, _, body = api.call("PUT", f"{base}/{item['metadata']['name']}", item)
+        if status != 201:
+            raise RuntimeError(f"PUT of asset {n} answered {status}: {body[:200]!r}")
+    pages, listed = [f"{base}?limit={PAGE}"], 0
+    while True:
+        status, headers, body = api.call("GET", pages[-1])
+        if status != 200:
+            raise RuntimeError(f"GET {pages[-1]} answered {status}")
+        listed += len(json.loads(body))
+        token = headers.get("Sensu-Continue")
+        if not token:
+            break
+        pages.append(f"{base}?limit={PAGE}&continue={quote(token, safe='')}")
+    if listed < count:
+        raise RuntimeError(f"{namespace} lists {listed} assets, not {count}")
     gets = [
-        Request("GET", f"{_BASE}/{asset(n)['metadata']['name']}") for n in range(ASSETS)
+        Request("GET", f"{base}/{asset(n)['metadata']['name']}") for n in range(count)
     ]
-    lists = [Request("GET", url) for url in pages]
-    return {
-        "asset-get": write_requests(os.path.join(workdir, "asset-get.requests"), gets),
-        "asset-list": write_requests(
-            os.path.join(workdir, "asset-list.requests"), lists
-        ),
-    }
+    return gets, [Request("GET", url) for url in pages]

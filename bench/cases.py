@@ -89,13 +89,16 @@ GROUPS: tuple[Group, ...] = (
         (
             Case("make run: GET, Basic auth", "get", auth="basic"),
             Case("make run: HEAD, Basic auth", "head", auth="basic", tool="ab"),
-            Case("make run: asset GET", "asset-get", auth="key", needs_assets=True),
-            Case(
-                "make run: asset list page, 10k assets",
-                "asset-list",
-                auth="key",
-                needs_assets=True,
-            ),
+            *(
+                Case(
+                    f"make run: asset {what}, {size} assets",
+                    f"asset-{kind}-{size}",
+                    auth="key",
+                    needs_assets=True,
+                )
+                for size in ("1k", "10k")
+                for what, kind in (("GET", "get"), ("list page", "list"))
+            ),  # fmt: skip
         ),
         auth=True,
     ),

@@ -164,7 +164,7 @@ class Bench:
             header = self.headers(case)[0]
             self.assets_missing = assets.missing(server.port, header)
             if not self.assets_missing:
-                log("storing 10,000 assets through the API")
+                log("storing 1,000 and 10,000 assets through the API")
                 self.files |= assets.request_files(server.port, header, self.workdir)
         if self.assets_missing:
             self.results.skipped[case.name] = self.assets_missing
