@@ -49,10 +49,6 @@ class Unauthorized(ApiError):
     status, kind, default = 401, 5, "bad credentials"
 
 
-class Forbidden(ApiError):
-    status, kind, default = 403, 4, "unauthorized to perform action"
-
-
 class NotFound(ApiError):
     status, kind, default = 404, 2, "not found"
 

@@ -107,9 +107,6 @@ class AccountStore:
         value = self.redis.hget(self.keys.user(name), "password")
         return None if value is None else _text(value)
 
-    def user_exists(self, name: str) -> bool:
-        return bool(self.redis.exists(self.keys.user(name)))
-
     def put_user(
         self, name: str, password_hash: str, now: int, generated: bool = False
     ) -> None:

@@ -15,7 +15,7 @@ from werkzeug.routing import BaseConverter
 from config import VERSION, public_settings
 from redis_client import UNREACHABLE, get_redis
 from stashes import service
-from stashes.query import parse_list_query
+from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
 from web import JSONResponse, json_response, read_body
 
@@ -52,7 +52,8 @@ def _response(reply: service.Reply) -> JSONResponse:
 def list_stashes() -> JSONResponse:
     """Live stashes sorted by path; ``filter.*`` first, then ``limit``/``offset``."""
     store = _store()
-    query = parse_list_query(request.args)
+    # The fast path's own parser, so both read a query alike (it matches request.args).
+    query = parse_list_query(query_args(request.environ.get("QUERY_STRING", "")))
     return _response(service.run(store, service.list_stashes(store, query)))
 
 

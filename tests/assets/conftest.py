@@ -32,7 +32,7 @@ def app(app: Any) -> Any:
     """The app, seeded as the launchers seed it, with API key `KEY` for `admin`."""
     bootstrap(app.config, app.extensions["redis"])
     accounts = app.extensions["accounts"]
-    if not accounts.user_exists("admin"):
+    if accounts.password_hash("admin") is None:
         accounts.put_user("admin", hash_password("unused"), 0)
     accounts.put_apikey(
         ApiKey(digest=digest(KEY), username="admin", created_by="admin", created_at=1)
