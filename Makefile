@@ -31,7 +31,7 @@ $(CLIENTS)/.deps: Makefile
 clients: $(CLIENTS)/.deps ## set up a virtualenv per real Sensu client (for the tests)
 
 run: deps ## serve on 127.0.0.1:4567 and :8080 under granian (embedded Redis unless STASHD_REDIS_URL)
-	$(BIN)/python serve.py
+	$(BIN)/python -m server
 
 run-gunicorn: deps ## the same under gunicorn, with gunicorn.conf.py
 	$(BIN)/gunicorn

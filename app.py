@@ -8,20 +8,21 @@ from typing import Any
 
 from flask import Flask
 
+import accounts
 import assets
 import stashes
-from assets.accounts import AccountStore
+from accounts.authenticator import Authenticator
+from accounts.store import AccountStore
 from assets.store import AssetStore
-from auth import Authenticator
-from cli import import_sensu
-from config import from_env, load
-from errors import register_error_handlers
-from front import Front
-from keys import Keys
-from redis_client import RedisClient, make_client
+from core.errors import register_error_handlers
+from core.http import JSONResponse
+from core.settings import from_env, load
+from redisio.clients import RedisClient, make_client
+from redisio.keys import Keys
+from server.wsgi import Front
+from stashes.cli import import_sensu
 from stashes.fast import FastPath
 from stashes.store import StashStore
-from web import JSONResponse
 
 
 def create_app(
@@ -41,8 +42,8 @@ def create_app(
     keys = Keys(app.config["KEY_PREFIX"])
     store = app.extensions["stashes"] = StashStore(client, keys)
     app.extensions["assets"] = AssetStore(client, keys)
-    accounts = app.extensions["accounts"] = AccountStore(client, keys)
-    authenticator = app.extensions["auth"] = Authenticator(accounts, app.config)
+    account_store = app.extensions["accounts"] = AccountStore(client, keys)
+    authenticator = app.extensions["auth"] = Authenticator(account_store, app.config)
 
     # Stash paths are taken verbatim: no merged "//", no trailing-slash redirects.
     app.url_map.merge_slashes = False
@@ -53,7 +54,7 @@ def create_app(
     app.cli.add_command(import_sensu)
     app.register_blueprint(stashes.bp)
     app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
-    app.register_blueprint(assets.auth_bp)
+    app.register_blueprint(accounts.bp)
     fast = (
         FastPath(store, app.config["MAX_BODY_BYTES"])
         if app.config["FAST_PATH"]

@@ -5,7 +5,7 @@ Only values that differ from gunicorn's defaults are set, each with its reason.
 
 import os
 
-from config import binds
+from core.settings import binds
 
 # STASHD_BIND, by default 127.0.0.1:4567 (Sensu 1.x clients) and :8080 (Sensu Go).
 bind = [
@@ -54,9 +54,9 @@ def on_starting(server):
     """Check the settings once, start the embedded Redis when none is configured,
     and seed the deployment (bootstrap.py) before any worker exists."""
     global _embedded
-    from bootstrap import at_start
-    from config import ConfigError, from_env, load
-    from embedded_redis import EmbeddedRedis
+    from core.settings import ConfigError, from_env, load
+    from server.bootstrap import at_start
+    from server.embedded import EmbeddedRedis
 
     try:
         settings = load(from_env(os.environ))

@@ -18,15 +18,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
-import strictjson
-from assets.accounts import AccountStore, ApiKey
-from assets.paging import (
-    ListQuery,
-    batch_size,
-    continue_headers,
-    parse_list_query,
-    take_page,
-)
+from accounts.authenticator import Authenticator, digest
+from accounts.store import AccountStore, ApiKey
 from assets.schemas import (
     Asset,
     Invalid,
@@ -40,7 +33,6 @@ from assets.schemas import (
     validate_asset,
     without_nulls,
 )
-from assets.selectors import matches
 from assets.store import (
     CHANGED,
     EXISTS,
@@ -49,9 +41,26 @@ from assets.store import (
     AssetStore,
     ListedAsset,
 )
-from auth import Authenticator, digest
-from errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from web import JSONResponse, json_response, read_body
+from core import strictjson
+from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from core.http import JSONResponse, json_response
+from sensugo.http import (
+    check_conditions,
+    empty,
+    quoted,
+    read_json,
+    read_merge_patch,
+    read_object,
+    selected,
+    with_continue,
+)
+from sensugo.paging import (
+    ListQuery,
+    batch_size,
+    parse_list_query,
+    take_page,
+)
+from sensugo.selectors import matches
 
 bp = Blueprint("assets", __name__)
 
@@ -62,10 +71,6 @@ class AssetName(BaseConverter):
 
     regex = ".+"
     part_isolating = False
-
-
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 
 
 def _assets() -> AssetStore:
@@ -81,103 +86,6 @@ def authenticate() -> None:
     """Key or Bearer credentials, before body, validation or existence checks."""
     auth: Authenticator = current_app.extensions["auth"]
     g.user = auth.sensu_go_user(request.headers.get("Authorization"))
-
-
-def read_raw() -> bytes:
-    """The request body, within the Sensu Go limit. :raise PayloadTooLarge:"""
-    return read_body(request.environ, current_app.config["API_REQUEST_LIMIT"])
-
-
-def read_json() -> Any:
-    """The request body as JSON, whatever the Content-Type says (Sensu does not
-    check it). :raise PayloadTooLarge: :raise BadRequest: not JSON.
-    """
-    return strictjson.parse(read_raw())
-
-
-def parse_object(body: bytes) -> dict[str, Any]:
-    """`body` as a JSON object. :raise BadRequest:"""
-    value = strictjson.parse(body)
-    if not isinstance(value, dict):
-        raise BadRequest("request body must be a JSON object")
-    return value
-
-
-def read_object() -> dict[str, Any]:
-    """The request body, which must be a JSON object. :raise BadRequest:"""
-    return parse_object(read_raw())
-
-
-def read_merge_patch() -> dict[str, Any]:
-    """A JSON Merge Patch body, after Sensu's Content-Type rules (spec 7.1)."""
-    header = request.headers.get("Content-Type")
-    media = (header or "").split(";")[0].strip().lower()
-    if media == JSON_PATCH:
-        raise BadRequest(
-            f"JSON Patch is not supported yet. Allowed values: {MERGE_PATCH}"
-        )
-    if header is not None and media != MERGE_PATCH:
-        raise BadRequest(
-            f"invalid Content-Type header: {header}.  Allowed values: {MERGE_PATCH}"
-        )
-    return read_object()
-
-
-def empty(status: int) -> JSONResponse:
-    """A success without a body; Sensu still says application/json."""
-    return JSONResponse(status=status)
-
-
-def quoted(etag: str) -> str:
-    return f'"{etag}"'
-
-
-def _tags(header: str) -> list[str]:
-    return [tag.strip() for tag in header.split(",") if tag.strip()]
-
-
-def check_conditions(etag: str, key: str) -> None:
-    """If-Match / If-None-Match against the current ETag (spec 7.2).
-
-    :raise PreconditionFailed: a condition does not hold.
-    """
-    failed = PreconditionFailed(f"at least one condition failed for the key {key}")
-    current = quoted(etag)
-    if_match = request.headers.get("If-Match")
-    if if_match is not None:
-        tags = _tags(if_match)
-        if "*" not in tags and current not in tags:
-            raise failed
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None:
-        tags = [t.removeprefix("W/") for t in _tags(if_none_match)]
-        if "*" in tags or current in tags:
-            raise failed
-
-
-def with_continue(
-    items: list[Any], more: bool, key: Callable[[Any], str], body: bytes
-) -> JSONResponse:
-    response = JSONResponse(body, 200)
-    response.headers.update(continue_headers(more, key(items[-1]) if items else None))
-    return response
-
-
-def selected(
-    query: ListQuery,
-    labels: Callable[[Any], dict[str, str]],
-    fields: Callable[[Any], dict[str, str]],
-) -> Callable[[Any], bool] | None:
-    """The predicate of the list's selectors, or None when it has none."""
-    if not (query.labels or query.fields):
-        return None
-
-    def keep(item: Any) -> bool:
-        return matches(query.labels, labels(item)) and matches(
-            query.fields, fields(item)
-        )
-
-    return keep
 
 
 # Namespaces (spec section 11)

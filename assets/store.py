@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from keys import Keys
-from redis_client import RedisClient
+from redisio.clients import RedisClient
+from redisio.keys import Keys
 
 # Items per round trip when walking an index.
 BATCH = 1000

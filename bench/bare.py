@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import redis
 
-from keys import Keys
+from redisio.keys import Keys
 
 _PREFIX = "/stash/"
 _JSON = "application/json"

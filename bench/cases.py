@@ -14,11 +14,11 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import strictjson
 from bench.data import TTL, silence, silence_path
 from bench.load import Request, write_requests
-from config import Defaults
-from keys import Keys
+from core import strictjson
+from core.settings import Defaults
+from redisio.keys import Keys
 
 # Stashes every single-stash case picks from, at random.
 STASHES = 10_000

@@ -15,10 +15,10 @@ from typing import Any
 
 import redis
 
-import strictjson
-from config import load
-from keys import Keys
-from redis_client import Call, make_client
+from core import strictjson
+from core.settings import load
+from redisio.clients import Call, make_client
+from redisio.keys import Keys
 from stashes.store import StashStore
 
 # Long enough to outlive any run; a silence usually has a TTL, so the expiry

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.run import Results
-from embedded_redis import executable
+from server.embedded import executable
 
 WEBDIS_GET = "webdis GET"
 # Per repetition: each case's run in it, by case name.

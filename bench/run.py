@@ -24,7 +24,7 @@ from bench.data import Loader, silence_path, without_fsync
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, stashd_env, webdis
-from config import Defaults
+from core.settings import Defaults
 
 # DELETE needs a fresh stash for every request: it gets this many times the best
 # rate its server reached in the repetition so far (on GET, a cheaper call), for

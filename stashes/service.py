@@ -17,9 +17,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-import strictjson
-from errors import BadRequest, NotFound
-from redis_client import Steps
+from core import strictjson
+from core.errors import BadRequest, NotFound
+from redisio.clients import Steps
 from stashes.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from keys import Keys
-from redis_client import Call, DirectClient, RedisClient, Script, Steps
+from redisio.clients import Call, DirectClient, RedisClient, Script, Steps
+from redisio.keys import Keys
 
 
 class RawStash(NamedTuple):

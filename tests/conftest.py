@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import fakeredis
 import pytest
 import redis
-from servers import SERVERS, RedisServer, Stashd
 
 from app import create_app
+from tests.servers import SERVERS, RedisServer, Stashd
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import redis
 
-from embedded_redis import executable
+from server.embedded import executable
 
 
 def free_port() -> int:
@@ -76,7 +76,7 @@ SERVERS = ("granian", "gunicorn")
 
 
 class Stashd:
-    """stashd as an operator runs it: `make run` (serve.py: granian) or `gunicorn`.
+    """stashd as an operator runs it: `make run` (python -m server: granian) or `gunicorn`.
 
     Both read their settings from the environment given; `tls` is (cert, key) files.
     """
@@ -114,7 +114,7 @@ class Stashd:
     def command(self) -> list[str]:
         if self.server == "gunicorn":
             return [os.path.join(os.path.dirname(sys.executable), "gunicorn")]
-        return [sys.executable, "serve.py"]
+        return [sys.executable, "-m", "server"]
 
     def start(self, wait: bool = True) -> None:
         with open(self.log, "ab") as log:

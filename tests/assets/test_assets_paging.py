@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from sensu_helpers import CORE, assert_error, asset, asset_url
 
-from assets.paging import decode_token, encode_token
+from sensugo.paging import decode_token, encode_token
+from tests.sensugo import CORE, assert_error, asset, asset_url
 
 
 def fill(sensu, names, namespace="default"):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sensu_helpers import SHA, assert_error, asset
 
 from assets.store import AssetStore
+from tests.sensugo import SHA, assert_error, asset
 
 MERGE = "application/merge-patch+json"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sensu_helpers import (
+
+from tests.sensugo import (
     CORE,
     SHA,
     assert_empty_success,

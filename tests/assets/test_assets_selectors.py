@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sensu_helpers import CORE, assert_error, asset, asset_url
 
-from assets.selectors import SelectorError, matches, parse
+from sensugo.selectors import SelectorError, matches, parse
+from tests.sensugo import CORE, assert_error, asset, asset_url
 
 
 def labelled(name, labels, namespace="default", **fields):

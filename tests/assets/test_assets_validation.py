@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from sensu_helpers import SHA, assert_error, asset, asset_url
+
+from tests.sensugo import SHA, assert_error, asset, asset_url
 
 INVALID = "resource is invalid: "
 

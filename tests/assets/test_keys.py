@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from redis.crc import key_slot
-from sensu_helpers import asset
 
-from keys import Keys
+from redisio.keys import Keys
+from tests.sensugo import asset
 
 
 @pytest.mark.parametrize("ns", ["default", "a.b-c:d_1"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sensu_helpers import CORE, assert_empty_success, assert_error, asset
+
+from tests.sensugo import CORE, assert_empty_success, assert_error, asset
 
 NS = f"{CORE}/namespaces"
 
@@ -85,7 +86,7 @@ def test_deleted_namespace_takes_no_assets(sensu):
 
 
 def test_default_can_be_deleted_and_stays_deleted(app, sensu):
-    from bootstrap import bootstrap
+    from server.bootstrap import bootstrap
 
     assert sensu.request("DELETE", f"{NS}/default").status_code == 204
     bootstrap(app.config, app.extensions["redis"])  # a restart

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 import requests
 import trustme
-from servers import ROOT, Stashd
+
+from tests.servers import ROOT, Stashd
 
 pytestmark = [pytest.mark.clients, pytest.mark.http, pytest.mark.integration]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from servers import stashd_on_own_redis
-from test_clients import drive
+
+from tests.clients.test_clients import drive
+from tests.servers import stashd_on_own_redis
 
 pytestmark = [pytest.mark.clients, pytest.mark.http, pytest.mark.integration]
 

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 import requests
-from servers import ROOT, Stashd, stashd_on_own_redis
+
+from tests.servers import ROOT, Stashd, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import requests
-from servers import Stashd
+
+from tests.servers import Stashd
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 

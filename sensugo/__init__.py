@@ -1,0 +1,1 @@
+"""The Sensu Go API dialect: bodies, merge patches, ETags, paging and selectors."""

@@ -1,0 +1,1 @@
+"""Serving stashd: the server adapters, the launcher, the embedded Redis, bootstrap."""

@@ -1,0 +1,126 @@
+"""What a deployment needs before it serves: run once at start by the launchers.
+
+serve.py and gunicorn.conf.py call `at_start` after Redis is up and before any
+worker exists, so nothing here races; every step is idempotent all the same.
+
+* A fresh deployment gets the namespace ``default`` (Sensu seeds it too), once: a
+  deleted ``default`` stays deleted.
+* ``STASHD_API_USER`` + ``STASHD_API_PASSWORD`` create or update that user, the
+  administrator; ``STASHD_API_KEY`` registers an API key for it (and a key set
+  earlier but no longer is revoked).
+* Without them, a newcomer still gets a working assets API: the user ``admin`` with
+  a generated password, written to ``<data dir>/admin-password`` (mode 600) and
+  logged at the start that made it. Deleting the file makes a new one at the next
+  start. Configuring a user later deletes the generated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from accounts.authenticator import digest, hash_password
+from accounts.store import AccountStore, ApiKey
+from assets.store import AssetStore
+from redisio.clients import UNREACHABLE, RedisClient, make_client
+from redisio.keys import Keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "default"
+GENERATED_ADMIN = "admin"
+PASSWORD_FILE = "admin-password"
+
+
+def password_file(config: Mapping[str, Any]) -> str:
+    """Where the generated admin password is kept."""
+    return os.path.join(config["DATA_DIR"], PASSWORD_FILE)
+
+
+def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
+    """Seed the deployment and set up its administrator (see the module docstring)."""
+    keys = Keys(config["KEY_PREFIX"])
+    accounts = AccountStore(client, keys)
+    if client.set(keys.seeded, "1", nx=True):
+        AssetStore(client, keys).create_namespace(DEFAULT_NAMESPACE)
+        log.info("new deployment: created namespace %s", DEFAULT_NAMESPACE)
+    now = int(time.time())
+    user, password = config["API_USER"], config["API_PASSWORD"]
+    if user and password:
+        accounts.put_user(user, hash_password(password), now)
+        for name, generated in accounts.users():
+            if generated and name != user:
+                accounts.delete_user(name)
+                log.info("deleted the generated user %s: %s is configured", name, user)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(password_file(config))
+        _configure_key(accounts, config["API_KEY"], user, now)
+        return
+    _configure_key(accounts, None, "", now)
+    _generated_admin(config, accounts, now)
+
+
+def _configure_key(
+    accounts: AccountStore, key: str | None, user: str, now: int
+) -> None:
+    earlier = accounts.configured_key()
+    wanted = digest(key) if key else None
+    if earlier is not None and earlier != wanted:
+        accounts.delete_apikey(earlier)
+        log.info("revoked the API key of an earlier STASHD_API_KEY")
+    if wanted is not None:
+        accounts.put_apikey(
+            ApiKey(digest=wanted, username=user, created_by=user, created_at=now)
+        )
+    accounts.set_configured_key(wanted)
+
+
+def _generated_admin(
+    config: Mapping[str, Any], accounts: AccountStore, now: int
+) -> None:
+    users = accounts.users()
+    if any(not generated for _, generated in users):
+        log.info(
+            "STASHD_API_USER is not set; the users of earlier starts keep their "
+            "passwords"
+        )
+        return
+    path = password_file(config)
+    if users and os.path.exists(path):
+        log.info("the password of user %s is in %s", GENERATED_ADMIN, path)
+        return
+    password = secrets.token_urlsafe(18)
+    os.makedirs(config["DATA_DIR"], exist_ok=True)
+    # Created with mode 600 from the start: never readable by others, not even
+    # for a moment; a file left from before is truncated and its mode reset.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(password + "\n")
+    accounts.put_user(GENERATED_ADMIN, hash_password(password), now, generated=True)
+    log.warning(
+        "generated a password for user %s of the Sensu Go API: %s (kept in %s; "
+        "set STASHD_API_USER and STASHD_API_PASSWORD to choose your own)",
+        GENERATED_ADMIN,
+        password,
+        path,
+    )
+
+
+def at_start(settings: Mapping[str, Any], redis_url: str) -> None:
+    """`bootstrap` on its own connection to `redis_url`.
+
+    :raise RuntimeError: Redis cannot be reached; stashd should not start.
+    """
+    client = make_client({**settings, "REDIS_URL": redis_url})
+    try:
+        bootstrap(settings, client)
+    except UNREACHABLE as exc:
+        raise RuntimeError(f"Redis cannot be reached: {exc}") from None
+    finally:
+        client.close()

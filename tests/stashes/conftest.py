@@ -1,0 +1,51 @@
+"""Fixtures for the stash API tests: an `api` wrapper over the test client, key access.
+
+Every test here goes through Flask's test client (`client`, run on fakeredis and on a
+real redis-server by tests/conftest.py); `redis_client`, `keys` and `pttl` only look
+behind the API, mostly at TTLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from redisio.keys import Keys
+from tests.stashes.helpers import Api
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def keys(app: Any) -> Keys:
+    return Keys(app.config["KEY_PREFIX"])
+
+
+@pytest.fixture
+def pttl(redis_client: Any, keys: Keys) -> Any:
+    """pttl(path): the stash's remaining lifetime in ms as Redis reports it."""
+
+    def pttl(path: str) -> int:
+        return redis_client.pttl(keys.stash(path))
+
+    return pttl
+
+
+@pytest.fixture
+def shorten(redis_client: Any, keys: Keys) -> Any:
+    """shorten(path, ms): as if time had passed, leaving the stash `ms` to live.
+
+    Behind the API, both the content key's TTL and the expiry schedule move.
+    """
+
+    def shorten(path: str, remaining_ms: int) -> None:
+        seconds, micros = redis_client.time()
+        deadline = seconds * 1000 + micros // 1000 + remaining_ms
+        redis_client.pexpireat(keys.stash(path), deadline)
+        redis_client.zadd(keys.stash_expiry, {path: deadline})
+
+    return shorten
