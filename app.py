@@ -17,7 +17,7 @@ from assets.store import AssetStore
 from core.errors import register_error_handlers
 from core.http import JSONResponse
 from core.settings import from_env, load
-from redisio.clients import RedisClient, make_client
+from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 from server.wsgi import Front
 from stashes.cli import import_sensu
@@ -39,8 +39,9 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
+    runner = app.extensions["client"] = BlockingClient(client)
     keys = Keys(app.config["KEY_PREFIX"])
-    store = app.extensions["stashes"] = StashStore(client, keys)
+    store = app.extensions["stashes"] = StashStore(keys)
     app.extensions["assets"] = AssetStore(client, keys)
     account_store = app.extensions["accounts"] = AccountStore(client, keys)
     authenticator = app.extensions["auth"] = Authenticator(account_store, app.config)
@@ -56,7 +57,7 @@ def create_app(
     app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
     app.register_blueprint(accounts.bp)
     fast = (
-        FastPath(store, app.config["MAX_BODY_BYTES"])
+        FastPath(store, runner, app.config["MAX_BODY_BYTES"])
         if app.config["FAST_PATH"]
         else None
     )

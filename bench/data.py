@@ -17,7 +17,8 @@ import redis
 
 from core import strictjson
 from core.settings import load
-from redisio.clients import Call, make_client
+from redisio.calls import Call
+from redisio.clients import BlockingClient, make_client
 from redisio.keys import Keys
 from stashes.store import StashStore
 
@@ -61,14 +62,15 @@ class Loader:
         settings["REDIS_TIMEOUT"] = 60.0  # a pipeline of big writes takes a while
         self.client = make_client(settings)
         self.keys = Keys(prefix)
-        self.store = StashStore(self.client, self.keys)
-        run = self.store.redis.run
+        self.store = StashStore(self.keys)
+        self.runner = BlockingClient(self.client)
+        run = self.runner.run
         run(self.store.put(_SCRATCH, b"{}", None))
         run(self.store.delete(_SCRATCH))
 
     def count(self) -> int:
         """Live stashes under this prefix."""
-        total, _ = self.store.redis.drive(self.store.page(0, 0))
+        total, _ = self.runner.drive(self.store.page(0, 0))
         return total
 
     def put(self, paths: Iterable[str]) -> None:

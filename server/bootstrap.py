@@ -27,7 +27,8 @@ from typing import Any
 from accounts.authenticator import digest, hash_password
 from accounts.store import AccountStore, ApiKey
 from assets.store import AssetStore
-from redisio.clients import UNREACHABLE, RedisClient, make_client
+from core.errors import UNREACHABLE
+from redisio.clients import RedisClient, make_client
 from redisio.keys import Keys
 
 log = logging.getLogger(__name__)

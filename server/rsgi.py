@@ -4,8 +4,8 @@ Under WSGI every request waits for Redis on a thread of its own, and on the mach
 measured the thread switches around each wait cost more CPU than the request itself
 (docs/benchmarks.md). Here the fast path's requests (stashes/fast.py: every stash
 route) run on the worker's event loop instead, their Redis round trips pipelined with
-the other requests' on one connection (redis_client.AsyncClient). Every other request
-goes, as a WSGI environ, to the same Flask app on a small thread pool.
+the other requests' on one connection (redisio.pipelined.PipelinedClient). Every
+other request goes, as a WSGI environ, to the same Flask app on a small thread pool.
 
 Both kinds pass the same steps before routing (`Front.gate`), run the same service
 functions and answer errors through the same table as under WSGI.
@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask
 
 from core.errors import Answer
-from redisio.clients import AsyncClient
+from redisio.pipelined import PipelinedClient
 from server.wsgi import Front, collapse_slashes
 from stashes.fast import FastPath, answer, refusal
 
@@ -120,7 +120,7 @@ class RSGIApp:
     def __init__(self, app: Flask) -> None:
         self.front: Front = app.wsgi_app  # type: ignore[assignment]
         self.fast: FastPath | None = self.front.fast  # type: ignore[assignment]
-        self.redis = AsyncClient(app.config)
+        self.redis = PipelinedClient(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.max_any_body = max(self.max_body, app.config["API_REQUEST_LIMIT"])
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")

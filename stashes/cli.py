@@ -23,6 +23,7 @@ def import_sensu(source_url: str) -> None:
     is replaced. Stored values that are not JSON objects are reported and skipped.
     """
     store: StashStore = current_app.extensions["stashes"]
+    client = current_app.extensions["client"]
     source = redis.Redis.from_url(source_url)
     copied = skipped = 0
     for member in sorted(source.smembers("stashes")):
@@ -41,6 +42,6 @@ def import_sensu(source_url: str) -> None:
             skipped += 1
             continue
         ttl = -(-pttl // 1000) if pttl > 0 else None
-        store.redis.run(store.put(path, strictjson.dumps(content), ttl))
+        client.run(store.put(path, strictjson.dumps(content), ttl))
         copied += 1
     click.echo(f"imported {copied} stashes, skipped {skipped}")

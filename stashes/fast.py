@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from core.errors import Answer, as_api_error, render, status_line
 from core.http import read_body
+from redisio.clients import BlockingClient
 from stashes import service
 from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
@@ -45,8 +46,11 @@ def refusal(exc: Exception, method: str, path: str) -> Answer:
 class FastPath:
     """Which requests the fast path serves, what each does, and its WSGI handler."""
 
-    def __init__(self, store: StashStore, max_body: int) -> None:
+    def __init__(
+        self, store: StashStore, client: BlockingClient, max_body: int
+    ) -> None:
         self.store = store
+        self.client = client
         self.max_body = max_body
 
     @staticmethod
@@ -90,7 +94,7 @@ class FastPath:
         if raw is None:
             return None
         try:
-            reply = service.run(self.store, self.steps(environ, raw))
+            reply = self.client.drive(self.steps(environ, raw))
             status, headers, body = answer(reply, method)
         except Exception as exc:  # noqa: BLE001 - the one error table decides
             status, headers, body = refusal(exc, method, path)

@@ -12,9 +12,10 @@ import json
 from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
+from core.errors import UNREACHABLE
 from core.http import JSONResponse, json_response, read_body
 from core.settings import VERSION, public_settings
-from redisio.clients import UNREACHABLE, get_redis
+from redisio.clients import get_client, get_redis
 from stashes import service
 from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
@@ -54,14 +55,14 @@ def list_stashes() -> JSONResponse:
     store = _store()
     # The fast path's own parser, so both read a query alike (it matches request.args).
     query = parse_list_query(query_args(request.environ.get("QUERY_STRING", "")))
-    return _response(service.run(store, service.list_stashes(store, query)))
+    return _response(get_client().drive(service.list_stashes(store, query)))
 
 
 @bp.post("/stashes")
 def create_stash() -> JSONResponse:
     """Create or replace the stash a ``{path, content, expire}`` document describes."""
     store = _store()
-    return _response(service.run(store, service.create_stash(store, _body())))
+    return _response(get_client().drive(service.create_stash(store, _body())))
 
 
 @bp.get(ONE_STASH[0])
@@ -70,7 +71,7 @@ def get_stash(path: str) -> JSONResponse:
     """The content of one stash (HEAD: its size only). :raise 404:"""
     store = _store()
     head = request.method == "HEAD"
-    return _response(service.run(store, service.get_stash(store, path, head)))
+    return _response(get_client().drive(service.get_stash(store, path, head)))
 
 
 @bp.post(ONE_STASH[0])
@@ -78,7 +79,7 @@ def get_stash(path: str) -> JSONResponse:
 def write_stash(path: str) -> JSONResponse:
     """Store the body as the content of `path`, removing any TTL."""
     store = _store()
-    return _response(service.run(store, service.write_stash(store, path, _body())))
+    return _response(get_client().drive(service.write_stash(store, path, _body())))
 
 
 @bp.delete(ONE_STASH[0])
@@ -86,7 +87,7 @@ def write_stash(path: str) -> JSONResponse:
 def delete_stash(path: str) -> JSONResponse:
     """Delete one stash. :raise 404:"""
     store = _store()
-    return _response(service.run(store, service.delete_stash(store, path)))
+    return _response(get_client().drive(service.delete_stash(store, path)))
 
 
 @bp.get("/health")

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from core import strictjson
 from core.errors import BadRequest, NotFound
-from redisio.clients import Steps
+from redisio.calls import Steps
 from stashes.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore
@@ -33,11 +33,6 @@ class Reply(NamedTuple):
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
-
-
-def run(store: StashStore, steps: Steps[Reply]) -> Reply:
-    """Drive `steps` on the calling thread's connection."""
-    return store.redis.drive(steps)
 
 
 def _object(body: bytes) -> dict[str, Any]:

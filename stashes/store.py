@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from redisio.clients import Call, DirectClient, RedisClient, Script, Steps
+from redisio.calls import Call, Script, Steps
 from redisio.keys import Keys
 
 
@@ -157,13 +157,12 @@ class StashStore:
     """The stashes of one deployment: Redis and its keys. No HTTP in here.
 
     Nothing here talks to Redis itself: a single-stash operation returns its one round
-    trip as a `Call`, listing the `Steps` of several, for the caller's lean client to
-    run (`redis` here, a connection per thread, or the RSGI server's `AsyncClient`).
-    One description serves both.
+    trip as a `Call`, listing the `Steps` of several, for the caller's client to run
+    (`BlockingClient`, a connection per thread, or the RSGI server's
+    `PipelinedClient`). One description serves both.
     """
 
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
-        self.redis = DirectClient(client)
+    def __init__(self, keys: Keys) -> None:
         self.keys = keys
         self._lists = [keys.stash_index, keys.stash_expiry]
 

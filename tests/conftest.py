@@ -71,7 +71,7 @@ def app(backend: str, config: dict, request: pytest.FixtureRequest):
     url = request.getfixturevalue("redis_server").url
     app = create_app({**config, "REDIS_URL": url})
     # Connections left to the garbage collector warn (and warnings fail).
-    request.addfinalizer(app.extensions["stashes"].redis.close)
+    request.addfinalizer(app.extensions["client"].close)
     request.addfinalizer(app.extensions["redis"].close)
     return app
 

@@ -76,7 +76,7 @@ SERVERS = ("granian", "gunicorn")
 
 
 class Stashd:
-    """stashd as an operator runs it: `make run` (python -m server: granian) or `gunicorn`.
+    """stashd as an operator runs it: `make run` (granian) or `gunicorn`.
 
     Both read their settings from the environment given; `tls` is (cert, key) files.
     """

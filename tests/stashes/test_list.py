@@ -528,7 +528,9 @@ def test_list_page_larger_than_a_redis_batch_comes_back_whole(api, app):
     store = app.extensions["stashes"]
     paths = [f"p{i:05d}" for i in range(2_500)]
     for path in paths:
-        store.redis.run(store.put(path, b"{}", 60 if len(path) % 2 else None))
+        app.extensions["client"].run(
+            store.put(path, b"{}", 60 if len(path) % 2 else None)
+        )
     response = api.list("limit=2400&offset=50")
     assert [item["path"] for item in response.get_json()] == paths[50:2450]
     assert response.headers["X-Pagination"] == '{"limit":2400,"offset":50,"total":2500}'

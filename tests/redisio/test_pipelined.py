@@ -1,4 +1,4 @@
-"""redisio.clients.AsyncClient, the RSGI server's pipelined connection, on a real Redis."""
+"""PipelinedClient, the RSGI server's pipelined connection, on a real Redis."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import time
 import pytest
 import redis
 
-from redisio.clients import AsyncClient, Call, Script
+from redisio.calls import Call, Script
+from redisio.pipelined import PipelinedClient
 
 pytestmark = pytest.mark.integration
 
 
-def client_for(url: str, timeout: float = 0.5) -> AsyncClient:
-    return AsyncClient({"REDIS_URL": url, "REDIS_TIMEOUT": timeout})
+def client_for(url: str, timeout: float = 0.5) -> PipelinedClient:
+    return PipelinedClient({"REDIS_URL": url, "REDIS_TIMEOUT": timeout})
 
 
-def run(client: AsyncClient, work):
+def run(client: PipelinedClient, work):
     """Run coroutine `work` on a loop of its own; close the connection after."""
 
     async def main():

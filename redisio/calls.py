@@ -1,0 +1,52 @@
+"""Redis round trips, described: what stores return and clients run.
+
+A `Call` is one command and what to make of its reply; a `Script` describes an
+EVALSHA of a Lua script (EVAL when Redis lacks it); `Steps` is a generator of the
+calls an operation needs, driven by either client (`BlockingClient`,
+`PipelinedClient`). Every store describes its work with these and runs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Generator
+from typing import Any, NamedTuple, TypeVar
+
+T = TypeVar("T")
+
+
+class Call(NamedTuple):
+    """One Redis round trip, described: a command, and what to make of its reply."""
+
+    args: tuple
+    # The Lua source, when `args` is an EVALSHA: it is EVALed when Redis lacks it.
+    script: str | None = None
+    convert: Callable[[Any], Any] | None = None
+
+    def result(self, reply: Any) -> Any:
+        return reply if self.convert is None else self.convert(reply)
+
+    def fallback(self) -> tuple:
+        """The EVAL that stands in for this EVALSHA when Redis has no such script."""
+        return ("EVAL", self.script, *self.args[2:])
+
+
+# A generator of the round trips an operation needs: it yields each Call, is sent its
+# result, and returns its own (service functions, StashStore.page and .scan).
+Steps = Generator[Call, Any, T]
+
+
+class Script:
+    """A Lua script; calling it with keys and arguments describes an EVALSHA."""
+
+    def __init__(
+        self, source: str, convert: Callable[[Any], Any] | None = None
+    ) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.convert = convert
+
+    def __call__(self, keys: list, args: list) -> Call:
+        return Call(
+            ("EVALSHA", self.sha, len(keys), *keys, *args), self.source, self.convert
+        )
