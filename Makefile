@@ -43,9 +43,10 @@ fmt: deps ## format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-lint: deps ## ruff: lint and format check
+lint: deps ## ruff (lint and format check), then mypy on the application code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
 	$(BIN)/pytest
@@ -57,4 +58,4 @@ bench: deps ## the benchmarks, about 15 min (docs/benchmarks.md; BENCH_ARGS=--qu
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## remove the virtualenvs and caches (not ./var, the embedded Redis data)
-	rm -rf $(VENV) $(CLIENTS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS) .pytest_cache .ruff_cache .mypy_cache

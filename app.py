@@ -10,13 +10,17 @@ from flask import Flask
 
 import accounts
 import assets
+import namespaces
 import stashes
+from accounts import apikeys
 from accounts.authenticator import Authenticator
 from accounts.store import AccountStore
 from assets.store import AssetStore
 from core.errors import register_error_handlers
+from core.gate import Gate
 from core.http import JSONResponse
-from core.settings import from_env, load
+from core.settings import cors_headers, from_env, load
+from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 from server.wsgi import Front
@@ -42,9 +46,12 @@ def create_app(
     runner = app.extensions["client"] = BlockingClient(client)
     keys = Keys(app.config["KEY_PREFIX"])
     store = app.extensions["stashes"] = StashStore(keys)
-    app.extensions["assets"] = AssetStore(client, keys)
-    account_store = app.extensions["accounts"] = AccountStore(client, keys)
-    authenticator = app.extensions["auth"] = Authenticator(account_store, app.config)
+    app.extensions["namespaces"] = NamespaceStore(keys)
+    app.extensions["assets"] = AssetStore(keys)
+    account_store = app.extensions["accounts"] = AccountStore(keys)
+    authenticator = app.extensions["auth"] = Authenticator(
+        account_store, runner, app.config
+    )
 
     # Stash paths are taken verbatim: no merged "//", no trailing-slash redirects.
     app.url_map.merge_slashes = False
@@ -54,14 +61,17 @@ def create_app(
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
     app.register_blueprint(stashes.bp)
+    app.register_blueprint(namespaces.bp, url_prefix="/api/core/v2")
     app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
+    app.register_blueprint(apikeys.bp, url_prefix="/api/core/v2")
     app.register_blueprint(accounts.bp)
     fast = (
-        FastPath(store, runner, app.config["MAX_BODY_BYTES"])
+        FastPath(store, app.config["MAX_BODY_BYTES"])
         if app.config["FAST_PATH"]
         else None
     )
-    app.wsgi_app = Front(  # type: ignore[method-assign]
-        app.wsgi_app, app.config, fast, authenticator
-    )
+    # Stash routes need credentials only once an administrator is configured.
+    allows = authenticator.allows_stashes if authenticator.guards_stashes else None
+    gate = Gate(cors_headers(app.config["CORS"]), allows)
+    app.wsgi_app = Front(app.wsgi_app, gate, fast, runner)  # type: ignore[method-assign]
     return app

@@ -3,14 +3,28 @@
 Only values that differ from gunicorn's defaults are set, each with its reason.
 """
 
-import os
+from __future__ import annotations
 
-from core.settings import binds
+import os
+from typing import TYPE_CHECKING
+
+from core.settings import DEFAULTS, ConfigError, binds, from_env, load
+from server.start import Started, start_or_exit
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+
+# An error raised while gunicorn reads this file comes out as a traceback, so an
+# invalid setting falls back to its default here and on_starting refuses it.
+try:
+    _settings = load(from_env(os.environ))
+except ConfigError:
+    _settings = dict(DEFAULTS)
 
 # STASHD_BIND, by default 127.0.0.1:4567 (Sensu 1.x clients) and :8080 (Sensu Go).
 bind = [
     f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    for host, port in binds(os.environ)
+    for host, port in binds(_settings["BIND"])
 ]
 wsgi_app = "wsgi:app"
 
@@ -38,7 +52,7 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # loggers do not propagate to them, so each line is written once.
 logconfig_dict = {
     "root": {
-        "level": os.environ.get("STASHD_LOG_LEVEL", "INFO"),
+        "level": _settings["LOG_LEVEL"].upper(),
         "handlers": ["error_console"],
     },
     "loggers": {
@@ -47,36 +61,21 @@ logconfig_dict = {
     },
 }
 
-_embedded = None
+
+def on_starting(server: Arbiter) -> None:
+    """Start stashd (server/start.py) before any worker exists; exit 1 if it cannot."""
+    # Kept on the arbiter, not in this module: a SIGHUP reloads this file, and the
+    # reloaded on_exit must still find the embedded Redis to stop.
+    server.stashd = start_or_exit(os.environ, server.log)
+    # Workers are forked after this and read their settings from the environment.
+    os.environ["STASHD_REDIS_URL"] = server.stashd.redis_url
+    # Imported once here, the application's modules come to every worker with the
+    # fork: a worker is ready in milliseconds, not after a second of imports.
+    import app  # noqa: F401
 
 
-def on_starting(server):
-    """Check the settings once, start the embedded Redis when none is configured,
-    and seed the deployment (bootstrap.py) before any worker exists."""
-    global _embedded
-    from core.settings import ConfigError, from_env, load
-    from server.bootstrap import at_start
-    from server.embedded import EmbeddedRedis
-
-    try:
-        settings = load(from_env(os.environ))
-    except ConfigError as exc:
-        server.log.error("stashd cannot start: %s", exc)
-        raise SystemExit(1) from None
-    if not settings["REDIS_URL"]:
-        _embedded = EmbeddedRedis(settings["DATA_DIR"])
-        # Workers are forked after this and read their settings from the environment.
-        os.environ["STASHD_REDIS_URL"] = _embedded.start()
-        server.log.info("embedded Redis in %s", _embedded.data_dir)
-    try:
-        at_start(settings, os.environ["STASHD_REDIS_URL"])
-    except RuntimeError as exc:
-        server.log.error("stashd cannot start: %s", exc)
-        on_exit(server)
-        raise SystemExit(1) from None
-
-
-def on_exit(server):
+def on_exit(server: Arbiter) -> None:
     """Stop the embedded Redis after the workers have finished their requests."""
-    if _embedded is not None:
-        _embedded.stop()
+    started: Started | None = getattr(server, "stashd", None)
+    if started is not None:
+        started.stop()

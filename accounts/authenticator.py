@@ -23,10 +23,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from core import base64url
 from core.errors import Unauthorized
 
 if TYPE_CHECKING:
     from accounts.store import AccountStore
+    from redisio.clients import BlockingClient
 
 
 def basic_credentials(header: str | None) -> tuple[bytes, bytes] | None:
@@ -75,21 +77,14 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _SALT_BYTES = 16
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def hash_password(password: str) -> str:
     """A salted scrypt hash of `password`, as ``scrypt$n$r$p$salt$hash``."""
     salt = secrets.token_bytes(_SALT_BYTES)
     derived = hashlib.scrypt(
         password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
     )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(derived)}"
+    encoded = f"{base64url.encode(salt)}${base64url.encode(derived)}"
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encoded}"
 
 
 # Checked against when a user does not exist, so that costs as much as a wrong
@@ -106,16 +101,18 @@ def verify_password(password: bytes, stored: str | None) -> bool:
             return False
         derived = hashlib.scrypt(
             password,
-            salt=_unb64(salt),
+            salt=base64url.decode(salt),
             n=int(n),
             r=int(r),
             p=int(p),
-            dklen=len(_unb64(expected)),
+            dklen=len(base64url.decode(expected)),
             maxmem=256 * 1024 * 1024,
         )
     except ValueError:
         return False
-    return hmac.compare_digest(derived, _unb64(expected)) and stored is not None
+    return (
+        hmac.compare_digest(derived, base64url.decode(expected)) and stored is not None
+    )
 
 
 def new_secret() -> str:
@@ -136,10 +133,14 @@ BASIC_CACHE_SIZE = 4096
 
 
 class Authenticator:
-    """Who a request is, from its Authorization header; users live in `accounts`."""
+    """Who a request is, from its Authorization header; users live in `accounts`,
+    whose round trips `client` runs."""
 
-    def __init__(self, accounts: AccountStore, config: dict[str, Any]) -> None:
+    def __init__(
+        self, accounts: AccountStore, client: BlockingClient, config: dict[str, Any]
+    ) -> None:
         self.accounts = accounts
+        self.client = client
         user, password = config["API_USER"], config["API_PASSWORD"]
         # The configured admin: checked without Redis on the hot stash routes.
         self.admin = BasicAuth(user, password) if user and password else None
@@ -191,14 +192,14 @@ class Authenticator:
             name = user.decode()
         except UnicodeDecodeError:
             return None
-        stored = self.accounts.password_hash(name) if name else None
+        stored = self.client.run(self.accounts.password_hash(name)) if name else None
         return name if verify_password(password, stored) else None
 
     def _token_user(self, header: str) -> str | None:
         if header.startswith("Key "):
-            return self.accounts.apikey_user(digest(header[4:]))
+            return self.client.run(self.accounts.apikey_user(digest(header[4:])))
         if header.startswith("Bearer "):
-            token = self.accounts.access_token(digest(header[7:]))
+            token = self.client.run(self.accounts.access_token(digest(header[7:])))
             if token is not None and token["expires_at"] > time.time():
                 return token["username"]
         return None
@@ -223,7 +224,7 @@ class Authenticator:
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("bad credentials")
         token_digest = digest(header[7:])
-        token = self.accounts.access_token(token_digest)
+        token = self.client.run(self.accounts.access_token(token_digest))
         if token is None:
             raise Unauthorized("invalid credentials")
         return token_digest, token["username"], token["expires_at"]
@@ -239,19 +240,20 @@ class Authenticator:
         if refresh is None:
             refresh = new_refresh = new_secret()
         else:
-            owner = self.accounts.refresh_user(digest(refresh))
+            owner = self.client.run(self.accounts.refresh_user(digest(refresh)))
             if owner is None or owner[0] != user:
                 raise Unauthorized("invalid refresh token")
             keep = owner[1]
         access = new_secret()
         expires_at = int(time.time()) + self.access_ttl
-        self.accounts.put_tokens(
+        call = self.accounts.put_tokens(
             digest(access),
             None if new_refresh is None else digest(new_refresh),
             user,
             expires_at,
             max(keep, self.access_ttl),
         )
+        self.client.run(call)
         return {
             "access_token": access,
             "expires_at": expires_at,

@@ -1,5 +1,6 @@
 """Sensu Go's authentication API: ``/auth``, ``/auth/token``, ``/auth/test``,
-``/auth/logout`` (spec assets.md section 9). HTTP only; `auth` does the checks.
+``/auth/logout`` (spec assets.md section 9). HTTP only; `authenticator` does the
+checks.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from flask import Blueprint, current_app, request
 from accounts.authenticator import Authenticator, digest
 from core.errors import Unauthorized
 from core.http import JSONResponse, json_response
-from sensugo.http import empty, parse_object, read_object, read_raw
+from core.strictjson import parse_object
+from redisio.clients import get_client
+from sensugo.http import empty, read_object, read_raw
 
 bp = Blueprint("auth", __name__)
 
@@ -57,13 +60,15 @@ def test_credentials() -> JSONResponse:
 def logout() -> JSONResponse:
     """Forget the access token and, when the body names it, the refresh token."""
     access, user, _ = _auth().bearer_token(_header())
+    accounts = _auth().accounts
+    client = get_client()
     refresh = None
     body = read_raw()
     if body.strip():  # sensuctl sends the refresh token; 6.x needs none
         token = parse_object(body).get("refresh_token")
         if isinstance(token, str) and token:
-            owner = _auth().accounts.refresh_user(digest(token))
+            owner = client.run(accounts.refresh_user(digest(token)))
             if owner is not None and owner[0] == user:
                 refresh = digest(token)
-    _auth().accounts.revoke_tokens(access, refresh)
+    client.run(accounts.revoke_tokens(access, refresh))
     return empty(200)

@@ -1,4 +1,4 @@
-"""The Sensu Go 6.x assets API: assets and namespaces (``bp``)."""
+"""The Sensu Go 6.x assets API (``bp``); namespaces are the `namespaces` package's."""
 
 from assets.routes import AssetName, bp
 

@@ -1,68 +1,49 @@
-"""The Sensu Go 6.x core API in Flask: assets, namespaces, API keys. HTTP only.
+"""The Sensu Go 6.x assets API in Flask (spec assets.md sections 3-7). HTTP only.
 
-Every route needs an API key or an access token, checked before anything else
-(spec assets.md section 2); unknown paths and methods are answered before that, so
-they are 404/405 without credentials, as in Sensu. Errors are raised and rendered
-by `errors` in Sensu Go's ``{"message", "code"}`` dialect.
+Every route needs an API key or an access token, checked before anything else;
+unknown paths and methods are answered before that, so they are 404/405 without
+credentials, as in Sensu (`accounts.require_user`). Errors are raised and rendered
+by `core.errors` in Sensu Go's ``{"message", "code"}`` dialect.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
-from accounts.authenticator import Authenticator, digest
-from accounts.store import AccountStore, ApiKey
+from accounts import require_user
 from assets.schemas import (
     Asset,
     Invalid,
-    apikey_schema,
     asset_fields,
     asset_json,
     load_asset,
-    merge_patch,
-    namespace_problem,
-    namespace_schema,
     validate_asset,
-    without_nulls,
 )
-from assets.store import (
-    CHANGED,
-    EXISTS,
-    GONE,
-    NO_NAMESPACE,
-    AssetStore,
-    ListedAsset,
-)
+from assets.store import AssetStore, ListedAsset, PutOutcome, SwapOutcome
 from core import strictjson
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from core.http import JSONResponse, json_response
+from core.http import JSONResponse
+from namespaces.store import NamespaceStore
+from redisio.clients import get_client
 from sensugo.http import (
     check_conditions,
     empty,
     quoted,
     read_json,
     read_merge_patch,
-    read_object,
-    selected,
     with_continue,
 )
-from sensugo.paging import (
-    ListQuery,
-    batch_size,
-    parse_list_query,
-    take_page,
-)
+from sensugo.paging import Batches, ListQuery, batch_size, parse_list_query, take_page
+from sensugo.schemas import merge_patch, without_nulls
 from sensugo.selectors import matches
 
 bp = Blueprint("assets", __name__)
+bp.before_request(require_user)
 
 
 class AssetName(BaseConverter):
@@ -77,100 +58,8 @@ def _assets() -> AssetStore:
     return current_app.extensions["assets"]
 
 
-def _accounts() -> AccountStore:
-    return current_app.extensions["accounts"]
-
-
-@bp.before_request
-def authenticate() -> None:
-    """Key or Bearer credentials, before body, validation or existence checks."""
-    auth: Authenticator = current_app.extensions["auth"]
-    g.user = auth.sensu_go_user(request.headers.get("Authorization"))
-
-
-# Namespaces (spec section 11)
-
-
-def _namespace_json(ns: str) -> dict[str, str]:
-    return {"name": ns}
-
-
-def _namespace_name(body: dict[str, Any]) -> str:
-    name = namespace_schema.load(body).get("name") or ""
-    problem = namespace_problem(name)
-    if problem is not None:
-        raise BadRequest(f"namespace name {problem}")
-    return name
-
-
-@bp.get("/namespaces")
-def list_namespaces() -> JSONResponse:
-    """Namespaces by name, paged and filtered (``namespace.name``)."""
-    query = parse_list_query(request.args)
-    keep = selected(query, lambda ns: {}, lambda ns: {"namespace.name": ns})
-    page, more = take_page(_assets().iter_namespaces(query.after), query.limit, keep)
-    body = strictjson.dumps([_namespace_json(ns) for ns in page])
-    return with_continue(page, more, lambda ns: ns, body)
-
-
-@bp.post("/namespaces")
-def create_namespace() -> JSONResponse:
-    """Create a namespace. :raise 409: it exists."""
-    name = _namespace_name(read_object())
-    if not _assets().create_namespace(name):
-        raise Conflict()
-    return empty(201)
-
-
-@bp.get("/namespaces/<ns>")
-def get_namespace(ns: str) -> JSONResponse:
-    """One namespace. :raise 404:"""
-    if not _assets().namespace_exists(ns):
-        raise NotFound()
-    return json_response(_namespace_json(ns))
-
-
-@bp.put("/namespaces/<ns>")
-def put_namespace(ns: str) -> JSONResponse:
-    """Create the namespace, or keep it; the body's name must be the URL's."""
-    body = read_object()
-    name = namespace_schema.load(body).get("name") or ""
-    if name != ns:
-        raise BadRequest(
-            f"the name of the resource ({name}) does not match the name of the URI "
-            f"({ns})"
-        )
-    _assets().create_namespace(_namespace_name(body))
-    return empty(201)
-
-
-@bp.patch("/namespaces/<ns>")
-def patch_namespace(ns: str) -> JSONResponse:
-    """A merge patch that can change nothing: a namespace is only its name."""
-    patch = read_merge_patch()
-    name = namespace_schema.load(without_nulls(patch)).get("name")
-    if name and name != ns:
-        raise BadRequest(
-            f"the name of the resource ({name}) does not match the name in the URI "
-            f"({ns})"
-        )
-    if not _assets().namespace_exists(ns):
-        raise NotFound()
-    return json_response(_namespace_json(ns))
-
-
-@bp.delete("/namespaces/<ns>")
-def delete_namespace(ns: str) -> JSONResponse:
-    """Delete an empty namespace. :raise 404: :raise 409: it still holds assets."""
-    outcome = _assets().delete_namespace(ns)
-    if outcome == 0:
-        raise NotFound()
-    if outcome < 0:
-        raise Conflict("resource is invalid: namespace is not empty")
-    return empty(204)
-
-
-# Assets (spec sections 3-7)
+def _namespaces() -> NamespaceStore:
+    return current_app.extensions["namespaces"]
 
 
 def etag_of(data: bytes) -> str:
@@ -196,15 +85,16 @@ def _check_namespace(asset: Asset, ns: str) -> None:
 
 
 def _store(ns: str, name: str, data: bytes, create: bool) -> None:
-    outcome = _assets().put_asset(ns, name, data, etag_of(data), create)
-    if outcome == EXISTS:
+    call = _assets().put_asset(ns, name, data, etag_of(data), create)
+    outcome = get_client().run(call)
+    if outcome is PutOutcome.EXISTS:
         raise Conflict()
-    if outcome == NO_NAMESPACE:
+    if outcome is PutOutcome.NO_NAMESPACE:
         raise NotFound(f"the namespace {ns} does not exist")
 
 
 def _asset_list(
-    items: Iterator[ListedAsset], query: ListQuery, key: Callable[[ListedAsset], str]
+    batches: Batches, query: ListQuery, key: Callable[[ListedAsset], str]
 ) -> JSONResponse:
     keep = None
     if query.labels or query.fields:
@@ -216,7 +106,7 @@ def _asset_list(
                 query.fields, asset_fields(asset)
             )
 
-    page, more = take_page(items, query.limit, keep)
+    page, more = get_client().drive(take_page(batches, query.limit, keep))
     body = b"[" + b",".join(item.json for item in page) + b"]"
     return with_continue(page, more, key, body)
 
@@ -225,8 +115,8 @@ def _asset_list(
 def list_assets(ns: str) -> JSONResponse:
     """The assets of `ns` by name; ``[]`` for a namespace that does not exist."""
     query = parse_list_query(request.args)
-    items = _assets().iter_assets(ns, query.after, batch_size(query))
-    return _asset_list(items, query, lambda item: item.name)
+    batches = _assets().assets(ns, query.after, batch_size(query))
+    return _asset_list(batches, query, lambda item: item.name)
 
 
 @bp.get("/assets")
@@ -235,8 +125,9 @@ def list_all_assets() -> JSONResponse:
     query = parse_list_query(request.args)
     if query.after is not None and "/" not in query.after:
         raise BadRequest("invalid continue token")
-    items = _assets().iter_all_assets(query.after, batch_size(query))
-    return _asset_list(items, query, lambda item: item.key)
+    namespaces = get_client().drive(_namespaces().names())
+    batches = _assets().every_asset(namespaces, query.after, batch_size(query))
+    return _asset_list(batches, query, lambda item: item.key)
 
 
 @bp.post("/namespaces/<ns>/assets")
@@ -253,7 +144,7 @@ def create_asset(ns: str) -> JSONResponse:
 @bp.get("/namespaces/<ns>/assets/<asset:name>")
 def get_asset(ns: str, name: str) -> JSONResponse:
     """One asset, with its ETag. :raise 404:"""
-    stored = _assets().get_asset(ns, name)
+    stored = get_client().run(_assets().get_asset(ns, name))
     if stored is None:
         raise NotFound()
     response = JSONResponse(stored.json, 200)
@@ -295,24 +186,23 @@ def patch_asset(ns: str, name: str) -> JSONResponse:
                 f"the {field} of the resource ({sent}) does not match the {field} "
                 f"in the URI ({in_url})"
             )
-    stored = _assets().get_asset(ns, name)
+    client = get_client()
+    stored = client.run(_assets().get_asset(ns, name))
     if stored is None:
         raise NotFound()
     key = f"/sensu.io/assets/{ns}/{name}"
     check_conditions(stored.etag, key)
     current = json.loads(stored.json)
     patched = load_asset(merge_patch(current, patch))
-    patched["metadata"].update(
-        name=name,
-        namespace=ns,
-        created_by=(current.get("metadata") or {}).get("created_by", ""),
-    )
+    metadata = patched["metadata"]
+    metadata["name"], metadata["namespace"] = name, ns
+    metadata["created_by"] = (current.get("metadata") or {}).get("created_by", "")
     data = _validated(patched)
     etag = etag_of(data)
-    outcome = _assets().swap_asset(ns, name, stored.etag, data, etag)
-    if outcome == GONE:
+    outcome = client.run(_assets().swap_asset(ns, name, stored.etag, data, etag))
+    if outcome is SwapOutcome.GONE:
         raise NotFound()
-    if outcome == CHANGED:
+    if outcome is SwapOutcome.CHANGED:
         raise PreconditionFailed(f"at least one condition failed for the key {key}")
     response = JSONResponse(data, 200)
     response.headers["ETag"] = quoted(etag)
@@ -322,98 +212,6 @@ def patch_asset(ns: str, name: str) -> JSONResponse:
 @bp.delete("/namespaces/<ns>/assets/<asset:name>")
 def delete_asset(ns: str, name: str) -> JSONResponse:
     """Delete an asset. :raise 404:"""
-    if not _assets().delete_asset(ns, name):
-        raise NotFound()
-    return empty(204)
-
-
-# API keys (spec section 10)
-
-
-def _apikey_json(key: ApiKey, name: str) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name, "created_by": key["created_by"]},
-        "username": key["username"],
-        "created_at": key["created_at"],
-    }
-
-
-def _find_apikey(identifier: str) -> ApiKey:
-    """The key named by its value or, in lists, by its digest. :raise NotFound:
-
-    Only the SHA-256 digest of a key is stored, so a list cannot show keys: it
-    names each by its digest, and these routes accept either form.
-    """
-    key = _accounts().get_apikey(digest(identifier))
-    if key is None and len(identifier) == 64:
-        key = _accounts().get_apikey(identifier.lower())
-    if key is None:
-        raise NotFound()
-    return key
-
-
-@bp.get("/apikeys")
-def list_apikeys() -> JSONResponse:
-    """Every API key, named by its digest (the keys themselves are not stored)."""
-    query = parse_list_query(request.args)
-    keep = selected(
-        query,
-        lambda key: {},
-        lambda key: {"apikey.name": key["digest"], "apikey.username": key["username"]},
-    )
-    keys: Iterable[ApiKey] = _accounts().iter_apikeys(query.after)
-    page, more = take_page(keys, query.limit, keep)
-    body = strictjson.dumps([_apikey_json(key, key["digest"]) for key in page])
-    return with_continue(page, more, lambda key: key["digest"], body)
-
-
-@bp.post("/apikeys")
-def create_apikey() -> JSONResponse:
-    """A new key for an existing user; the key is the Location's last segment."""
-    username = apikey_schema.load(read_object()).get("username") or ""
-    if not username:
-        raise BadRequest("username cannot be empty")
-    value = str(uuid.uuid4())
-    key = ApiKey(
-        digest=digest(value),
-        username=username,
-        created_by=g.user,
-        created_at=int(time.time()),
-    )
-    if not _accounts().put_apikey(key):
-        raise BadRequest(f"user {username} does not exist")
-    response = empty(201)
-    response.headers["Location"] = f"{request.path.rstrip('/')}/{value}"
-    return response
-
-
-@bp.get("/apikeys/<identifier>")
-def get_apikey(identifier: str) -> JSONResponse:
-    """One key, by its value (or its digest, as lists name it). :raise 404:"""
-    return json_response(_apikey_json(_find_apikey(identifier), identifier))
-
-
-@bp.patch("/apikeys/<identifier>")
-def patch_apikey(identifier: str) -> JSONResponse:
-    """Merge patch; only ``username`` can change (sensuctl uses it)."""
-    patch = read_merge_patch()
-    username = apikey_schema.load(without_nulls(patch)).get("username")
-    key = _find_apikey(identifier)
-    if username and username != key["username"]:
-        outcome = _accounts().set_apikey_user(key["digest"], key["username"], username)
-        if outcome == 0:
-            raise NotFound()
-        if outcome == -1:
-            raise PreconditionFailed("the API key changed meanwhile")
-        if outcome == -2:
-            raise BadRequest(f"user {username} does not exist")
-        key["username"] = username
-    return json_response(_apikey_json(key, identifier))
-
-
-@bp.delete("/apikeys/<identifier>")
-def delete_apikey(identifier: str) -> JSONResponse:
-    """Revoke a key at once. :raise 404:"""
-    if not _accounts().delete_apikey(_find_apikey(identifier)["digest"]):
+    if not get_client().run(_assets().delete_asset(ns, name)):
         raise NotFound()
     return empty(204)

@@ -1,10 +1,10 @@
-"""What Sensu Go request bodies must look like, and how objects are sent back.
+"""What an asset body must look like, and how assets are sent back.
 
-Bodies are decoded as Sensu decodes them (Go's encoding/json): unknown keys are
-ignored at every level (clients send back what they read), ``null`` means absent, and
-a known key of the wrong JSON type is an error. Output follows Sensu's protobuf JSON:
-``filters``, ``builds`` and ``headers`` are ``null`` when empty, empty strings and
-maps are left out (spec assets.md section 3).
+Bodies are decoded as Sensu decodes them (Go's encoding/json, `sensugo.schemas`):
+unknown keys are ignored at every level (clients send back what they read), ``null``
+means absent, and a known key of the wrong JSON type is an error. Output follows
+Sensu's protobuf JSON: ``filters``, ``builds`` and ``headers`` are ``null`` when
+empty, empty strings and maps are left out (spec assets.md section 3).
 """
 
 from __future__ import annotations
@@ -16,56 +16,36 @@ import esprima
 import marshmallow as ma
 from marshmallow import fields
 
+from sensugo.schemas import string, string_map, strings
+
 # Go's \w is ASCII only and its $ matches only at the very end (spec 4, 13).
 ASSET_NAME = re.compile(r"[\w/.\-:]+", re.ASCII)
-NAMESPACE_NAME = re.compile(r"[\w.\-:]+", re.ASCII)
 MIN_SHA512 = 128
-
-_STRING_ERRORS = {"invalid": "must be a string"}
-_MAP_ERRORS = {"invalid": "must be an object of strings"}
-_LIST_ERRORS = {"invalid": "must be an array of strings"}
 
 
 class Invalid(ValueError):
     """A resource that breaks a rule of section 4; the message is Sensu's reason."""
 
 
-def _string() -> fields.String:
-    return fields.String(allow_none=True, error_messages=_STRING_ERRORS)
-
-
-def _map() -> fields.Dict:
-    return fields.Dict(
-        keys=fields.String(),
-        values=fields.String(),
-        allow_none=True,
-        error_messages=_MAP_ERRORS,
-    )
-
-
-def _strings() -> fields.List:
-    return fields.List(fields.String(), allow_none=True, error_messages=_LIST_ERRORS)
-
-
 class MetadataSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # Go ignores unknown keys, and clients send them
 
-    name = _string()
-    namespace = _string()
-    labels = _map()
-    annotations = _map()
-    created_by = _string()
+    name = string()
+    namespace = string()
+    labels = string_map()
+    annotations = string_map()
+    created_by = string()
 
 
 class BuildSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # as above
 
-    url = _string()
-    sha512 = _string()
-    filters = _strings()
-    headers = _map()
+    url = string()
+    sha512 = string()
+    filters = strings()
+    headers = string_map()
 
 
 class AssetSchema(ma.Schema):
@@ -74,15 +54,15 @@ class AssetSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # as above
 
-    url = _string()
-    sha512 = _string()
-    filters = _strings()
+    url = string()
+    sha512 = string()
+    filters = strings()
     builds = fields.List(
         fields.Nested(BuildSchema, error_messages={"type": "must be an object"}),
         allow_none=True,
         error_messages={"invalid": "must be an array of objects"},
     )
-    headers = _map()
+    headers = string_map()
     metadata = fields.Nested(
         MetadataSchema,
         allow_none=True,
@@ -90,27 +70,7 @@ class AssetSchema(ma.Schema):
     )
 
 
-class NamespaceSchema(ma.Schema):
-    """A namespace body: ``{"name": ...}``."""
-
-    class Meta:
-        unknown = ma.EXCLUDE  # as above
-
-    name = _string()
-
-
-class ApiKeySchema(ma.Schema):
-    """An API key body: only ``username`` is read; the server picks the rest."""
-
-    class Meta:
-        unknown = ma.EXCLUDE  # clients send back metadata and created_at
-
-    username = _string()
-
-
 asset_schema = AssetSchema()
-namespace_schema = NamespaceSchema()
-apikey_schema = ApiKeySchema()
 
 
 class Build(TypedDict):
@@ -252,15 +212,6 @@ def validate_asset(asset: Asset) -> None:
         _check_artifact(build["url"], build["sha512"], build["filters"])
 
 
-def namespace_problem(name: str) -> str | None:
-    """Why `name` cannot name a namespace, or None when it can."""
-    if not name:
-        return "cannot be empty"
-    if not NAMESPACE_NAME.fullmatch(name):
-        return "may only contain letters, numbers, underscores, dots, dashes and colons"
-    return None
-
-
 def asset_fields(asset: dict[str, Any]) -> dict[str, str]:
     """What ``fieldSelector`` matches an asset (output shape) against."""
     meta = asset.get("metadata") or {}
@@ -272,23 +223,3 @@ def asset_fields(asset: dict[str, Any]) -> dict[str, str]:
     for key, value in (meta.get("labels") or {}).items():
         found["asset.labels." + key] = value
     return found
-
-
-def without_nulls(value: Any) -> Any:
-    """A merge patch with its ``null`` members left out, to type-check the rest."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: `patch` applied to `target`; ``null`` deletes, arrays are replaced."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result

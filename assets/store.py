@@ -1,19 +1,22 @@
-"""Namespaces and assets in Redis. No HTTP in here.
+"""Assets in Redis. No HTTP in here, and no Redis calls either: methods describe
+round trips (`redisio.calls`) for the caller's client to run.
 
 Each asset is a hash (its JSON in Sensu's output shape, and its ETag); each namespace
 has a sorted set of its asset names (score 0, so ``ZRANGEBYLEX`` gives byte order and
-cursor paging) and a key that exists while the namespace does. Every asset write is
-one script over those three keys, which share the namespace's hash tag: an asset is
-never stored without its index entry, nor in a namespace that is gone.
+cursor paging) and a key that exists while the namespace does (`namespaces.store`).
+Every asset write is one script over those three keys, which share the namespace's
+hash tag: an asset is never stored without its index entry, nor in a namespace that
+is gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import NamedTuple
+import enum
+from typing import Any, NamedTuple
 
-from redisio.clients import RedisClient
+from redisio.calls import Call, Script, text
 from redisio.keys import Keys
+from sensugo.paging import Batch, Batches, lex_start
 
 # Items per round trip when walking an index.
 BATCH = 1000
@@ -35,19 +38,27 @@ class ListedAsset(NamedTuple):
         return f"{self.namespace}/{self.name}"
 
 
-# Outcomes of the write scripts.
-CREATED, REPLACED, EXISTS, NO_NAMESPACE, GONE, CHANGED = (
-    "created",
-    "replaced",
-    "exists",
-    "no namespace",
-    "gone",
-    "changed",
-)
+class PutOutcome(enum.Enum):
+    """What an asset write did; values are the write script's replies."""
+
+    NO_NAMESPACE = -1  # nothing stored
+    EXISTS = 0  # a create found one: nothing changed
+    CREATED = 1
+    REPLACED = 2
+
+
+class SwapOutcome(enum.Enum):
+    """What a compare-and-swap did; values are the swap script's replies."""
+
+    CHANGED = -1  # the ETag was another: nothing written
+    GONE = 0
+    REPLACED = 1
+
 
 # KEYS[1] namespace marker, KEYS[2] asset index, KEYS[3] asset hash.
 # ARGV: name, json, etag, "create" (fail if it exists) or "put" (create or replace).
-_PUT = """
+_PUT = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local existed = redis.call('EXISTS', KEYS[3])
 if existed == 1 and ARGV[4] == 'create' then return 0 end
@@ -55,27 +66,36 @@ redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 return 1 + existed
-"""
+""",
+    convert=PutOutcome,
+)
 
 # KEYS as _PUT. ARGV: name, json, etag, the ETag the change was computed from.
-# The compare-and-swap of PATCH: 1 done, 0 gone, -1 changed meanwhile.
-_SWAP = """
+# The compare-and-swap of PATCH.
+_SWAP = Script(
+    """
 local current = redis.call('HGET', KEYS[3], 'etag')
 if not current then return 0 end
 if current ~= ARGV[4] then return -1 end
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
 return 1
-"""
+""",
+    convert=SwapOutcome,
+)
 
 # KEYS[1] asset index, KEYS[2] asset hash. ARGV: name.
-_DELETE = """
+_DELETE = Script(
+    """
 redis.call('ZREM', KEYS[1], ARGV[1])
 return redis.call('DEL', KEYS[2])
-"""
+""",
+    convert=bool,
+)
 
 # KEYS[1] asset index. ARGV: asset hash prefix, lex start, count.
 # Returns {last name read ('' when the index ended), name, json, name, json...}.
-_PAGE = """
+_PAGE = Script(
+    """
 local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
 local out = {''}
 if #names == tonumber(ARGV[3]) then out[1] = names[#names] end
@@ -88,86 +108,19 @@ for _, name in ipairs(names) do
 end
 return out
 """
-
-# KEYS[1] namespace marker, KEYS[2] asset index.
-# 1 deleted, 0 no such namespace, -1 it still holds assets.
-_DELETE_NAMESPACE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
-redis.call('DEL', KEYS[1])
-return 1
-"""
+)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _after(cursor: str | None) -> str:
-    return "-" if cursor is None else "(" + cursor
+def _stored(reply: list) -> StoredAsset | None:
+    json, etag = reply
+    return None if json is None else StoredAsset(json, text(etag or b""))
 
 
 class AssetStore:
-    """The namespaces and assets of one deployment."""
+    """The assets of one deployment."""
 
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
-        self.redis = client
+    def __init__(self, keys: Keys) -> None:
         self.keys = keys
-        self._put = client.register_script(_PUT)
-        self._swap = client.register_script(_SWAP)
-        self._delete = client.register_script(_DELETE)
-        self._page = client.register_script(_PAGE)
-        self._delete_namespace = client.register_script(_DELETE_NAMESPACE)
-
-    # Namespaces
-
-    def namespace_exists(self, ns: str) -> bool:
-        return bool(self.redis.exists(self.keys.namespace(ns)))
-
-    def create_namespace(self, ns: str) -> bool:
-        """Create `ns`; False when it existed (then nothing changes).
-
-        Its marker comes first: the list of namespaces is another Cluster slot, and
-        a namespace that exists but is missing from the list is repaired by a PUT.
-        """
-        created = bool(self.redis.set(self.keys.namespace(ns), "1", nx=True))
-        self.redis.zadd(self.keys.namespace_index, {ns: 0})
-        return created
-
-    def delete_namespace(self, ns: str) -> int:
-        """Delete `ns` if it holds no assets: 1 deleted, 0 absent, -1 not empty."""
-        outcome = int(
-            self._delete_namespace(
-                keys=[self.keys.namespace(ns), self.keys.asset_index(ns)]
-            )
-        )
-        if outcome == 0 or outcome == 1:
-            self.redis.zrem(self.keys.namespace_index, ns)
-        return outcome
-
-    def iter_namespaces(self, after: str | None = None) -> Iterator[str]:
-        """Namespace names in byte order, strictly after `after`."""
-        start = _after(after)
-        while True:
-            names = [
-                _text(n)
-                for n in self.redis.zrangebylex(
-                    self.keys.namespace_index, start, "+", 0, BATCH
-                )
-            ]
-            yield from names
-            if len(names) < BATCH:
-                return
-            start = "(" + names[-1]
-
-    # Assets
-
-    def get_asset(self, ns: str, name: str) -> StoredAsset | None:
-        """Asset `name` of `ns`, or None. One HMGET."""
-        json, etag = self.redis.hmget(self.keys.asset(ns, name), "json", "etag")
-        if json is None:
-            return None
-        return StoredAsset(json, _text(etag or b""))
 
     def _keys(self, ns: str, name: str) -> list[str]:
         return [
@@ -176,66 +129,78 @@ class AssetStore:
             self.keys.asset(ns, name),
         ]
 
+    def get_asset(self, ns: str, name: str) -> Call:
+        """Asset `name` of `ns` as a StoredAsset, or None. One HMGET."""
+        key = self.keys.asset(ns, name)
+        return Call(("HMGET", key, "json", "etag"), convert=_stored)
+
     def put_asset(
         self, ns: str, name: str, json: bytes, etag: str, create: bool
-    ) -> str:
-        """Store an asset: CREATED or REPLACED; EXISTS (with `create`, nothing
-        changed) or NO_NAMESPACE (nothing stored)."""
-        outcome = int(
-            self._put(
-                keys=self._keys(ns, name),
-                args=[name, json, etag, "create" if create else "put"],
-            )
-        )
-        return {-1: NO_NAMESPACE, 0: EXISTS, 1: CREATED, 2: REPLACED}[outcome]
+    ) -> Call:
+        """Store an asset; a `PutOutcome` (with `create`, an existing one is kept)."""
+        args = [name, json, etag, "create" if create else "put"]
+        return _PUT(self._keys(ns, name), args)
 
     def swap_asset(
         self, ns: str, name: str, old_etag: str, json: bytes, etag: str
-    ) -> str:
-        """Replace the asset if its ETag is still `old_etag`: REPLACED, GONE or
-        CHANGED (then nothing is written)."""
-        outcome = int(
-            self._swap(keys=self._keys(ns, name), args=[name, json, etag, old_etag])
-        )
-        return {0: GONE, -1: CHANGED, 1: REPLACED}[outcome]
+    ) -> Call:
+        """Replace the asset if its ETag is still `old_etag`; a `SwapOutcome`."""
+        return _SWAP(self._keys(ns, name), [name, json, etag, old_etag])
 
-    def delete_asset(self, ns: str, name: str) -> bool:
+    def delete_asset(self, ns: str, name: str) -> Call:
         """Delete the asset; True when it existed. Of two deletes, one wins."""
-        return bool(
-            self._delete(
-                keys=[self.keys.asset_index(ns), self.keys.asset(ns, name)],
-                args=[name],
-            )
+        keys = [self.keys.asset_index(ns), self.keys.asset(ns, name)]
+        return _DELETE(keys, [name])
+
+    def assets(self, ns: str, after: str | None, count: int = BATCH) -> Batches:
+        """The assets of `ns` by name (byte order), strictly after `after`."""
+        return Batches(lambda name: self._batch(ns, name, count), after)
+
+    def _batch(self, ns: str, after: str | None, count: int) -> Call:
+        """`count` names of `ns` after `after`, as a Batch of ListedAsset; the next
+        cursor is the last name read."""
+
+        def convert(reply: list) -> Batch:
+            last, *flat = reply
+            items = [
+                ListedAsset(ns, text(flat[i]), flat[i + 1])
+                for i in range(0, len(flat), 2)
+            ]
+            return Batch(items, text(last) or None)
+
+        index = self.keys.asset_index(ns)
+        args = [self.keys.asset_prefix(ns), lex_start(after), count]
+        return _PAGE([index], args)._replace(convert=convert)
+
+    def every_asset(
+        self, namespaces: list[str], after: str | None, count: int = BATCH
+    ) -> Batches:
+        """The assets of `namespaces` by ``<namespace>/<name>``, strictly after
+        `after` (such a key). Namespace names hold no ``/``, so that order is the
+        namespaces sorted by ``<namespace>/``, each one's assets by name."""
+        after_ns, _, after_name = (after or "").partition("/")
+        order = sorted(
+            (ns for ns in namespaces if after is None or ns + "/" >= after_ns + "/"),
+            key=lambda ns: ns + "/",
         )
 
-    def iter_assets(
-        self, ns: str, after: str | None = None, batch: int = BATCH
-    ) -> Iterator[ListedAsset]:
-        """The assets of `ns` by name (byte order), strictly after `after`."""
-        start = _after(after)
-        prefix = self.keys.asset_prefix(ns)
-        index = self.keys.asset_index(ns)
-        while True:
-            last, *flat = self._page(keys=[index], args=[prefix, start, batch])
-            for i in range(0, len(flat), 2):
-                yield ListedAsset(ns, _text(flat[i]), flat[i + 1])
-            if not last:
-                return
-            start = "(" + _text(last)
+        # The cursor: which namespace, and the name to resume after in it.
+        def fetch(cursor: tuple[int, str | None]) -> Call | None:
+            i, name = cursor
+            if i == len(order):
+                return None
+            call = self._batch(order[i], name, count)
 
-    def iter_all_assets(
-        self, after: str | None = None, batch: int = BATCH
-    ) -> Iterator[ListedAsset]:
-        """Assets of every namespace ordered by ``<namespace>/<name>``, strictly
-        after `after` (such a key). Namespace names hold no ``/``, so that order is
-        the namespaces sorted by ``<namespace>/``, each one's assets by name."""
-        namespaces = sorted(self.iter_namespaces(), key=lambda ns: ns + "/")
-        after_ns, _, after_name = (after or "").partition("/")
-        for ns in namespaces:
-            if after is not None:
-                if ns + "/" < after_ns + "/":
-                    continue
-                if ns == after_ns:
-                    yield from self.iter_assets(ns, after_name, batch)
-                    continue
-            yield from self.iter_assets(ns, None, batch)
+            def convert(reply: Any) -> Batch:
+                batch = call.result(reply)
+                return Batch(
+                    batch.items,
+                    (i + 1, None) if batch.next is None else (i, batch.next),
+                )
+
+            return call._replace(convert=convert)
+
+        first = (
+            after_name if after is not None and order and order[0] == after_ns else None
+        )
+        return Batches(fetch, (0, first))

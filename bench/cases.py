@@ -17,7 +17,7 @@ from urllib.parse import quote
 from bench.data import TTL, silence, silence_path
 from bench.load import Request, write_requests
 from core import strictjson
-from core.settings import Defaults
+from core.settings import DEFAULTS
 from redisio.keys import Keys
 
 # Stashes every single-stash case picks from, at random.
@@ -142,7 +142,7 @@ def request_files(workdir: str, seed: int = 5) -> dict[str, str]:
     """Write every fixed request file into `workdir`; their paths by name."""
     rng = random.Random(seed)
     every = range(STASHES)
-    stash_key = Keys(Defaults.KEY_PREFIX).stash
+    stash_key = Keys(DEFAULTS["KEY_PREFIX"]).stash
     files = {
         "get": [Request("GET", f"/stash/{silence_path(n)}") for n in every],
         "head": [Request("HEAD", f"/stash/{silence_path(n)}") for n in every],

@@ -24,7 +24,7 @@ from bench.data import Loader, silence_path, without_fsync
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, stashd_env, webdis
-from core.settings import Defaults
+from core.settings import DEFAULTS
 
 # DELETE needs a fresh stash for every request: it gets this many times the best
 # rate its server reached in the repetition so far (on GET, a cheaper call), for
@@ -91,7 +91,7 @@ class Bench:
         """Load the stashes and write the fixed request files."""
         self.files = cases.request_files(self.workdir)
         wanted = {c.requests for _, picked in self.groups() for c in picked}
-        sets = {Defaults.KEY_PREFIX: cases.STASHES}
+        sets = {DEFAULTS["KEY_PREFIX"]: cases.STASHES}
         for name, size in cases.LIST_SIZES.items():
             if f"list-{name}" in wanted or name == "100k":  # 100k: the memory report
                 sets[cases.list_prefix(name)] = size
@@ -279,7 +279,7 @@ class DeletePool:
         self.redis = redis
         self.workdir = workdir
         self.rep = rep
-        self.loader = Loader(redis.url, Defaults.KEY_PREFIX)
+        self.loader = Loader(redis.url, DEFAULTS["KEY_PREFIX"])
         self.paths: dict[str, list[str]] = {}
         self.files: tuple[str, ...] = ()
 

@@ -1,4 +1,7 @@
-"""HTTP helpers the blueprints share: the JSON response class and body reading."""
+"""HTTP helpers the blueprints share: the JSON response class and body reading.
+
+`read_body` lives with the request value (core/request.py), whose rules it shares.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 from flask import Response
 
 from core import strictjson
-from core.errors import BadRequest, PayloadTooLarge
+from core.request import read_body as read_body
 
 
 class JSONResponse(Response):
@@ -21,36 +24,3 @@ def json_response(
 ) -> JSONResponse:
     """`value` as compact, strict JSON."""
     return JSONResponse(strictjson.dumps(value), status, headers)
-
-
-def read_body(environ: dict, limit: int) -> bytes:
-    """The request body, chunked or not, of at most `limit` bytes.
-
-    Read from ``wsgi.input`` directly, so Flask views and the fast path share it.
-
-    :raise PayloadTooLarge: the body is larger; nothing past `limit` + 1 is read.
-    :raise BadRequest: the Content-Length header is not a number.
-    """
-    declared = environ.get("CONTENT_LENGTH")
-    if declared:
-        if not (declared.isascii() and declared.isdigit()):
-            raise BadRequest("Content-Length is not a number")
-        wanted = int(declared)
-        if wanted > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    elif environ.get("wsgi.input_terminated"):
-        wanted = limit + 1  # chunked: read until the end, or one byte past the limit
-    else:
-        return b""
-    stream = environ["wsgi.input"]
-    chunks = []
-    while wanted > 0:
-        chunk = stream.read(wanted)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        wanted -= len(chunk)
-    body = b"".join(chunks)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-    return body

@@ -1,4 +1,4 @@
-"""Every setting stashd reads, its default, and how its environment variable is parsed.
+"""Every setting stashd reads, declared once: its kind, its default and why it exists.
 
 Settings come from ``STASHD_<NAME>`` environment variables. Each is parsed by its
 declared kind, not by guessing: ``STASHD_API_PASSWORD=1234`` or ``=true`` stays the
@@ -7,19 +7,19 @@ string the operator typed.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "STASHD_"
 
 # stashd's own version; /info reports it as sensu.version.
 VERSION = "0.1.0"
-
-# Sensu 1.x clients expect 4567, Sensu Go clients 8080; every route is on both.
-DEFAULT_BIND = "127.0.0.1:4567 127.0.0.1:8080"
 
 # Sensu 1.x's CORS headers, byte for byte: its API spec tests them.
 DEFAULT_CORS = {
@@ -31,91 +31,93 @@ DEFAULT_CORS = {
 
 KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
+# An API key shorter than this is too easy to guess.
+MIN_API_KEY_LENGTH = 16
+
+# The level names that both Python's logging (under gunicorn) and granian take.
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET")
+
+Kind = Literal["str", "int", "float", "bool", "json"]
+
 
 class ConfigError(ValueError):
     """A setting has a value stashd cannot run with; the message names it."""
 
 
-class Defaults:
-    """Every setting with its default; `create_app` loads this first."""
+@dataclass(frozen=True)
+class Setting:
+    """``STASHD_<name>``: parsed as `kind`, `default` when unset or empty."""
 
-    # Where Redis is. None: `make run` / gunicorn start the embedded Redis and set it.
-    REDIS_URL: str | None = None
-    # Seconds to connect to / wait on Redis; two attempts must fit in 2 s (spec 2.6).
-    REDIS_TIMEOUT: float = 0.5
-    # Embedded Redis data (append-only file) lives here.
-    DATA_DIR: str = "var"
-    # Both set: this user is made (or updated) as the administrator at start, and
-    # the stash routes require credentials.
-    API_USER: str | None = None
-    API_PASSWORD: str | None = None
-    # An API key registered for API_USER at start (Authorization: Key <key>).
-    API_KEY: str | None = None
-    # Largest request body on the Sensu Go routes; Sensu's api-request-limit default.
-    API_REQUEST_LIMIT: int = 512_000
-    # Lifetimes of access tokens (Sensu Go 6.x: 5 minutes) and refresh tokens, in s.
-    ACCESS_TOKEN_TTL: int = 300
-    REFRESH_TOKEN_TTL: int = 12 * 3600
-    # JSON object: key K becomes Access-Control-Allow-K; a non-object turns CORS off.
-    CORS: Any = DEFAULT_CORS
-    # Largest stash request body; larger ones get 413.
-    MAX_BODY_BYTES: int = 8 * 1024 * 1024
-    # Every Redis key begins "<prefix>:", so deployments can share one Redis.
-    KEY_PREFIX: str = "stashd"
-    # Serve the stash routes without Flask; off only to compare the two.
-    FAST_PATH: bool = True
+    name: str
+    kind: Kind
+    default: Any
+    why: str
+    # Left out of /info's settings digest.
+    secret: bool = False
 
 
-# How each setting's environment text becomes a value.
-_KINDS: dict[str, str] = {
-    "REDIS_URL": "str",
-    "REDIS_TIMEOUT": "float",
-    "DATA_DIR": "str",
-    "API_USER": "str",
-    "API_PASSWORD": "str",
-    "API_KEY": "str",
-    "API_REQUEST_LIMIT": "int",
-    "ACCESS_TOKEN_TTL": "int",
-    "REFRESH_TOKEN_TTL": "int",
-    "CORS": "json",
-    "MAX_BODY_BYTES": "int",
-    "KEY_PREFIX": "str",
-    "FAST_PATH": "bool",
-}
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "BIND", "str", "127.0.0.1:4567 127.0.0.1:8080",
+        "host:port addresses to serve on: Sensu 1.x clients expect 4567, Sensu Go 8080",
+    ),
+    Setting(
+        "REDIS_URL", "str", None,
+        "where Redis is; unset, the launchers start the embedded Redis and set it",
+    ),
+    Setting(
+        "REDIS_TIMEOUT", "float", 0.5,
+        "seconds to connect to or wait on Redis: two attempts fit in 2 s (spec 2.6)",
+    ),
+    Setting(
+        "DATA_DIR", "str", "var",
+        "the embedded Redis's append-only file, and the generated admin password",
+    ),
+    Setting(
+        "API_USER", "str", None,
+        "with API_PASSWORD: the administrator made at start; stash routes need auth",
+    ),
+    Setting(
+        "API_PASSWORD", "str", None, "the password of API_USER", secret=True
+    ),
+    Setting(
+        "API_KEY", "str", None,
+        "an API key registered for API_USER at start (Authorization: Key <key>)",
+        secret=True,
+    ),
+    Setting(
+        "API_REQUEST_LIMIT", "int", 512_000,
+        "largest body on the Sensu Go routes: Sensu's api-request-limit default",
+    ),
+    Setting(
+        "ACCESS_TOKEN_TTL", "int", 300,
+        "seconds an access token lives: Sensu Go 6.x's 5 minutes",
+    ),
+    Setting(
+        "REFRESH_TOKEN_TTL", "int", 12 * 3600,
+        "seconds a refresh token may renew access tokens",
+    ),
+    Setting(
+        "CORS", "json", DEFAULT_CORS,
+        "key K becomes Access-Control-Allow-K; a JSON non-object turns CORS off",
+    ),
+    Setting(
+        "MAX_BODY_BYTES", "int", 8 * 1024 * 1024,
+        "largest stash request body; larger ones get 413",
+    ),
+    Setting(
+        "KEY_PREFIX", "str", "stashd",
+        "every Redis key begins <prefix>:, so deployments can share one Redis",
+    ),
+    Setting(
+        "FAST_PATH", "bool", True,
+        "serve the stash routes without Flask; off only to compare the two",
+    ),
+    Setting("LOG_LEVEL", "str", "INFO", "the level of stashd's own log lines"),
+)  # fmt: skip
 
-# Settings left out of /info's settings digest.
-SECRETS = frozenset({"API_PASSWORD", "API_KEY"})
-
-# An API key shorter than this is too easy to guess.
-MIN_API_KEY_LENGTH = 16
-
-
-def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read the ``STASHD_*`` settings present in `environ`, each parsed by its kind.
-
-    :raise ConfigError: a value that does not parse, naming the variable.
-    """
-    settings: dict[str, Any] = {}
-    for name, kind in _KINDS.items():
-        text = environ.get(ENV_PREFIX + name)
-        if text is None or text == "":
-            continue
-        try:
-            if kind == "bool":
-                settings[name] = _boolean(text)
-            elif kind == "int":
-                settings[name] = int(text)
-            elif kind == "float":
-                settings[name] = float(text)
-            elif kind == "json":
-                settings[name] = json.loads(text)
-            else:
-                settings[name] = text
-        except ValueError as exc:
-            raise ConfigError(
-                f"{ENV_PREFIX}{name}: cannot parse {text!r} ({exc})"
-            ) from exc
-    return settings
+# Each setting's default, by name.
+DEFAULTS: Mapping[str, Any] = MappingProxyType({s.name: s.default for s in SETTINGS})
 
 
 def _boolean(text: str) -> bool:
@@ -127,12 +129,42 @@ def _boolean(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+# How each kind's environment text becomes a value; ValueError when it cannot.
+_PARSERS: dict[Kind, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": _boolean,
+    "json": json.loads,
+}
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read the ``STASHD_*`` settings present in `environ`, each parsed by its kind.
+
+    :raise ConfigError: a value that does not parse, naming the variable.
+    """
+    settings: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = environ.get(ENV_PREFIX + setting.name)
+        if text is None or text == "":
+            continue
+        try:
+            settings[setting.name] = _PARSERS[setting.kind](text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{ENV_PREFIX}{setting.name}: cannot parse {text!r} ({exc})"
+            ) from exc
+    return settings
+
+
 def load(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The defaults with `overrides` applied, validated.
 
     :raise ConfigError: see `validate`.
     """
-    settings = {name: value for name, value in vars(Defaults).items() if name.isupper()}
+    # Copies: a caller changing its settings must not change the defaults.
+    settings = {name: copy.deepcopy(value) for name, value in DEFAULTS.items()}
     settings.update(overrides)
     validate(settings)
     return settings
@@ -179,6 +211,13 @@ def validate(config: Mapping[str, Any]) -> None:
     cors = config["CORS"]
     if isinstance(cors, dict) and not all(isinstance(v, str) for v in cors.values()):
         raise ConfigError(f"{ENV_PREFIX}CORS values must be strings")
+    binds(config["BIND"])
+    level = config["LOG_LEVEL"]
+    if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+            f"not {level!r}"
+        )
 
 
 def cors_headers(cors: Any) -> list[tuple[str, str]]:
@@ -190,11 +229,7 @@ def cors_headers(cors: Any) -> list[tuple[str, str]]:
 
 def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The effective settings with secrets left out (for /info's digest)."""
-    settings = {
-        name: config[name]
-        for name in vars(Defaults)
-        if name.isupper() and name not in SECRETS
-    }
+    settings = {s.name: config[s.name] for s in SETTINGS if not s.secret}
     url = settings["REDIS_URL"]
     if url:
         parts = urlsplit(url)
@@ -204,17 +239,24 @@ def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def binds(environ: Mapping[str, str]) -> list[tuple[str, int]]:
-    """``STASHD_BIND`` as (host, port) pairs: ``"0.0.0.0:4567 [::1]:8080"``.
+def binds(bind: object) -> list[tuple[str, int]]:
+    """The BIND setting as (host, port) pairs: ``"0.0.0.0:4567 [::1]:8080"``.
 
-    :raise ConfigError: an item that is not host:port.
+    Items are separated by spaces or commas.
+    :raise ConfigError: no address, or an item that is not host:port.
     """
+    if not isinstance(bind, str):
+        raise ConfigError(f"{ENV_PREFIX}BIND must be a string, not {bind!r}")
     pairs = []
-    for item in (
-        (environ.get(ENV_PREFIX + "BIND") or DEFAULT_BIND).replace(",", " ").split()
-    ):
+    for item in bind.replace(",", " ").split():
         host, _, port = item.rpartition(":")
-        if not host or not (port.isascii() and port.isdigit()):
+        if (
+            not host
+            or not (port.isascii() and port.isdigit())
+            or not 0 < int(port) < 65536
+        ):
             raise ConfigError(f"{ENV_PREFIX}BIND: {item!r} is not host:port")
         pairs.append((host.strip("[]"), int(port)))
+    if not pairs:
+        raise ConfigError(f"{ENV_PREFIX}BIND names no host:port address")
     return pairs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from core.errors import BadRequest
@@ -60,10 +61,19 @@ def parse(body: bytes) -> Any:
     return value
 
 
+def parse_object(body: bytes) -> dict[str, Any]:
+    """`body` as a JSON object (`parse`'s rules). :raise BadRequest:"""
+    value = parse(body)
+    if not isinstance(value, dict):
+        raise BadRequest("request body must be a JSON object")
+    return value
+
+
 def _deeper_than(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -50,3 +50,8 @@ class Script:
         return Call(
             ("EVALSHA", self.sha, len(keys), *keys, *args), self.source, self.convert
         )
+
+
+def text(reply: bytes | str) -> str:
+    """A Redis string reply as text, whether the client decodes replies or not."""
+    return reply.decode() if isinstance(reply, bytes) else reply

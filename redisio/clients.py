@@ -99,11 +99,19 @@ class BlockingClient:
         return call.result(reply)
 
     def drive(self, steps: Steps[T]) -> T:
-        """Run each call `steps` yields, sending it the result; return its own."""
+        """Run each call `steps` yields, sending it the result; return its own.
+
+        A call that fails (Redis down, an error reply) raises its error in `steps`.
+        """
         try:
             call = next(steps)
             while True:
-                call = steps.send(self.run(call))
+                try:
+                    result = self.run(call)
+                except Exception as exc:  # the steps may answer it
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(result)
         except StopIteration as done:
             return done.value
 

@@ -134,7 +134,12 @@ class PipelinedClient:
         try:
             call = next(steps)
             while True:
-                call = steps.send(await self.run(call))
+                try:
+                    result = await self.run(call)
+                except Exception as exc:  # the steps may answer it
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(result)
         except StopIteration as done:
             return done.value
 

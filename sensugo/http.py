@@ -34,17 +34,9 @@ def read_json() -> Any:
     return strictjson.parse(read_raw())
 
 
-def parse_object(body: bytes) -> dict[str, Any]:
-    """`body` as a JSON object. :raise BadRequest:"""
-    value = strictjson.parse(body)
-    if not isinstance(value, dict):
-        raise BadRequest("request body must be a JSON object")
-    return value
-
-
 def read_object() -> dict[str, Any]:
     """The request body, which must be a JSON object. :raise BadRequest:"""
-    return parse_object(read_raw())
+    return strictjson.parse_object(read_raw())
 
 
 def read_merge_patch() -> dict[str, Any]:

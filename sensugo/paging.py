@@ -3,17 +3,20 @@
 Tokens are Sensu's: base64url without padding of ``<last key>\\0``. They are cursors,
 not offsets: a page starts strictly after the last key the previous one returned, so
 adding or deleting items does not make the next page skip or repeat any.
+
+Stores describe a list as `Batches`: the round trip that reads the batch at a cursor,
+and the first cursor. `take_page` reads batches only until the page is full.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
 
+from core import base64url
 from core.errors import BadRequest
+from redisio.calls import Call, Steps
 from sensugo.selectors import Selector, SelectorError, parse_all
 
 CONTINUE_HEADER = "Sensu-Continue"
@@ -23,13 +26,11 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 # Larger limits are all alike ("everything"); keeps batch sizes sane.
 MAX_LIMIT = 2**31 - 1
 
-T = TypeVar("T")
-
 
 class QueryArgs(Protocol):
     def getlist(self, key: str) -> list[str]: ...
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str) -> str | None: ...
 
 
 class ListQuery(NamedTuple):
@@ -41,8 +42,7 @@ class ListQuery(NamedTuple):
 
 def encode_token(key: str) -> str:
     """The ``Sensu-Continue`` token that resumes after `key`."""
-    raw = (key + "\0").encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64url.encode((key + "\0").encode())
 
 
 def decode_token(token: str) -> str:
@@ -51,9 +51,8 @@ def decode_token(token: str) -> str:
     :raise BadRequest: not a token this server made.
     """
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        key = raw.decode()
-    except (binascii.Error, ValueError):
+        key = base64url.decode(token).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError too
         raise BadRequest("invalid continue token") from None
     if not key.endswith("\0") or len(key) < 2:
         raise BadRequest("invalid continue token")
@@ -97,20 +96,48 @@ def batch_size(query: ListQuery) -> int:
     return 1000
 
 
+class Batch(NamedTuple):
+    """Items read in one round trip, and the cursor of the next batch (None: the
+    list ends here)."""
+
+    items: list[Any]
+    next: Any
+
+
+class Batches(NamedTuple):
+    """A list as a store describes it, a batch per round trip."""
+
+    # The batch at a cursor, as a Call that converts to a `Batch`; None: no more.
+    fetch: Callable[[Any], Call | None]
+    start: Any
+
+
+def lex_start(after: str | None) -> str:
+    """The ``ZRANGEBYLEX`` start of the items strictly after `after` (None: all)."""
+    return "-" if after is None else "(" + after
+
+
 def take_page(
-    items: Iterable[T], limit: int | None, keep: Callable[[T], bool] | None = None
-) -> tuple[list[T], bool]:
+    batches: Batches, limit: int | None, keep: Callable[[Any], bool] | None = None
+) -> Steps[tuple[list[Any], bool]]:
     """The first `limit` items that `keep`, and whether another one follows.
 
     Filtering comes first, so a page holds `limit` matching items (7.x does this too).
+    Batches are read until item ``limit + 1`` is found, or the list ends.
     """
-    page: list[T] = []
-    for item in items:
-        if keep is not None and not keep(item):
-            continue
-        if limit is not None and len(page) == limit:
-            return page, True
-        page.append(item)
+    page: list[Any] = []
+    cursor = batches.start
+    while (call := batches.fetch(cursor)) is not None:
+        batch: Batch = yield call
+        for item in batch.items:
+            if keep is not None and not keep(item):
+                continue
+            if limit is not None and len(page) == limit:
+                return page, True
+            page.append(item)
+        if batch.next is None:
+            break
+        cursor = batch.next
     return page, False
 
 

@@ -111,10 +111,10 @@ def parse(text: str) -> Selector:
                     raise SelectorError(f"expected ',' or ']', found {value!r}")
             requirements.append(Requirement(key, op, tuple(items)))
         else:
-            value = _operand(take())
-            if op in ("in", "notin") and not value.bare:
+            operand = _operand(take())
+            if op in ("in", "notin") and not operand.bare:
                 raise SelectorError(f"expected a key or a [list] after {op!r}")
-            requirements.append(Requirement(key, op, value))
+            requirements.append(Requirement(key, op, operand))
         if i == len(tokens):
             break
         kind, value = take()

@@ -26,9 +26,9 @@ from typing import Any
 
 from accounts.authenticator import digest, hash_password
 from accounts.store import AccountStore, ApiKey
-from assets.store import AssetStore
 from core.errors import UNREACHABLE
-from redisio.clients import RedisClient, make_client
+from namespaces.store import NamespaceStore
+from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -44,47 +44,58 @@ def password_file(config: Mapping[str, Any]) -> str:
 
 
 def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
-    """Seed the deployment and set up its administrator (see the module docstring)."""
+    """Seed the deployment and set up its administrator (see the module docstring);
+    the stores' round trips run on a connection of its own, closed at the end."""
+    runner = BlockingClient(client)
+    try:
+        _bootstrap(config, runner)
+    finally:
+        runner.close()
+
+
+def _bootstrap(config: Mapping[str, Any], client: BlockingClient) -> None:
     keys = Keys(config["KEY_PREFIX"])
-    accounts = AccountStore(client, keys)
-    if client.set(keys.seeded, "1", nx=True):
-        AssetStore(client, keys).create_namespace(DEFAULT_NAMESPACE)
+    accounts = AccountStore(keys)
+    if client.run(accounts.first_start()):
+        client.drive(NamespaceStore(keys).create(DEFAULT_NAMESPACE))
         log.info("new deployment: created namespace %s", DEFAULT_NAMESPACE)
     now = int(time.time())
     user, password = config["API_USER"], config["API_PASSWORD"]
     if user and password:
-        accounts.put_user(user, hash_password(password), now)
-        for name, generated in accounts.users():
+        client.run(accounts.put_user(user, hash_password(password), now))
+        for name, generated in client.run(accounts.users()):
             if generated and name != user:
-                accounts.delete_user(name)
+                client.run(accounts.delete_user(name))
                 log.info("deleted the generated user %s: %s is configured", name, user)
         with contextlib.suppress(FileNotFoundError):
             os.remove(password_file(config))
-        _configure_key(accounts, config["API_KEY"], user, now)
+        _configure_key(client, accounts, config["API_KEY"], user, now)
         return
-    _configure_key(accounts, None, "", now)
-    _generated_admin(config, accounts, now)
+    _configure_key(client, accounts, None, "", now)
+    _generated_admin(config, client, accounts, now)
 
 
 def _configure_key(
-    accounts: AccountStore, key: str | None, user: str, now: int
+    client: BlockingClient, accounts: AccountStore, key: str | None, user: str, now: int
 ) -> None:
-    earlier = accounts.configured_key()
+    earlier = client.run(accounts.configured_key())
     wanted = digest(key) if key else None
     if earlier is not None and earlier != wanted:
-        accounts.delete_apikey(earlier)
+        client.run(accounts.delete_apikey(earlier))
         log.info("revoked the API key of an earlier STASHD_API_KEY")
     if wanted is not None:
-        accounts.put_apikey(
-            ApiKey(digest=wanted, username=user, created_by=user, created_at=now)
-        )
-    accounts.set_configured_key(wanted)
+        record = ApiKey(digest=wanted, username=user, created_by=user, created_at=now)
+        client.run(accounts.put_apikey(record))
+    client.run(accounts.set_configured_key(wanted))
 
 
 def _generated_admin(
-    config: Mapping[str, Any], accounts: AccountStore, now: int
+    config: Mapping[str, Any],
+    client: BlockingClient,
+    accounts: AccountStore,
+    now: int,
 ) -> None:
-    users = accounts.users()
+    users = client.run(accounts.users())
     if any(not generated for _, generated in users):
         log.info(
             "STASHD_API_USER is not set; the users of earlier starts keep their "
@@ -103,7 +114,9 @@ def _generated_admin(
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(password + "\n")
-    accounts.put_user(GENERATED_ADMIN, hash_password(password), now, generated=True)
+    client.run(
+        accounts.put_user(GENERATED_ADMIN, hash_password(password), now, generated=True)
+    )
     log.warning(
         "generated a password for user %s of the Sensu Go API: %s (kept in %s; "
         "set STASHD_API_USER and STASHD_API_PASSWORD to choose your own)",

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import IO
 
 import redis
 
@@ -48,8 +47,9 @@ class EmbeddedRedis:
     def __init__(self, data_dir: str, binary: str | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.binary = binary or executable()
-        self.process: subprocess.Popen | None = None
-        self._lock: IO[str] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        # The descriptor of the lock file, held while Redis runs.
+        self._lock: int | None = None
         self.socket = os.path.join(self.data_dir, "redis.sock")
         if len(self.socket) > _MAX_SOCKET_PATH:
             self.socket = os.path.join(tempfile.mkdtemp(prefix="stashd-"), "redis.sock")
@@ -64,12 +64,16 @@ class EmbeddedRedis:
         :raise RuntimeError: the data directory is in use, or Redis did not start.
         """
         os.makedirs(self.data_dir, exist_ok=True)
-        self._lock = open(os.path.join(self.data_dir, "stashd.lock"), "w")  # noqa: SIM115
+        lock = os.open(
+            os.path.join(self.data_dir, "stashd.lock"), os.O_WRONLY | os.O_CREAT, 0o600
+        )
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock.close()
+            os.close(lock)
             raise RuntimeError(f"{self.data_dir} is in use by another stashd") from None
+        # Kept open until `stop`: closing it is what lets the next stashd in.
+        self._lock = lock
         args = [
             self.binary,
             "--port", "0",
@@ -132,5 +136,5 @@ class EmbeddedRedis:
                 self.process.wait()
         self.process = None
         if self._lock is not None:
-            self._lock.close()
+            os.close(self._lock)
             self._lock = None

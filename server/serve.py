@@ -1,10 +1,11 @@
 """What `make run` runs: stashd under granian on every STASHD_BIND address.
 
 granian binds one address per server, so this starts one granian per address,
-all serving ``rsgi:app`` (``wsgi:app`` with GRANIAN_INTERFACE=wsgi). With no
-STASHD_REDIS_URL it first starts the embedded
-Redis, and stops it after the servers have finished their requests. SIGTERM or
-SIGINT stops everything in that order; so does any server exiting on its own.
+all serving ``rsgi:app`` (``wsgi:app`` with GRANIAN_INTERFACE=wsgi). First it
+starts stashd (server/start.py: settings, the embedded Redis unless
+STASHD_REDIS_URL is set, bootstrap), and it stops the embedded Redis after the
+servers have finished their requests. SIGTERM or SIGINT stops everything in that
+order; so does any server exiting on its own.
 
 granian's own ``GRANIAN_*`` environment variables tune it; the defaults below are
 only set where the variable is not.
@@ -18,15 +19,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 
-from core.settings import ConfigError, binds, from_env, load
-from server.bootstrap import at_start
-from server.embedded import EmbeddedRedis, die_with_parent
+from core.settings import DEFAULTS
+from server.embedded import die_with_parent
+from server.start import Started, start_or_exit
 
 log = logging.getLogger("stashd.serve")
 
 
-def granian_defaults(environ: dict[str, str]) -> dict[str, str]:
+def granian_defaults(environ: Mapping[str, str]) -> dict[str, str]:
     """granian settings measured to serve stashd best (docs/benchmarks.md).
 
     RSGI by default (rsgi.py); under WSGI, 8 threads per worker let writes share
@@ -34,6 +36,7 @@ def granian_defaults(environ: dict[str, str]) -> dict[str, str]:
     """
     workers = environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 2)
     interface = environ.get("GRANIAN_INTERFACE", "rsgi")
+    level = environ.get("STASHD_LOG_LEVEL") or DEFAULTS["LOG_LEVEL"]
     return {
         "GRANIAN_INTERFACE": interface,
         "GRANIAN_LOOP": "uvloop",
@@ -43,37 +46,30 @@ def granian_defaults(environ: dict[str, str]) -> dict[str, str]:
         "GRANIAN_RESPAWN_FAILED_WORKERS": "true",
         # Requests in flight get 10 s to finish on SIGTERM or SIGINT.
         "GRANIAN_WORKERS_KILL_TIMEOUT": "10",
-        "GRANIAN_LOG_LEVEL": environ.get("STASHD_LOG_LEVEL", "info").lower(),
+        "GRANIAN_LOG_LEVEL": level.lower(),
     }
 
 
 def main() -> int:
+    """Start stashd, serve until a signal or a server exits, then stop; the status.
+
+    A start that fails exits 1 after one line saying why (server/start.py).
+    """
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [stashd] %(message)s")
+    started = start_or_exit(os.environ, log)
     try:
-        settings = load(from_env(os.environ))
-        addresses = binds(os.environ)
-    except ConfigError as exc:
-        log.error("stashd cannot start: %s", exc)
-        return 1
+        return serve(started)
+    finally:
+        started.stop()
 
-    embedded = None
-    env = {**granian_defaults(os.environ), **os.environ}
-    if not settings["REDIS_URL"]:
-        embedded = EmbeddedRedis(settings["DATA_DIR"])
-        try:
-            env["STASHD_REDIS_URL"] = embedded.start()
-        except RuntimeError as exc:
-            log.error("stashd cannot start: %s", exc)
-            return 1
-        log.info("embedded Redis in %s", embedded.data_dir)
-    try:
-        at_start(settings, env["STASHD_REDIS_URL"])
-    except RuntimeError as exc:
-        log.error("stashd cannot start: %s", exc)
-        if embedded is not None:
-            embedded.stop()
-        return 1
 
+def serve(started: Started) -> int:
+    """Run one granian per address until one exits; the highest exit status."""
+    env = {
+        **granian_defaults(os.environ),
+        **os.environ,
+        "STASHD_REDIS_URL": started.redis_url,
+    }
     target = "wsgi:app" if env["GRANIAN_INTERFACE"] == "wsgi" else "rsgi:app"
     granian = [sys.executable, "-m", "granian", target]
     servers = [
@@ -85,7 +81,7 @@ def main() -> int:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        for host, port in addresses
+        for host, port in started.addresses
     ]
 
     def stop(signum: int, _frame: object) -> None:
@@ -99,7 +95,4 @@ def main() -> int:
     while all(server.poll() is None for server in servers):
         time.sleep(0.2)
     stop(signal.SIGTERM, None)
-    codes = [server.wait() for server in servers]
-    if embedded is not None:
-        embedded.stop()
-    return max(codes)
+    return max(server.wait() for server in servers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import click
 import redis
 from flask import current_app
@@ -24,12 +26,15 @@ def import_sensu(source_url: str) -> None:
     """
     store: StashStore = current_app.extensions["stashes"]
     client = current_app.extensions["client"]
-    source = redis.Redis.from_url(source_url)
+    source: redis.Redis = redis.Redis.from_url(source_url)
     copied = skipped = 0
-    for member in sorted(source.smembers("stashes")):
+    members: set[bytes] = cast(set[bytes], source.smembers("stashes"))
+    for member in sorted(members):
         key = b"stash:" + member
         with source.pipeline(transaction=True) as pipe:
-            raw, pttl = pipe.get(key).pttl(key).execute()
+            pipe.get(key)
+            pipe.pttl(key)
+            raw, pttl = pipe.execute()
         if raw is None:
             continue  # listed but expired or gone: Sensu left it in the set
         try:

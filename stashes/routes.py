@@ -13,7 +13,8 @@ from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
 from core.errors import UNREACHABLE
-from core.http import JSONResponse, json_response, read_body
+from core.http import JSONResponse, json_response
+from core.request import read_body
 from core.settings import VERSION, public_settings
 from redisio.clients import get_client, get_redis
 from stashes import service

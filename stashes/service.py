@@ -35,13 +35,6 @@ class Reply(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    value = strictjson.parse(body)
-    if not isinstance(value, dict):
-        raise BadRequest("request body must be a JSON object")
-    return value
-
-
 def get_stash(store: StashStore, path: str, head: bool) -> Steps[Reply]:
     """The stored content of `path`. HEAD costs one STRLEN and sends no body.
 
@@ -68,7 +61,7 @@ def write_stash(store: StashStore, path: str, body: bytes) -> Steps[Reply]:
     """
     if not path:
         raise BadRequest("stash path must not be empty")
-    content = _object(body)
+    content = strictjson.parse_object(body)
     yield store.put(path, strictjson.dumps(content), None)
     return Reply(201, strictjson.dumps({"path": path}))
 
@@ -78,7 +71,7 @@ def create_stash(store: StashStore, body: bytes) -> Steps[Reply]:
 
     :raise BadRequest: the document breaks a rule; nothing is changed then.
     """
-    stash = stash_schema.load(_object(body))
+    stash = stash_schema.load(strictjson.parse_object(body))
     path = stash["path"]
     yield store.put(path, strictjson.dumps(stash["content"]), stash["expire"])
     return Reply(201, strictjson.dumps({"path": path}))

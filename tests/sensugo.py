@@ -150,12 +150,11 @@ def config(tmp_path) -> dict:
 def app(app: Any) -> Any:
     """The app, seeded as the launchers seed it, with API key `KEY` for `admin`."""
     bootstrap(app.config, app.extensions["redis"])
-    accounts = app.extensions["accounts"]
-    if accounts.password_hash("admin") is None:
-        accounts.put_user("admin", hash_password("unused"), 0)
-    accounts.put_apikey(
-        ApiKey(digest=digest(KEY), username="admin", created_by="admin", created_at=1)
-    )
+    accounts, run = app.extensions["accounts"], app.extensions["client"].run
+    if run(accounts.password_hash("admin")) is None:
+        run(accounts.put_user("admin", hash_password("unused"), 0))
+    key = ApiKey(digest=digest(KEY), username="admin", created_by="admin", created_at=1)
+    run(accounts.put_apikey(key))
     return app
 
 

@@ -113,7 +113,9 @@ def test_key_can_delete_itself(sensu):
 def test_patch_changes_the_username(app, sensu):
     from accounts.authenticator import hash_password
 
-    app.extensions["accounts"].put_user("ops", hash_password("pw"), 0)
+    app.extensions["client"].run(
+        app.extensions["accounts"].put_user("ops", hash_password("pw"), 0)
+    )
     key = grant(sensu)
     headers = {"Content-Type": "application/merge-patch+json"}
     response = sensu.request(

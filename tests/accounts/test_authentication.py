@@ -134,7 +134,9 @@ def test_refresh_with_an_invalid_refresh_token_is_401(client, body):
 def test_refresh_token_of_another_user_is_401(app, client):
     from accounts.authenticator import hash_password
 
-    app.extensions["accounts"].put_user("eve", hash_password("pw"), 0)
+    app.extensions["client"].run(
+        app.extensions["accounts"].put_user("eve", hash_password("pw"), 0)
+    )
     mine = login(client)
     theirs = login(client, "eve", "pw")
     response = client.post(

@@ -218,33 +218,42 @@ def test_etag_from_before_a_change_no_longer_matches(stored):
     assert stored.stored("x")["url"] == "u2"
 
 
-def test_concurrent_change_during_patch_is_412(stored, monkeypatch):
-    """Another writer changes the asset between PATCH's read and its write."""
+def after_get(monkeypatch, meanwhile):
+    """AssetStore.get_asset, once, with `meanwhile` run right after its read."""
     real_get = AssetStore.get_asset
 
-    def get_then_someone_writes(self, ns, name):
-        found = real_get(self, ns, name)
+    def get_then(self, ns, name):
         monkeypatch.setattr(AssetStore, "get_asset", real_get)
+        call = real_get(self, ns, name)
+
+        def convert(reply):
+            found = call.result(reply)
+            meanwhile()
+            return found
+
+        return call._replace(convert=convert)
+
+    monkeypatch.setattr(AssetStore, "get_asset", get_then)
+
+
+def test_concurrent_change_during_patch_is_412(stored, monkeypatch):
+    """Another writer changes the asset between PATCH's read and its write."""
+
+    def someone_writes():
         assert (
             stored.put(asset("x", url="https://example.com/theirs")).status_code == 201
         )
-        return found
 
-    monkeypatch.setattr(AssetStore, "get_asset", get_then_someone_writes)
+    after_get(monkeypatch, someone_writes)
     response = stored.patch("x", {"url": "https://example.com/mine"})
     assert_error(response, 412, 7)
     assert stored.stored("x")["url"] == "https://example.com/theirs"
 
 
 def test_concurrent_delete_during_patch_is_404(stored, monkeypatch):
-    real_get = AssetStore.get_asset
-
-    def get_then_someone_deletes(self, ns, name):
-        found = real_get(self, ns, name)
-        monkeypatch.setattr(AssetStore, "get_asset", real_get)
+    def someone_deletes():
         assert stored.delete("x").status_code == 204
-        return found
 
-    monkeypatch.setattr(AssetStore, "get_asset", get_then_someone_deletes)
+    after_get(monkeypatch, someone_deletes)
     assert_error(stored.patch("x", {"url": "u"}), 404, 2)
     assert stored.names() == []

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.servers import Stashd
+from tests.servers import Stashd, free_port
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -156,6 +156,17 @@ def test_embedded_redis_dies_with_a_killed_server(embedded, data_dir):
         time.sleep(0.05)
 
 
+def assert_refused(server: Stashd, reason: str) -> None:
+    """`server` exited 1 after one line saying why it cannot start, no traceback."""
+    assert server.process.wait(30) == 1
+    server.process = None
+    output = server.output()
+    lines = [line for line in output.splitlines() if "stashd cannot start: " in line]
+    assert len(lines) == 1, output
+    assert reason in lines[0].partition("stashd cannot start: ")[2], output
+    assert "Traceback" not in output
+
+
 def test_second_server_on_the_same_data_dir_is_refused(embedded, data_dir):
     first = embedded()
     first.start()
@@ -164,17 +175,38 @@ def test_second_server_on_the_same_data_dir_is_refused(embedded, data_dir):
         second.start(wait=False)
         assert second.process.wait(30) != 0
         assert "in use by another stashd" in second.output()
+        assert_refused(second, f"{data_dir} is in use by another stashd")
         assert requests.get(f"{first.url}/health").status_code == 204
     finally:
         first.stop()
 
 
-def test_invalid_key_prefix_stops_the_server_at_start(server_kind, own_redis):
-    env = {"STASHD_REDIS_URL": own_redis.url, "STASHD_KEY_PREFIX": "a:b"}
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"STASHD_KEY_PREFIX": "a:b"}, "STASHD_KEY_PREFIX must be"),
+        ({"STASHD_MAX_BODY_BYTES": "lots"}, "STASHD_MAX_BODY_BYTES: cannot parse"),
+        # gunicorn reads the addresses from its config file, before on_starting.
+        ({"STASHD_BIND": "localhost"}, "STASHD_BIND: 'localhost' is not host:port"),
+        # gunicorn configures its logging before on_starting, too.
+        ({"STASHD_LOG_LEVEL": "loud"}, "STASHD_LOG_LEVEL must be one of"),
+    ],
+)
+def test_invalid_setting_stops_the_server_at_start(server_kind, own_redis, env, reason):
+    env = {"STASHD_REDIS_URL": own_redis.url, **env}
     server = Stashd(server_kind, env)
     server.start(wait=False)
     assert server.process.wait(30) != 0
-    assert "STASHD_KEY_PREFIX must be" in server.output()
+    assert reason in server.output()
+    assert_refused(server, reason)
+
+
+def test_unreachable_redis_stops_the_server_at_start(server_kind, data_dir):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    env = {"STASHD_REDIS_URL": closed, "STASHD_DATA_DIR": data_dir}
+    server = Stashd(server_kind, env)
+    server.start(wait=False)
+    assert_refused(server, "Redis cannot be reached")
 
 
 def test_sigterm_lets_a_request_in_flight_finish(own_redis, stashd_on):

@@ -35,7 +35,7 @@ def config(tmp_path):
 def accounts(app):
     bootstrap(app.config, app.extensions["redis"])
     store = app.extensions["accounts"]
-    store.put_user("handler", hash_password("h-pw"), 0)
+    app.extensions["client"].run(store.put_user("handler", hash_password("h-pw"), 0))
     return store
 
 
@@ -57,18 +57,21 @@ def test_configured_api_key_opens_stash_routes(client, accounts):
     assert client.get("/stashes", headers=headers).status_code == 200
 
 
-def test_granted_api_key_opens_stash_routes_until_revoked(client, accounts):
-    accounts.put_apikey(
-        ApiKey(
-            digest=digest("granted-key"),
-            username="handler",
-            created_by="x",
-            created_at=0,
+def test_granted_api_key_opens_stash_routes_until_revoked(app, client, accounts):
+    run = app.extensions["client"].run
+    run(
+        accounts.put_apikey(
+            ApiKey(
+                digest=digest("granted-key"),
+                username="handler",
+                created_by="x",
+                created_at=0,
+            )
         )
     )
     headers = {"Authorization": "Key granted-key"}
     assert client.get("/stashes", headers=headers).status_code == 200
-    accounts.delete_apikey(digest("granted-key"))
+    run(accounts.delete_apikey(digest("granted-key")))
     assert_401(client.get("/stashes", headers=headers))
 
 
@@ -145,16 +148,19 @@ def test_failed_basic_verification_is_cached_too(client, accounts, monkeypatch):
     assert client.get("/stashes", headers=basic("handler", "h-pw")).status_code == 200
 
 
-class BrokenAccounts:
-    """Any call means the admin check reached Redis."""
+class Broken:
+    """Any call means the admin check reached the account store or Redis."""
+
+    def __init__(self, what):
+        self.what = what
 
     def __getattr__(self, name):
-        raise AssertionError(f"the admin check called accounts.{name}")
+        raise AssertionError(f"the admin check called {self.what}.{name}")
 
 
 def test_admin_check_needs_no_redis():
     config = load({"API_USER": ADMIN, "API_PASSWORD": ADMIN_PASSWORD})
-    authenticator = Authenticator(BrokenAccounts(), config)  # type: ignore[arg-type]
+    authenticator = Authenticator(Broken("accounts"), Broken("client"), config)  # type: ignore[arg-type]
     header = basic(ADMIN, ADMIN_PASSWORD)["Authorization"]
     assert authenticator.allows_stashes(header) is True
     assert authenticator.allows_stashes(None) is False

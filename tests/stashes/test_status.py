@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from core.settings import Defaults
+from core.settings import DEFAULTS
 from tests.stashes.helpers import assert_empty, basic
 
 
@@ -70,7 +70,7 @@ class TestSecrets:
         return {"API_USER": "admin", "API_PASSWORD": "first secret"}
 
     def test_info_hexdigest_leaves_the_password_out(self, app, client):
-        settings = {name: app.config[name] for name in vars(Defaults) if name.isupper()}
+        settings = {name: app.config[name] for name in DEFAULTS}
         other = create_app(
             {**settings, "API_PASSWORD": "second"}, redis=app.extensions["redis"]
         ).test_client()

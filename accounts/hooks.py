@@ -1,0 +1,19 @@
+"""The request hook every Sensu Go blueprint registers: credentials first.
+
+Registered with ``bp.before_request(require_user)``, it runs only for requests a
+route of that blueprint matched, so unknown paths and methods stay 404/405 without
+credentials, as in Sensu (spec assets.md section 2).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from accounts.authenticator import Authenticator
+
+
+def require_user() -> None:
+    """Key or Bearer credentials, before body, validation or existence checks; the
+    user is then ``g.user``. :raise Unauthorized:"""
+    auth: Authenticator = current_app.extensions["auth"]
+    g.user = auth.sensu_go_user(request.headers.get("Authorization"))

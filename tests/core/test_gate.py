@@ -1,0 +1,67 @@
+"""The gate on a request value: request ID, CORS, OPTIONS, UTF-8 path, credentials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from core.gate import Gate
+from core.request import WSGIRequest
+
+CORS = [("Access-Control-Allow-Origin", "*")]
+
+
+def request(method: str = "GET", path: str = "/stash/a", **headers: str):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+    environ.update({"HTTP_" + k.upper(): v for k, v in headers.items()})
+    return WSGIRequest(environ)
+
+
+def test_gate_passes_a_request_on_with_its_id_and_the_cors_headers():
+    extra, answer = Gate(CORS).check(request(x_request_id="abc"))
+    assert answer is None
+    assert extra == [("X-Request-ID", "abc"), *CORS]
+
+
+def test_gate_makes_a_request_id_when_none_came():
+    extra, _ = Gate([]).check(request())
+    (name, value), *_ = extra
+    assert name == "X-Request-ID" and len(value) == 36 and value[14] == "4"
+
+
+def test_gate_answers_options_without_asking_for_credentials():
+    def refuse(header):
+        raise AssertionError("no credentials are checked")
+
+    _, answer = Gate(CORS, refuse).check(request("OPTIONS"))
+    assert answer is not None and answer[0] == 200
+
+
+def test_gate_refuses_a_path_that_is_not_utf8():
+    _, answer = Gate(CORS).check(request(path="/stash/\xff"))
+    assert answer is not None and answer[0] == 400
+
+
+@pytest.mark.parametrize(("header", "status"), [("good", None), ("bad", 401)])
+def test_gate_hands_the_authorization_header_to_the_credential_check(header, status):
+    _, answer = Gate(CORS, lambda given: given == "good").check(
+        request(authorization=header)
+    )
+    assert (answer and answer[0]) == status
+
+
+def test_gate_leaves_sensu_go_routes_to_check_their_own_credentials():
+    _, answer = Gate(CORS, lambda given: False).check(request(path="/api/core/v2"))
+    assert answer is None
+
+
+def test_gate_answers_a_credential_check_that_fails_from_the_error_table():
+    def down(header):
+        raise redis.ConnectionError("refused")
+
+    _, answer = Gate(CORS, down).check(request())
+    assert answer is not None
+    status, _, body = answer
+    assert (status, json.loads(body)) == (500, {"error": "not connected to redis"})
