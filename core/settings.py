@@ -64,6 +64,12 @@ class Defaults:
     KEY_PREFIX: str = "stashd"
     # Serve the stash routes without Flask; off only to compare the two.
     FAST_PATH: bool = True
+    # The namespace the Sensu 1.x /silenced routes show and write (one registry).
+    SILENCED_V1_NAMESPACE: str = "default"
+    # Longest silence allowed, in seconds; 0: no maximum.
+    SILENCED_MAX_SECONDS: int = 0
+    # Lifetime given to silences sent without one, in seconds; 0: none.
+    SILENCED_DEFAULT_SECONDS: int = 0
 
 
 # How each setting's environment text becomes a value.
@@ -81,6 +87,9 @@ _KINDS: dict[str, str] = {
     "MAX_BODY_BYTES": "int",
     "KEY_PREFIX": "str",
     "FAST_PATH": "bool",
+    "SILENCED_V1_NAMESPACE": "str",
+    "SILENCED_MAX_SECONDS": "int",
+    "SILENCED_DEFAULT_SECONDS": "int",
 }
 
 # Settings left out of /info's settings digest.

@@ -1,0 +1,42 @@
+"""The silenced part of `flask --app wsgi import-sensu`: Sensu 1.x silences."""
+
+from __future__ import annotations
+
+import click
+import redis
+from flask import current_app
+
+from core import strictjson
+from core.errors import BadRequest
+from silenced.schemas import load_v1_import
+from silenced.store import SilencedStore
+
+PREFIX = b"silence:"
+
+
+def import_silences(source: redis.Redis) -> None:
+    """Copy the silencing entries Sensu 1.x keeps in `source` into the 1.x view.
+
+    Sensu stores each as ``silence:<id>`` and lists those key names in the set
+    ``silenced``. Remaining TTLs carry over; an entry already in stashd under the
+    same name is replaced; values that are not entries are reported and skipped.
+    """
+    store: SilencedStore = current_app.extensions["silenced"]
+    client = current_app.extensions["client"]
+    copied = skipped = 0
+    for member in sorted(source.smembers("silenced")):
+        with source.pipeline(transaction=True) as pipe:
+            raw, pttl = pipe.get(member).pttl(member).execute()
+        if raw is None:
+            continue  # listed but expired or cleared: Sensu cleans the set lazily
+        try:
+            if not member.startswith(PREFIX):
+                raise BadRequest("not a silence:<id> key")
+            name, write = load_v1_import(strictjson.parse(raw), pttl)
+        except BadRequest as exc:
+            click.echo(f"skipped {member!r}: {exc}", err=True)
+            skipped += 1
+            continue
+        client.run(store.put(store.v1_namespace, name, write, False, False))
+        copied += 1
+    click.echo(f"imported {copied} silences, skipped {skipped}")
