@@ -18,8 +18,9 @@ from core.http import JSONResponse, read_body
 from sensugo.selectors import SelectorError, matches, parse_all
 from silenced import service
 from silenced.routes import drive, store
-from silenced.schemas import Policy, go_fields
+from silenced.schemas import Policy
 from silenced.store import Stored
+from silenced.views import go_fields
 
 go_bp = Blueprint("silenced_go", __name__)
 

@@ -1,8 +1,8 @@
 """What silencing request bodies must look like, and the two views of an entry.
 
 One registry, two views (spec silenced.md section 12, D1): an entry is stored with
-the union of both APIs' fields, and shown in Sensu 1.x's shape (`v1_json`) or Sensu
-Go's (`go_json`). Each API checks its own syntax on writes: section 3 rules on the
+the union of both APIs' fields, and shown in either API's shape (`views`). Each API
+checks its own syntax on writes: section 3 rules on the
 1.x routes, section 9 rules on the Go routes. ``null``, absent and ``*`` are one
 thing in a name (D4), and ``*:*`` is refused by both.
 """
@@ -10,7 +10,6 @@ thing in a name (D4), and ``*:*`` is refused by both.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from typing import Any, NamedTuple
 
 from core.errors import BadRequest
 from core.settings import ConfigError
-from silenced.store import Stored, Write
+from silenced.store import Write
 
 # Sensu 1.x's body rules (Ruby's \w is ASCII there).
 V1_SUBSCRIPTION = re.compile(r"[A-Za-z0-9_.:\-]+")
@@ -323,83 +322,6 @@ def load_go_silence(
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-# The two views
-
-
-def _number(fields: Mapping[str, str], key: str) -> int | None:
-    text = fields.get(key)
-    return None if text is None else int(text)
-
-
-def _expire_at(entry: Stored) -> int:
-    deadline = _number(entry.fields, "deadline")
-    return 0 if deadline is None else math.ceil(deadline / 1000)
-
-
-def v1_json(entry: Stored) -> dict[str, Any]:
-    """`entry` in Sensu 1.x's shape (section 2): every key, null for what is absent;
-    ``expire`` is the remaining lifetime rounded up, -1 without one."""
-    fields = entry.fields
-    remaining = -1 if entry.pttl < 0 else max(1, math.ceil(entry.pttl / 1000))
-    return {
-        "id": entry.name,
-        "subscription": fields.get("sub") or None,
-        "check": fields.get("check") or None,
-        "reason": fields.get("reason"),
-        "creator": fields.get("creator"),
-        "begin": _number(fields, "begin"),
-        "expire_on_resolve": fields.get("eor") == "1",
-        "timestamp": _number(fields, "created"),
-        "expire": remaining,
-    }
-
-
-def go_json(entry: Stored) -> dict[str, Any]:
-    """`entry` in Sensu Go's shape (section 8): empty strings left out, ``expire``
-    the configured lifetime (-1 without a deadline), ``begin`` never null."""
-    fields = entry.fields
-    meta: dict[str, Any] = {"name": entry.name, "namespace": entry.namespace}
-    for key in ("labels", "annotations"):
-        if key in fields:
-            meta[key] = json.loads(fields[key])
-    if fields.get("created_by"):
-        meta["created_by"] = fields["created_by"]
-    expire_at = _expire_at(entry)
-    out: dict[str, Any] = {
-        "metadata": meta,
-        "expire": int(fields.get("expire") or 0) if expire_at else -1,
-        "expire_on_resolve": fields.get("eor") == "1",
-    }
-    for key, field in (
-        ("creator", "creator"),
-        ("check", "check"),
-        ("reason", "reason"),
-        ("subscription", "sub"),
-    ):
-        if fields.get(field):
-            out[key] = fields[field]
-    begin = _number(fields, "begin")
-    out["begin"] = begin if begin is not None else _number(fields, "created")
-    out["expire_at"] = expire_at
-    return out
-
-
-def go_fields(item: dict[str, Any]) -> dict[str, str]:
-    """What ``fieldSelector`` matches an entry (Go shape) against."""
-    meta = item["metadata"]
-    found = {
-        "silenced.name": meta["name"],
-        "silenced.namespace": meta["namespace"],
-        "silenced.check": item.get("check", ""),
-        "silenced.creator": item.get("creator", ""),
-        "silenced.expire_on_resolve": str(item["expire_on_resolve"]).lower(),
-        "silenced.subscription": item.get("subscription", ""),
-    }
-    for key, value in (meta.get("labels") or {}).items():
-        found["silenced.labels." + key] = value
-    return found
 
 
 def check_settings(config: Mapping[str, Any]) -> None:

@@ -22,15 +22,14 @@ from silenced.schemas import (
     NAMESPACE,
     Policy,
     decode_go,
-    go_json,
     load_go_silence,
     load_v1_clear,
     load_v1_silence,
     name_of,
     side,
-    v1_json,
 )
 from silenced.store import EXISTS, NO_NAMESPACE, Candidate, SilencedStore, Stored
+from silenced.views import go_json, v1_json
 
 # More subscriptions than this in one match or resolve question get 400.
 MAX_SUBSCRIPTIONS = 1000

@@ -12,7 +12,7 @@ import pytest
 from redis.crc import key_slot
 
 from redisio.keys import Keys
-from silenced import store as store_module
+from silenced import scripts
 from silenced.store import Candidate, SilencedStore, Write
 
 
@@ -70,8 +70,8 @@ def test_scripts_touch_only_the_keys_they_are_given():
     # A key built inside a script (prefix .. name) could leave the slot of KEYS.
     sources = [
         value.source
-        for value in vars(store_module).values()
-        if isinstance(value, store_module.Script)
+        for value in vars(scripts).values()
+        if isinstance(value, scripts.Script)
     ]
     assert len(sources) >= 8
     for source in sources:
