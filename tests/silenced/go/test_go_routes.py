@@ -277,3 +277,18 @@ class TestPolicy:
             1,
             "expire exceeds the maximum of 3600 seconds",
         )
+
+
+def test_labels_and_annotations_are_kept_and_selectable(sensu):
+    body = silence(subscription="linux")
+    body["metadata"].update(labels={"team": "ops"}, annotations={"ticket": "42"})
+    assert sensu.request("POST", url(), body).status_code == 201
+    sensu.request("POST", url(), silence(subscription="db"))
+    entry = sensu.request("GET", url(name="linux:*")).get_json()
+    assert entry["metadata"]["labels"] == {"team": "ops"}
+    assert entry["metadata"]["annotations"] == {"ticket": "42"}
+    selected = sensu.request("GET", url() + "?labelSelector=team == ops")
+    assert names(selected) == ["linux:*"]
+    bad = silence(subscription="x")
+    bad["metadata"]["labels"] = {"n": 1}
+    assert_error(sensu.request("POST", url(), bad), 400, 1)
