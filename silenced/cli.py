@@ -15,12 +15,9 @@ PREFIX = b"silence:"
 
 
 def import_silences(source: redis.Redis) -> None:
-    """Copy the silencing entries Sensu 1.x keeps in `source` into the 1.x view.
-
-    Sensu stores each as ``silence:<id>`` and lists those key names in the set
-    ``silenced``. Remaining TTLs carry over; an entry already in stashd under the
-    same name is replaced; values that are not entries are reported and skipped.
-    """
+    """Copy the ``silence:<id>`` entries listed in `source`'s set ``silenced`` into
+    the 1.x view, with their remaining TTLs, replacing entries of the same name;
+    values that are not entries are reported and skipped."""
     store: SilencedStore = current_app.extensions["silenced"]
     client = current_app.extensions["client"]
     copied = skipped = 0

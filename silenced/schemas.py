@@ -168,11 +168,9 @@ def load_v1_clear(body: dict[str, Any]) -> Clear:
 
 
 def load_v1_import(value: Any, pttl: int) -> tuple[str, Write]:
-    """The name and write of an entry a Sensu 1.x Redis holds, with `pttl` ms left
-    (negative: none). Entries older than Sensu 1.2 lack ``begin`` and ``timestamp``.
-
-    :raise BadRequest: a value that is not such an entry.
-    """
+    """The name and write of an entry a Sensu 1.x Redis holds, `pttl` ms left (< 0:
+    none); ``begin`` and ``timestamp`` may be missing (Sensu < 1.2).
+    :raise BadRequest: a value that is not such an entry."""
     if not isinstance(value, dict):
         raise BadRequest("not a JSON object")
     subscription = _v1_string(value, "subscription")

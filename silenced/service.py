@@ -177,14 +177,9 @@ def _view(store: SilencedStore, path: str) -> tuple[str, str, str, bool] | None:
 
 
 def match(store: SilencedStore, method: str, path: str, query: str) -> Steps[Reply]:
-    """``GET /silenced/match`` and ``GET /api/core/v2/namespaces/<ns>/silenced/match``:
-    does an event of `check`, for `client` (or `entity`) with these `subscription`
-    values, fall under a live entry? One round trip, however many subscriptions.
-
-    `path` is the percent-decoded URL path; `query` the raw query string.
-    :raise NotFound: another path. :raise MethodNotAllowed: not GET or HEAD.
-    :raise BadRequest: no `check`.
-    """
+    """Is an event silenced (``GET /silenced/match``, ``.../<ns>/silenced/match``)?
+    One round trip. `path` is the decoded URL path, `query` the raw query string.
+    :raise NotFound: other paths. :raise MethodNotAllowed: :raise BadRequest:"""
     view = _view(store, path)
     if view is None or not path.endswith("/match"):
         raise NotFound()
@@ -277,10 +272,8 @@ def write_go(
     url_name: str | None = None,
 ) -> Steps[Reply]:
     """POST (`url_name` None: 409 when the name exists) or PUT (create or replace).
-
-    :raise BadRequest: a wrong type, a namespace or name that is not the URL's, an
-    invalid entry. :raise NotFound: no such namespace. :raise Conflict:
-    """
+    :raise BadRequest: wrong types, another namespace or name, an invalid entry.
+    :raise NotFound: no such namespace. :raise Conflict:"""
     decoded = decode_go(strictjson.parse(body))
     meta = decoded["metadata"]
     if meta["namespace"] != ns:

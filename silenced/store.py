@@ -66,10 +66,7 @@ def _names(flat: Iterable[bytes | str]) -> list[str]:
 
 class SilencedStore:
     """The silencing entries of one deployment, by namespace. No HTTP in here.
-
-    `v1_namespace` is the namespace the Sensu 1.x routes show (one registry, two
-    views).
-    """
+    `v1_namespace` is the namespace the Sensu 1.x routes show (one registry)."""
 
     def __init__(self, keys: Keys, v1_namespace: str = "default") -> None:
         self.keys = keys
