@@ -156,3 +156,9 @@ def test_wrong_method_is_405_with_allow(v1, method, path, allowed):
     assert_empty(response, 405)
     methods = [m.strip() for m in response.headers["Allow"].split(",")]
     assert ", ".join(m for m in methods if m != "OPTIONS") == allowed
+
+
+def test_a_remaining_lifetime_under_a_second_shows_as_1(v1, shorten):
+    v1.created(subscription="web", expire=60)
+    shorten("web:*", 300)
+    assert v1.entry("web:*").get_json()["expire"] == 1
