@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 CLIENTS := .venv-clients
 # Each Sensu client gets a virtualenv of its own: pysensu and pysensu-ng both
 # install a module named `pysensu`.
-CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5 sensu-go==0.5.0
+CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5 sensu-go==0.5.0 \
+  sensu-cli==0.1.0
 
 .DEFAULT_GOAL := help
 .PHONY: help deps clients run run-gunicorn dev fmt lint test test-fast bench clean

@@ -11,6 +11,7 @@ from flask import Flask
 import accounts
 import assets
 import namespaces
+import silenced
 import stashes
 from accounts import apikeys
 from accounts.authenticator import Authenticator
@@ -24,6 +25,9 @@ from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 from server.wsgi import Front
+from silenced.cli import import_silences
+from silenced.schemas import check_settings
+from silenced.store import SilencedStore
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
 from stashes.store import StashStore
@@ -40,6 +44,7 @@ def create_app(
     app.response_class = JSONResponse
     # Tests must not depend on the caller's environment, so it is either or.
     app.config.update(load(from_env(os.environ) if config is None else config))
+    check_settings(app.config)
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
@@ -48,6 +53,9 @@ def create_app(
     store = app.extensions["stashes"] = StashStore(keys)
     app.extensions["namespaces"] = NamespaceStore(keys)
     app.extensions["assets"] = AssetStore(keys)
+    app.extensions["silenced"] = SilencedStore(
+        keys, app.config["SILENCED_V1_NAMESPACE"]
+    )
     account_store = app.extensions["accounts"] = AccountStore(keys)
     authenticator = app.extensions["auth"] = Authenticator(
         account_store, runner, app.config
@@ -60,11 +68,15 @@ def create_app(
     app.url_map.converters["asset"] = assets.AssetName
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
+    # import-sensu also brings the silencing entries (stashes knows no silenced).
+    app.extensions["sensu_importers"] = [import_silences]
     app.register_blueprint(stashes.bp)
     app.register_blueprint(namespaces.bp, url_prefix="/api/core/v2")
     app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
     app.register_blueprint(apikeys.bp, url_prefix="/api/core/v2")
     app.register_blueprint(accounts.bp)
+    app.register_blueprint(silenced.bp)
+    app.register_blueprint(silenced.go_bp, url_prefix="/api/core/v2")
     fast = (
         FastPath(store, app.config["MAX_BODY_BYTES"])
         if app.config["FAST_PATH"]

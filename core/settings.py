@@ -114,6 +114,18 @@ SETTINGS: tuple[Setting, ...] = (
         "serve the stash routes without Flask; off only to compare the two",
     ),
     Setting("LOG_LEVEL", "str", "INFO", "the level of stashd's own log lines"),
+    Setting(
+        "SILENCED_V1_NAMESPACE", "str", "default",
+        "the namespace the Sensu 1.x /silenced routes show and write (one registry)",
+    ),
+    Setting(
+        "SILENCED_MAX_SECONDS", "int", 0,
+        "longest silence allowed, in seconds; 0: no maximum",
+    ),
+    Setting(
+        "SILENCED_DEFAULT_SECONDS", "int", 0,
+        "lifetime given to silences sent without one, in seconds; 0: none",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.

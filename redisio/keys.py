@@ -11,6 +11,10 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{ns:<ns>}:asset:<name>     hash     one asset: its JSON and its ETag
     P:{namespaces}:index         zset     every namespace name, score 0
 
+    P:{ns:<ns>}:silenced          zset     silencing entry names of <ns>, score 0
+    P:{ns:<ns>}:silenced-expiry   zset     name -> deadline (Unix ms), if it has one
+    P:{ns:<ns>}:silence:<name>    hash     one silencing entry, expiring at its deadline
+
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
     P:{accounts}:apikey:<sha>    hash     username, created_at, created_by
@@ -26,6 +30,8 @@ Cluster runs a script only when all its keys share a slot: the ``{stashes}`` has
 puts them in one. Likewise every key of one namespace carries ``{ns:<ns>}`` (namespace
 names cannot contain braces), so an asset, its namespace's index and the namespace's
 existence change together in one script. Only the list of namespaces lives apart.
+Silencing entries share their namespace's tag for the same reason: a Sensu Go write
+checks that the namespace exists in the script that stores the entry.
 Secrets (API keys, tokens) are stored as SHA-256 digests only, never as they are.
 The prefix cannot contain ``:``, so deployments never share a key.
 Changing any pattern here strands stored data: it needs a CHANGELOG entry.
@@ -72,6 +78,22 @@ class Keys:
     def asset(self, ns: str, name: str) -> str:
         """The hash holding asset `name` of namespace `ns`."""
         return self.asset_prefix(ns) + name
+
+    def silenced_index(self, ns: str) -> str:
+        """The sorted set of the silencing entry names in namespace `ns`."""
+        return f"{self._prefix}:{{ns:{ns}}}:silenced"
+
+    def silenced_expiry(self, ns: str) -> str:
+        """Entry name -> deadline (Unix ms) of the entries of `ns` that expire."""
+        return f"{self._prefix}:{{ns:{ns}}}:silenced-expiry"
+
+    def silence_prefix(self, ns: str) -> str:
+        """Silencing entry hashes of namespace `ns` are this plus the name."""
+        return f"{self._prefix}:{{ns:{ns}}}:silence:"
+
+    def silence(self, ns: str, name: str) -> str:
+        """The hash holding silencing entry `name` of namespace `ns`."""
+        return self.silence_prefix(ns) + name
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""

@@ -50,3 +50,6 @@ def import_sensu(source_url: str) -> None:
         client.run(store.put(path, strictjson.dumps(content), ttl))
         copied += 1
     click.echo(f"imported {copied} stashes, skipped {skipped}")
+    # The other APIs' parts of the same Redis; app.py lists them.
+    for importer in current_app.extensions.get("sensu_importers", ()):
+        importer(source)

@@ -18,8 +18,8 @@ from __future__ import annotations
 from core.errors import Answer, as_api_error, render
 from core.request import Request
 from redisio.calls import Steps
+from sensu1.query import parse_list_query, query_args
 from stashes import service
-from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
 
 _JSON = ("Content-Type", "application/json")

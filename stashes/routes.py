@@ -17,8 +17,8 @@ from core.http import JSONResponse, json_response
 from core.request import read_body
 from core.settings import VERSION, public_settings
 from redisio.clients import get_client, get_redis
+from sensu1.query import parse_list_query, query_args
 from stashes import service
-from stashes.query import parse_list_query, query_args
 from stashes.store import StashStore
 
 bp = Blueprint("stashes", __name__)

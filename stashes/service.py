@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from core import strictjson
 from core.errors import BadRequest, NotFound
 from redisio.calls import Steps
-from stashes.query import ListQuery, matches
+from sensu1.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore
 

@@ -27,7 +27,7 @@ STATUS_METHODS = ["GET", "HEAD"]
         "/Health",
         "/clients",
         "/events",
-        "/silenced",
+        "/silences",  # /silenced is the silenced API
     ],
 )
 def test_routing_unknown_path_is_404_with_empty_body(client, path):

@@ -1,4 +1,4 @@
-"""The query rules of ``GET /stashes``: limit/offset paging and ``filter.*``.
+"""The query rules of Sensu 1.x lists (stashes, silenced): limit, offset, filter.*.
 
 They follow Sensu 1.x: a repeated parameter's last value wins, and only plain ASCII
 digits make an integer (``int()`` also takes ``-1``, ``+2``, `` 2``, fullwidth digits).

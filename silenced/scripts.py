@@ -1,0 +1,223 @@
+"""The Lua of every silenced round trip that is a script (`silenced.store`).
+
+Each script is given every key it touches in KEYS (all of one namespace, so of one
+Cluster slot) and builds none itself.
+"""
+
+from __future__ import annotations
+
+from redisio.calls import Script
+
+# Expired names purged per call: bounds how long one script keeps Redis busy.
+PURGE_BATCH = 10_000
+# Writes tidy a few expired names too, so the index stays small with nobody listing.
+PURGE_ON_WRITE = 16
+
+
+# KEYS[1] index, KEYS[2] expiry. Defines `secs`, `now` (Redis time in s and ms) and
+# purge(max), which drops names whose deadline has passed; 1 when none are left.
+PRELUDE = (
+    f"local PURGE_BATCH, PURGE_ON_WRITE = {PURGE_BATCH}, {PURGE_ON_WRITE}"
+    + """
+local t = redis.call('TIME')
+local secs = tonumber(t[1])
+local now = secs * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function purge(max)
+  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
+  for i = 1, #dead, 1000 do
+    local last = math.min(i + 999, #dead)
+    redis.call('ZREM', KEYS[1], unpack(dead, i, last))
+    redis.call('ZREM', KEYS[2], unpack(dead, i, last))
+  end
+  if #dead < max then return 1 end
+  return 0
+end
+"""
+)
+
+# KEYS[3] namespace marker, KEYS[4] entry. ARGV: name, 'create' or 'put', namespace
+# required ('1'/'0'), begin ('' when not given), expire (s, <= 0: none), rule,
+# remaining ms (rule 'ttl'), created ('': now), then the entry's text fields as
+# field, value pairs. Rules: 'v1' deadline = max(now, begin) + expire (Sensu 1.x);
+# 'go' deadline = (begin > 0 and begin or now) + expire, begin defaulting to now
+# (Sensu Go); 'ttl' deadline = now + remaining (imports). A deadline already past
+# leaves nothing stored, as if the entry had expired at once.
+PUT = Script(
+    PRELUDE
+    + """
+purge(PURGE_ON_WRITE)
+local name = ARGV[1]
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local existed = redis.call('EXISTS', KEYS[4])
+if existed == 1 and ARGV[2] == 'create' then return 0 end
+local rule, begin_text = ARGV[6], ARGV[4]
+if begin_text == '' and rule == 'go' then begin_text = t[1] end
+local begin = tonumber(begin_text)
+local expire = tonumber(ARGV[5])
+local deadline = nil
+if rule == 'ttl' then
+  deadline = now + tonumber(ARGV[7])
+elseif expire > 0 and rule == 'v1' then
+  deadline = math.max(now, (begin or 0) * 1000) + expire * 1000
+elseif expire > 0 then
+  local start = secs
+  if begin and begin > 0 then start = begin end
+  deadline = (start + expire) * 1000
+end
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[2], name)
+if deadline and deadline <= now then
+  redis.call('ZREM', KEYS[1], name)
+  return 1 + existed
+end
+local created = t[1]
+if ARGV[8] ~= '' then created = ARGV[8] end
+local fields = {'created', created, 'expire', ARGV[5]}
+if begin then
+  fields[#fields + 1] = 'begin'
+  fields[#fields + 1] = begin_text
+end
+for i = 9, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', KEYS[4], unpack(fields))
+if deadline then
+  deadline = string.format('%d', deadline)
+  redis.call('HSET', KEYS[4], 'deadline', deadline)
+  redis.call('PEXPIREAT', KEYS[4], deadline)
+  redis.call('ZADD', KEYS[2], deadline, name)
+end
+redis.call('ZADD', KEYS[1], 0, name)
+return 1 + existed
+"""
+)
+
+# KEYS[1] index, KEYS[2] expiry, KEYS[3] entry. ARGV: name. 1 when it existed.
+DELETE = Script(
+    """
+local existed = redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return existed
+""",
+    convert=bool,
+)
+
+# KEYS: entries. Per key {PTTL, field, value, ...}; {} for an entry that is gone.
+FETCH = Script(
+    """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local fields = redis.call('HGETALL', key)
+  if #fields > 0 then table.insert(fields, 1, redis.call('PTTL', key)) end
+  out[i] = fields
+end
+return out
+"""
+)
+
+# ARGV: offset, limit. Returns {done, live total, names at those ranks...}.
+PAGE = Script(
+    PRELUDE
+    + """
+local done = purge(PURGE_BATCH)
+local out = {done, redis.call('ZCARD', KEYS[1])}
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+if done == 1 and limit > 0 and offset < out[2] then
+  local names = redis.call('ZRANGE', KEYS[1], offset, offset + limit - 1)
+  for _, name in ipairs(names) do out[#out + 1] = name end
+end
+return out
+"""
+)
+
+# ARGV: lex start, count. Returns {done, names...}.
+NAMES = Script(
+    PRELUDE
+    + """
+local done = purge(PURGE_BATCH)
+local out = {done}
+if done == 1 then
+  local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
+  for _, name in ipairs(names) do out[#out + 1] = name end
+end
+return out
+"""
+)
+
+# Candidates: KEYS[first..] entries; ARGV[2..] name, subscription, check of each
+# ('' for an absent side). ARGV[1]: 'key' (Sensu 1.x: the name alone decides) or
+# 'fields' (Sensu Go: the stored subscription and check must be those).
+CANDIDATES = """
+local function found(first, live_only)
+  local out = {}
+  for i = first, #KEYS do
+    local a = 2 + (i - first) * 3
+    local h = redis.call('HMGET', KEYS[i], 'created', 'sub', 'check', 'begin', 'eor')
+    local ok = h[1] ~= false
+    if ok and ARGV[1] == 'fields' then
+      ok = (h[2] or '') == ARGV[a + 1] and (h[3] or '') == ARGV[a + 2]
+    end
+    if ok and live_only and h[4] then ok = tonumber(h[4]) <= secs end
+    if ok then out[#out + 1] = {ARGV[a], KEYS[i], h[5] == '1'} end
+  end
+  return out
+end
+"""
+
+# KEYS: candidate entries. The names of those that silence now: begin not ahead.
+MATCH = Script(
+    """
+local secs = tonumber(redis.call('TIME')[1])
+"""
+    + CANDIDATES
+    + """
+local out = {}
+for _, hit in ipairs(found(1, true)) do out[#out + 1] = hit[1] end
+return out
+"""
+)
+
+# KEYS[1] index, KEYS[2] expiry, then candidate entries. Deletes the matching
+# entries with expire_on_resolve; returns their names. Sensu 1.x clears such an
+# entry even before its begin; Sensu Go only those that silence the event.
+RESOLVE = Script(
+    PRELUDE
+    + CANDIDATES
+    + """
+local out = {}
+for _, hit in ipairs(found(3, ARGV[1] == 'fields')) do
+  if hit[3] then
+    redis.call('DEL', hit[2])
+    redis.call('ZREM', KEYS[1], hit[1])
+    redis.call('ZREM', KEYS[2], hit[1])
+    out[#out + 1] = hit[1]
+  end
+end
+return out
+"""
+)
+
+# KEYS[1] index, KEYS[2] expiry, then entries; ARGV: subscription wanted ('-' any),
+# check wanted ('-' any, '' absent), then the entries' names. Deletes those whose
+# stored fields are the wanted ones; returns their names.
+CLEAR = Script(
+    """
+local out = {}
+for i = 3, #KEYS do
+  local h = redis.call('HMGET', KEYS[i], 'created', 'sub', 'check')
+  local ok = h[1] ~= false
+  if ok and ARGV[1] ~= '-' then ok = (h[2] or '') == ARGV[1] end
+  if ok and ARGV[2] ~= '-' then ok = (h[3] or '') == ARGV[2] end
+  if ok then
+    local name = ARGV[i]
+    redis.call('DEL', KEYS[i])
+    redis.call('ZREM', KEYS[1], name)
+    redis.call('ZREM', KEYS[2], name)
+    out[#out + 1] = name
+  end
+end
+return out
+"""
+)

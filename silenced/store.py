@@ -1,0 +1,192 @@
+"""Silencing entries in Redis: one hash per entry, a name index and an expiry schedule.
+
+Every key of a namespace carries its ``{ns:<ns>}`` hash tag (redisio.keys), so the
+entry, both sorted sets and the namespace marker share a Cluster slot, and every
+script names each key it touches in KEYS. Entry hashes expire by themselves at their
+deadline (``PEXPIREAT``), so an expired entry is never read; lists purge the index
+from the expiry schedule first, so their totals count live entries only. Deadlines
+and write times come from Redis's clock (``TIME``). Nothing here runs a command: each
+method describes its round trips (`redisio.calls`) for a client to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from redisio.calls import Call, Steps
+from redisio.keys import Keys
+from silenced import scripts
+
+# Entries read per round trip when walking an index.
+BATCH = 500
+
+# Outcomes of a write.
+NO_NAMESPACE, EXISTS, CREATED, REPLACED = -1, 0, 1, 2
+
+# Offsets and limits past this are all alike ("past the end"); Lua numbers are doubles.
+_MAX_RANK = 2**40
+
+
+class Stored(NamedTuple):
+    """An entry as stored: its hash fields as text, and its remaining lifetime."""
+
+    namespace: str
+    name: str
+    fields: dict[str, str]
+    pttl: int  # ms left; negative without a deadline
+
+
+class Write(NamedTuple):
+    """What a write stores; the script adds ``created`` and computes the deadline."""
+
+    fields: dict[str, str]  # text fields: sub, check, reason, creator, eor, ...
+    expire: int  # configured seconds; <= 0: none
+    begin: int | None = None  # None: not given (the 'go' rule makes it now)
+    rule: str = "v1"  # 'v1', 'go' or 'ttl' (see scripts.PUT)
+    ttl_ms: int = 0  # with rule 'ttl': the remaining lifetime
+    created: int | None = None  # None: now
+
+
+class Candidate(NamedTuple):
+    """An entry that would silence an event, named and with its two sides."""
+
+    name: str
+    subscription: str  # "" for an absent side
+    check: str
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _names(flat: Iterable[bytes | str]) -> list[str]:
+    return [_text(name) for name in flat]
+
+
+class SilencedStore:
+    """The silencing entries of one deployment, by namespace. No HTTP in here.
+    `v1_namespace` is the namespace the Sensu 1.x routes show (one registry)."""
+
+    def __init__(self, keys: Keys, v1_namespace: str = "default") -> None:
+        self.keys = keys
+        self.v1_namespace = v1_namespace
+
+    def _lists(self, ns: str) -> list[str]:
+        return [self.keys.silenced_index(ns), self.keys.silenced_expiry(ns)]
+
+    def put(
+        self, ns: str, name: str, write: Write, create: bool, need_namespace: bool
+    ) -> Call:
+        """Store entry `name`: CREATED or REPLACED; EXISTS (with `create`, nothing
+        changed) or NO_NAMESPACE (`need_namespace` and `ns` does not exist)."""
+        keys = [*self._lists(ns), self.keys.namespace(ns), self.keys.silence(ns, name)]
+        args: list[str | int] = [
+            name,
+            "create" if create else "put",
+            "1" if need_namespace else "0",
+            "" if write.begin is None else write.begin,
+            write.expire,
+            write.rule,
+            write.ttl_ms,
+            "" if write.created is None else write.created,
+        ]
+        for field, value in write.fields.items():
+            args += [field, value]
+        return scripts.PUT(keys, args)
+
+    def delete(self, ns: str, name: str) -> Call:
+        """Delete entry `name`; True when it existed. Of two deletes, one wins."""
+        return scripts.DELETE([*self._lists(ns), self.keys.silence(ns, name)], [name])
+
+    def fetch(self, ns: str, names: list[str]) -> Call:
+        """The live entries of `names`, in that order (those gone are left out)."""
+        keys = [self.keys.silence(ns, name) for name in names]
+
+        def convert(replies: list) -> list[Stored]:
+            out = []
+            for name, reply in zip(names, replies, strict=True):
+                if reply:
+                    pttl, *flat = reply
+                    fields = {
+                        _text(flat[i]): _text(flat[i + 1])
+                        for i in range(0, len(flat), 2)
+                    }
+                    out.append(Stored(ns, name, fields, pttl))
+            return out
+
+        return scripts.FETCH(keys, [])._replace(convert=convert)
+
+    def get(self, ns: str, name: str) -> Steps[Stored | None]:
+        """Entry `name` of `ns`, or None (absent or expired). One round trip."""
+        found = yield self.fetch(ns, [name])
+        return found[0] if found else None
+
+    def page(self, ns: str, offset: int, limit: int) -> Steps[tuple[int, list[Stored]]]:
+        """The live count of `ns`, and its entries at ranks offset.. by name."""
+        args = [min(offset, _MAX_RANK), min(limit, _MAX_RANK)]
+        while True:
+            done, total, *names = yield scripts.PAGE(self._lists(ns), args)
+            if done:
+                break
+        if not names:
+            return total, []
+        found = yield self.fetch(ns, _names(names))
+        return total - (len(names) - len(found)), found
+
+    def scan(self, ns: str) -> Steps[list[Stored]]:
+        """Every live entry of `ns` by name, a batch per round trip or two."""
+        entries: list[Stored] = []
+        start = "-"
+        while True:
+            done, *names = yield scripts.NAMES(self._lists(ns), [start, BATCH])
+            if not done:
+                continue
+            if names:
+                entries += yield self.fetch(ns, _names(names))
+            if len(names) < BATCH:
+                return entries
+            start = "(" + _text(names[-1])
+
+    def namespaces(self) -> Call:
+        """Every namespace name, the 1.x view's own included, in byte order."""
+
+        def convert(names: list) -> list[str]:
+            return sorted({*_names(names), self.v1_namespace})
+
+        return Call(("ZRANGEBYLEX", self.keys.namespace_index, "-", "+"), None, convert)
+
+    def clear(
+        self, ns: str, subscription: str | None, check: str | None
+    ) -> Steps[list[str]]:
+        """Delete every entry of `ns` whose stored sides are those given (None: any
+        value; "" absent); the names cleared. Entries made meanwhile are kept."""
+        names = [entry.name for entry in (yield from self.scan(ns))]
+        if not names:
+            return []
+        keys = [*self._lists(ns), *(self.keys.silence(ns, n) for n in names)]
+        wanted = ["-" if v is None else v for v in (subscription, check)]
+        cleared = yield scripts.CLEAR(keys, [*wanted, *names])
+        return _names(cleared)
+
+    def _candidates(self, ns: str, candidates: list[Candidate]) -> tuple[list, list]:
+        keys = [self.keys.silence(ns, c.name) for c in candidates]
+        args = [arg for c in candidates for arg in c]
+        return keys, args
+
+    def match(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
+        """The names of the candidates that exist and silence now (begin not ahead).
+
+        One script over every candidate key, however many there are.
+        """
+        keys, args = self._candidates(ns, candidates)
+        mode = "fields" if by_fields else "key"
+        return scripts.MATCH(keys, [mode, *args])._replace(convert=_names)
+
+    def resolve(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
+        """Delete, in one step, the matching candidates marked expire_on_resolve;
+        their names."""
+        keys, args = self._candidates(ns, candidates)
+        mode = "fields" if by_fields else "key"
+        call = scripts.RESOLVE([*self._lists(ns), *keys], [mode, *args])
+        return call._replace(convert=_names)

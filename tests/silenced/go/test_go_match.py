@@ -1,0 +1,82 @@
+"""Sensu Go's matching (section 11) through .../silenced/match and .../resolve (D2)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.sensugo import assert_error
+from tests.silenced.go.helpers import names, silence, url
+
+
+def match(sensu, ns: str = "default", **query):
+    response = sensu.request("GET", url(ns) + "/match", query_string=query)
+    assert response.status_code == 200, response.data
+    return response.get_json()
+
+
+@pytest.fixture
+def some(sensu):
+    for sub, check, eor in [
+        ("entity:web1", None, True),
+        ("linux", "cpu", False),
+        (None, "cpu", True),
+        ("windows", None, False),
+    ]:
+        body = silence(subscription=sub, check=check, expire_on_resolve=eor)
+        assert sensu.request("POST", url(), body).status_code == 201
+
+
+def test_field_matching(sensu, some):
+    assert match(sensu, entity="web1", check="cpu", subscription="linux") == {
+        "silenced": True,
+        "silenced_by": ["*:cpu", "entity:web1:*", "linux:cpu"],
+    }
+    assert match(sensu, entity="web2", check="disk", subscription="linux") == {
+        "silenced": False,
+        "silenced_by": [],
+    }
+
+
+def test_begin_ahead_does_not_match(sensu):
+    later = int(time.time()) + 600
+    sensu.request("POST", url(), silence(subscription="db", begin=later))
+    assert match(sensu, check="x", subscription="db")["silenced"] is False
+
+
+def test_ambiguous_names_match_by_fields(sensu):
+    # "a:b" + "c" and "a" + "b:c" share the name a:b:c; only the stored one counts.
+    sensu.request("POST", url(), silence(subscription="a:b", check="c"))
+    assert match(sensu, check="b:c", subscription="a")["silenced"] is False
+    assert match(sensu, check="c", subscription="a:b")["silenced"] is True
+
+
+def test_match_needs_credentials_and_a_check(sensu):
+    response = sensu.request(
+        "GET", url() + "/match?check=x", headers={"Authorization": None}
+    )
+    assert response.status_code == 401
+    assert_error(sensu.request("GET", url() + "/match?entity=web1"), 400, 1)
+
+
+def test_resolve_clears_matching_expire_on_resolve_entries(sensu, some):
+    body = {"entity": "web1", "check": "cpu", "subscriptions": ["linux"]}
+    response = sensu.request("POST", url() + "/resolve", body)
+    assert response.status_code == 200
+    assert response.get_json() == {"cleared": ["*:cpu", "entity:web1:*"]}
+    assert names(sensu.request("GET", url())) == ["linux:cpu", "windows:*"]
+
+
+def test_resolve_keeps_entries_that_have_not_begun(sensu):
+    later = int(time.time()) + 600
+    body = silence(subscription="db", begin=later, expire_on_resolve=True)
+    sensu.request("POST", url(), body)
+    resolve = {"check": "x", "subscriptions": ["db"]}
+    response = sensu.request("POST", url() + "/resolve", resolve)
+    assert response.get_json() == {"cleared": []}
+
+
+def test_resolve_with_a_bad_body_is_400(sensu, some):
+    assert_error(sensu.request("POST", url() + "/resolve", {"entity": "w"}), 400, 1)
+    assert len(names(sensu.request("GET", url()))) == 4
