@@ -20,12 +20,14 @@ from assets.store import AssetStore
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
+from core.replies import FastRoutes
 from core.settings import cors_headers, from_env, load
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 from server.wsgi import Front
 from silenced.cli import import_silences
+from silenced.fast import MatchRoute
 from silenced.schemas import check_settings
 from silenced.store import SilencedStore
 from stashes.cli import import_sensu
@@ -53,7 +55,7 @@ def create_app(
     store = app.extensions["stashes"] = StashStore(keys)
     app.extensions["namespaces"] = NamespaceStore(keys)
     app.extensions["assets"] = AssetStore(keys)
-    app.extensions["silenced"] = SilencedStore(
+    silenced_store = app.extensions["silenced"] = SilencedStore(
         keys, app.config["SILENCED_V1_NAMESPACE"]
     )
     account_store = app.extensions["accounts"] = AccountStore(keys)
@@ -78,7 +80,9 @@ def create_app(
     app.register_blueprint(silenced.bp)
     app.register_blueprint(silenced.go_bp, url_prefix="/api/core/v2")
     fast = (
-        FastPath(store, app.config["MAX_BODY_BYTES"])
+        FastRoutes(
+            FastPath(store, app.config["MAX_BODY_BYTES"]), MatchRoute(silenced_store)
+        )
         if app.config["FAST_PATH"]
         else None
     )

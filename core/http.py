@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response
 
 from core import strictjson
-from core.request import read_body as read_body
+from core.replies import Reply
 
 
 class JSONResponse(Response):
@@ -24,3 +24,11 @@ def json_response(
 ) -> JSONResponse:
     """`value` as compact, strict JSON."""
     return JSONResponse(strictjson.dumps(value), status, headers)
+
+
+def reply_response(reply: Reply) -> JSONResponse:
+    """A service's `reply` as a Flask response."""
+    response = JSONResponse(reply.body, reply.status)
+    # After the body: a HEAD reply brings the Content-Length of the body it omits.
+    response.headers.update(reply.headers)
+    return response

@@ -14,7 +14,8 @@ from flask import current_app, request
 
 from core import strictjson
 from core.errors import BadRequest, PreconditionFailed
-from core.http import JSONResponse, read_body
+from core.http import JSONResponse
+from core.request import read_body
 from sensugo.paging import ListQuery, continue_headers
 from sensugo.selectors import matches
 

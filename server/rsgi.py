@@ -2,14 +2,14 @@
 
 Under WSGI every request waits for Redis on a thread of its own, and on the machines
 measured the thread switches around each wait cost more CPU than the request itself
-(docs/benchmarks.md). Here the fast path's requests (stashes/fast.py: every stash
-route) run on the worker's event loop instead, their Redis round trips pipelined with
-the other requests' on one connection (redisio.pipelined.PipelinedClient). Every
-other request goes, as a WSGI environ, to the same Flask app (and its `Front`) on a
-small thread pool.
+(docs/benchmarks.md). Here the fast routes (the stash routes and the silenced
+match, core/replies.py) run on the worker's event loop instead, their Redis round
+trips pipelined with the other requests' on one connection
+(redisio.pipelined.PipelinedClient). Every other request goes, as a WSGI environ,
+to the same Flask app (and its `Front`) on a small thread pool.
 
 Fast-path requests become an `RSGIRequest` that passes the same gate, and the same
-`FastPath.handle` steps, as under WSGI. Every answer written here drops its body for
+`FastRoutes.handle` steps, as under WSGI. Every answer written here drops its body for
 HEAD.
 """
 
@@ -83,15 +83,15 @@ class RSGIApp:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         request = RSGIRequest(scope)
         method, fast = request.method, self.fast
-        raw = fast.route(method, request.path) if fast is not None else None
-        if raw is None or fast is None:  # (without a fast path, raw is None)
+        found = fast.find(method, request.path) if fast is not None else None
+        if found is None or fast is None:  # (without a fast path, found is None)
             status, headers, body = await self._flask(scope, request.path, protocol)
         else:
             extra, answer = self.gate.check(request)
             if answer is None:
                 if method == "POST":  # the steps wait on Redis only: receive it first
                     await request.receive(protocol, self.max_body)
-                answer = await self.redis.drive(fast.handle(request, raw))
+                answer = await self.redis.drive(fast.handle(request, found))
             status, headers, body = answer
             headers = headers + extra
         protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)

@@ -2,7 +2,7 @@
 
 Each request becomes a `WSGIRequest` (leading slashes collapsed) and passes the gate
 (core/gate.py: request ID, CORS, OPTIONS, UTF-8 path, credentials). Then the fast
-path answers the hot stash routes (stashes/fast.py), driven on this thread's Redis
+path answers the hot routes (core/replies.py FastRoutes), driven on this thread's Redis
 connection; routing and all the rest happen in Flask. Answers made here carry no
 body for HEAD.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 from core.errors import status_line
 from core.gate import Gate
+from core.replies import FastRoutes
 from core.request import WSGIRequest
 from redisio.clients import BlockingClient
-from stashes.fast import FastPath
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -28,7 +28,7 @@ class Front:
         self,
         app: WSGIApp,
         gate: Gate,
-        fast: FastPath | None,
+        fast: FastRoutes | None,
         client: BlockingClient,
     ) -> None:
         self.app = app
@@ -41,9 +41,9 @@ class Front:
         extra, answer = self.gate.check(request)
         fast = self.fast
         if answer is None and fast is not None:
-            raw = fast.route(request.method, request.path)
-            if raw is not None:
-                answer = self.client.drive(fast.handle(request, raw))
+            found = fast.find(request.method, request.path)
+            if found is not None:
+                answer = self.client.drive(fast.handle(request, found))
         if answer is not None:
             status, headers, body = answer
             start_response(status_line(status), headers + extra)

@@ -13,7 +13,10 @@ from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from core.http import JSONResponse, read_body
+from core.http import JSONResponse, reply_response
+from core.replies import Reply
+from core.request import read_body
+from redisio.calls import Steps
 from redisio.clients import get_client
 from sensu1.query import parse_list_query, query_args
 from silenced import service
@@ -59,16 +62,9 @@ def _body() -> bytes:
     return read_body(request.environ, current_app.config["MAX_BODY_BYTES"])
 
 
-def respond(reply: service.Reply) -> JSONResponse:
-    """`reply` as a Flask response."""
-    response = JSONResponse(reply.body, reply.status)
-    response.headers.update(reply.headers)
-    return response
-
-
-def drive(steps: service.Steps[service.Reply]) -> JSONResponse:
+def drive(steps: Steps[Reply]) -> JSONResponse:
     """Run `steps` with the app's blocking client and answer its reply."""
-    return respond(get_client().drive(steps))
+    return reply_response(get_client().drive(steps))
 
 
 def _query() -> Any:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from core import strictjson
 from core.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from core.replies import Reply
 from redisio.calls import Steps
 from sensu1.query import ListQuery, matches, query_args
 from silenced.schemas import (
@@ -34,22 +35,6 @@ from silenced.views import go_json, v1_json
 # More subscriptions than this in one match or resolve question get 400.
 MAX_SUBSCRIPTIONS = 1000
 GO_PREFIX = "/api/core/v2/namespaces/"
-
-
-class Reply(NamedTuple):
-    """A successful answer: JSON body bytes, and headers beyond the usual ones."""
-
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def parse_object(body: bytes) -> dict[str, Any]:
-    """`body` as a JSON object. :raise BadRequest:"""
-    value = strictjson.parse(body)
-    if not isinstance(value, dict):
-        raise BadRequest("request body must be a JSON object")
-    return value
 
 
 def _json(value: Any) -> bytes:
@@ -102,7 +87,7 @@ def create_v1(store: SilencedStore, body: bytes, policy: Policy) -> Steps[Reply]
 
     :raise BadRequest: the body breaks a rule; nothing is changed then.
     """
-    name, write = load_v1_silence(parse_object(body), policy)
+    name, write = load_v1_silence(strictjson.parse_object(body), policy)
     yield store.put(store.v1_namespace, name, write, create=False, need_namespace=False)
     return Reply(201)
 
@@ -110,7 +95,7 @@ def create_v1(store: SilencedStore, body: bytes, policy: Policy) -> Steps[Reply]
 def clear_v1(store: SilencedStore, body: bytes) -> Steps[Reply]:
     """Clear one entry, or with ``"all": true`` every one whose sides are those
     given, in one step. :raise NotFound: nothing was cleared."""
-    clear = load_v1_clear(parse_object(body))
+    clear = load_v1_clear(strictjson.parse_object(body))
     ns = store.v1_namespace
     if clear.name is not None:
         cleared = yield store.delete(ns, clear.name)
@@ -207,7 +192,7 @@ def resolve(store: SilencedStore, path: str, body: bytes) -> Steps[Reply]:
     if view is None:
         raise NotFound()
     ns, per_client, who, by_fields = view
-    data = parse_object(body)
+    data = strictjson.parse_object(body)
     found = _question(
         data.get(who), data.get("check"), data.get("subscriptions"), per_client, who
     )

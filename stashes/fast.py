@@ -1,4 +1,4 @@
-"""The fast path: the hot stash routes served without Flask.
+"""The fast path of the stash API: its hot routes served without Flask.
 
 Handlers ask "is this silenced?" thousands of times a minute, and Flask's request
 machinery costs more CPU than the Redis call behind the answer (docs/benchmarks.md).
@@ -7,38 +7,26 @@ The server adapters hand these requests here after the gate (core/gate.py):
     GET, HEAD, POST, DELETE  /stash/<path>, /stashes/<path>
     GET, HEAD, POST          /stashes
 
-They run the same `service` functions as the Flask views and go through the same
-error table (`errors.as_api_error`); everything else, 404s and 405s included, is
-left to Flask. `FastPath.handle` describes a request's answer as steps, which the WSGI
-adapter drives with `BlockingClient` and the RSGI adapter with `PipelinedClient`.
+They run the same `service` functions as the Flask views; `core.replies.FastRoutes`
+adds the one error table and the adapters drive the steps with their client.
+Everything else, 404s and 405s included, is left to Flask.
 """
 
 from __future__ import annotations
 
-from core.errors import Answer, as_api_error, render
+from core.replies import Reply
 from core.request import Request
 from redisio.calls import Steps
 from sensu1.query import parse_list_query, query_args
 from stashes import service
 from stashes.store import StashStore
 
-_JSON = ("Content-Type", "application/json")
 _PREFIXES = (("/stash/", 7), ("/stashes/", 9))
 _METHODS = frozenset({"GET", "HEAD", "POST", "DELETE"})
 
 
-def answer(reply: service.Reply) -> Answer:
-    """`reply` as status, headers and body (a HEAD reply keeps its body's size)."""
-    status, body, extra = reply
-    headers = [_JSON, *extra]
-    # Most replies bring no headers of their own: skip the search for those.
-    if status != 204 and not (extra and any(k == "Content-Length" for k, _ in extra)):
-        headers.append(("Content-Length", str(len(body))))
-    return status, headers, body
-
-
 class FastPath:
-    """Which requests the fast path serves, and what each does."""
+    """Which stash requests the fast path serves, and what each does."""
 
     def __init__(self, store: StashStore, max_body: int) -> None:
         self.store = store
@@ -58,18 +46,7 @@ class FastPath:
                 return path[length:]
         return "" if path == "/stashes" and method != "DELETE" else None
 
-    def handle(self, request: Request, raw: str) -> Steps[Answer]:
-        """The answer to `request`, errors included, as steps for a client to drive.
-
-        `raw` is what `route` returned for it. HEAD answers still carry their body.
-        """
-        try:
-            reply = yield from self.steps(request, raw)
-        except Exception as exc:  # the one error table decides
-            return render(as_api_error(exc, request.method, request.path), request.path)
-        return answer(reply)
-
-    def steps(self, request: Request, raw: str) -> Steps[service.Reply]:
+    def steps(self, request: Request, raw: str) -> Steps[Reply]:
         """What the request does, as `service` steps; a POST's body is read here.
 
         Checks raise when driven.

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
 from core.errors import UNREACHABLE
-from core.http import JSONResponse, json_response
+from core.http import JSONResponse, json_response, reply_response
 from core.request import read_body
 from core.settings import VERSION, public_settings
 from redisio.clients import get_client, get_redis
@@ -43,27 +43,20 @@ def _body() -> bytes:
     return read_body(request.environ, current_app.config["MAX_BODY_BYTES"])
 
 
-def _response(reply: service.Reply) -> JSONResponse:
-    response = JSONResponse(reply.body, reply.status)
-    # After the body: a HEAD reply brings the Content-Length of the body it omits.
-    response.headers.update(reply.headers)
-    return response
-
-
 @bp.get("/stashes")
 def list_stashes() -> JSONResponse:
     """Live stashes sorted by path; ``filter.*`` first, then ``limit``/``offset``."""
     store = _store()
     # The fast path's own parser, so both read a query alike (it matches request.args).
     query = parse_list_query(query_args(request.environ.get("QUERY_STRING", "")))
-    return _response(get_client().drive(service.list_stashes(store, query)))
+    return reply_response(get_client().drive(service.list_stashes(store, query)))
 
 
 @bp.post("/stashes")
 def create_stash() -> JSONResponse:
     """Create or replace the stash a ``{path, content, expire}`` document describes."""
     store = _store()
-    return _response(get_client().drive(service.create_stash(store, _body())))
+    return reply_response(get_client().drive(service.create_stash(store, _body())))
 
 
 @bp.get(ONE_STASH[0])
@@ -72,7 +65,7 @@ def get_stash(path: str) -> JSONResponse:
     """The content of one stash (HEAD: its size only). :raise 404:"""
     store = _store()
     head = request.method == "HEAD"
-    return _response(get_client().drive(service.get_stash(store, path, head)))
+    return reply_response(get_client().drive(service.get_stash(store, path, head)))
 
 
 @bp.post(ONE_STASH[0])
@@ -80,7 +73,7 @@ def get_stash(path: str) -> JSONResponse:
 def write_stash(path: str) -> JSONResponse:
     """Store the body as the content of `path`, removing any TTL."""
     store = _store()
-    return _response(get_client().drive(service.write_stash(store, path, _body())))
+    return reply_response(get_client().drive(service.write_stash(store, path, _body())))
 
 
 @bp.delete(ONE_STASH[0])
@@ -88,7 +81,7 @@ def write_stash(path: str) -> JSONResponse:
 def delete_stash(path: str) -> JSONResponse:
     """Delete one stash. :raise 404:"""
     store = _store()
-    return _response(get_client().drive(service.delete_stash(store, path)))
+    return reply_response(get_client().drive(service.delete_stash(store, path)))
 
 
 @bp.get("/health")

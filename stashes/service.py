@@ -15,24 +15,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from core import strictjson
 from core.errors import BadRequest, NotFound
+from core.replies import Reply
 from redisio.calls import Steps
 from sensu1.query import ListQuery, matches
 from stashes.schemas import stash_schema
 from stashes.store import RawStash, StashStore
 
 log = logging.getLogger(__name__)
-
-
-class Reply(NamedTuple):
-    """A successful answer: JSON body bytes, and headers beyond the usual ones."""
-
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 def get_stash(store: StashStore, path: str, head: bool) -> Steps[Reply]:
