@@ -21,7 +21,7 @@ from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
 from core.replies import FastRoutes
-from core.settings import cors_headers, from_env, load
+from core.settings import allowed_origins, cors_headers, from_env, load
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
@@ -87,7 +87,8 @@ def create_app(
         else None
     )
     # Stash routes need credentials only once an administrator is configured.
-    allows = authenticator.allows_stashes if authenticator.guards_stashes else None
-    gate = Gate(cors_headers(app.config["CORS"]), allows)
+    allows = authenticator if authenticator.guards_stashes else None
+    origins = allowed_origins(app.config["ALLOWED_ORIGINS"])
+    gate = Gate(cors_headers(app.config["CORS"]), allows, origins)
     app.wsgi_app = Front(app.wsgi_app, gate, fast, runner)  # type: ignore[method-assign]
     return app

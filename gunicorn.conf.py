@@ -35,6 +35,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
 worker_class = "gthread"
 threads = 64
 
+# Handlers send every subscription of a client in one match URL
+# (/silenced/match?subscription=...): gunicorn's largest request line, not 4094.
+limit_request_line = 8190
+
 # On SIGTERM or SIGINT, requests in flight get 10 s to finish (spec section 16.9).
 graceful_timeout = 10
 # Handlers poll silences often; keeping their connections open saves a handshake.

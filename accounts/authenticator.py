@@ -1,151 +1,94 @@
-"""Credentials: parsing the Authorization header and checking it in constant time.
+"""Who a request is: the configured administrator, a user, an API key or a token.
 
 Three kinds of credentials exist (spec assets.md section 9, stashes.md section 9):
 
 * HTTP Basic: a user's name and password. The configured administrator
   (``STASHD_API_USER``) is checked in memory; other users against their stored
-  scrypt hash, which is slow by design.
+  scrypt hash, which is slow by design, and the verdict is remembered briefly.
 * ``Authorization: Key <api key>``: keys from the API keys API or ``STASHD_API_KEY``.
 * ``Authorization: Bearer <access token>``: tokens issued by ``/auth``.
 
-Keys and tokens are random secrets, stored as their SHA-256 digest only: they carry
-enough entropy that a fast hash cannot be reversed, and a lookup by digest reveals
-nothing through timing about the secret itself.
+Every check that needs Redis or a password hash is written once, as steps that
+yield a `Call` (a Redis round trip) or a `Hash` (a password check); server threads
+run them blocking (`check`, and the Sensu Go routes), an event loop without blocking
+(`settle`: Redis through its pipelined client, hashes on the `Hasher`'s threads).
+Each failure counts against the client's address; past the limit, the address gets
+429 without any hash until its window ends (`accounts.throttle`, spec 17.3, 17.4).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
+import asyncio
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core import base64url
-from core.errors import Unauthorized
+from accounts.passwords import (
+    BasicAuth,
+    Hash,
+    Hasher,
+    basic_credentials,
+    digest,
+    hash_password,
+    new_secret,
+)
+from accounts.store import AccountStore
+from accounts.throttle import Throttle
+from core.errors import ApiError, Unauthorized
+from core.request import Request
+from redisio.calls import Call
 
 if TYPE_CHECKING:
-    from accounts.store import AccountStore
     from redisio.clients import BlockingClient
+    from redisio.pipelined import PipelinedClient
 
+# What the routes and the launchers use from here, made in `passwords`.
+__all__ = ["Authenticator", "digest", "hash_password"]
 
-def basic_credentials(header: str | None) -> tuple[bytes, bytes] | None:
-    """User and password of a Basic Authorization header, or None when unusable.
+T = TypeVar("T")
 
-    The decoded text is split at the first ``:`` only, so a password may hold ``:``
-    (Sensu 1.x split at every colon, and such passwords never matched).
-    """
-    if not header:
-        return None
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True)
-    except ValueError:  # binascii.Error, or non-ASCII text
-        return None
-    user, colon, password = decoded.partition(b":")
-    if not colon:
-        return None
-    return user, password
+# What a check yields: Redis round trips and password checks, in order.
+Check = Generator[Call | Hash, Any, T]
 
-
-class BasicAuth:
-    """One configured user and password; `check` is constant-time in both."""
-
-    def __init__(self, user: str, password: str) -> None:
-        self._user = user.encode()
-        self._password = password.encode()
-
-    def check(self, header: str | None) -> bool:
-        """True when `header` carries exactly the configured credentials."""
-        credentials = basic_credentials(header)
-        if credentials is None:
-            return False
-        user, password = credentials
-        # Both comparisons always run, so timing tells nothing about which failed.
-        user_ok = hmac.compare_digest(user, self._user)
-        password_ok = hmac.compare_digest(password, self._password)
-        return user_ok and password_ok
-
-
-# scrypt's interactive-login parameters (16 MiB, tens of ms); stored with each hash,
-# so raising them later leaves existing hashes valid.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-_SALT_BYTES = 16
-
-
-def hash_password(password: str) -> str:
-    """A salted scrypt hash of `password`, as ``scrypt$n$r$p$salt$hash``."""
-    salt = secrets.token_bytes(_SALT_BYTES)
-    derived = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    encoded = f"{base64url.encode(salt)}${base64url.encode(derived)}"
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encoded}"
-
-
-# Checked against when a user does not exist, so that costs as much as a wrong
-# password and timing does not tell which user names exist.
-_UNKNOWN_USER = hash_password(secrets.token_urlsafe(16))
-
-
-def verify_password(password: bytes, stored: str | None) -> bool:
-    """True when `password` matches the `stored` hash; None counts as no match."""
-    encoded = stored if stored is not None else _UNKNOWN_USER
-    try:
-        scheme, n, r, p, salt, expected = encoded.split("$")
-        if scheme != "scrypt":
-            return False
-        derived = hashlib.scrypt(
-            password,
-            salt=base64url.decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(base64url.decode(expected)),
-            maxmem=256 * 1024 * 1024,
-        )
-    except ValueError:
-        return False
-    return (
-        hmac.compare_digest(derived, base64url.decode(expected)) and stored is not None
-    )
-
-
-def new_secret() -> str:
-    """A random secret for a token: 256 bits, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def digest(secret: str) -> str:
-    """The SHA-256 hex digest a key or token is stored under."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-# How long a Basic verification of a stored user is remembered on the stash routes,
-# and how many: a handler polling every few seconds pays scrypt once per window,
-# also one polling with a wrong password.
+# How long a Basic verification of a stored user is remembered, and how many: a
+# handler polling every few seconds pays scrypt once per window, also one polling
+# with a wrong password (whose failures still count).
 BASIC_CACHE_SECONDS = 30.0
 BASIC_CACHE_SIZE = 4096
+
+_TOKENS = ("Key ", "Bearer ")
+
+
+def _bad() -> Unauthorized:
+    return Unauthorized("bad credentials")
+
+
+def _invalid() -> Unauthorized:
+    return Unauthorized("invalid credentials")
 
 
 class Authenticator:
     """Who a request is, from its Authorization header; users live in `accounts`,
-    whose round trips `client` runs."""
+    whose round trips `client` runs on server threads."""
 
     def __init__(
-        self, accounts: AccountStore, client: BlockingClient, config: dict[str, Any]
+        self,
+        accounts: AccountStore,
+        client: BlockingClient,
+        config: Mapping[str, Any],
     ) -> None:
         self.accounts = accounts
         self.client = client
         user, password = config["API_USER"], config["API_PASSWORD"]
-        # The configured admin: checked without Redis on the hot stash routes.
+        # The configured admin: checked without Redis, never hashed nor throttled.
         self.admin = BasicAuth(user, password) if user and password else None
+        self.admin_name: str = user or ""
         self.access_ttl: int = config["ACCESS_TOKEN_TTL"]
         self.refresh_ttl: int = config["REFRESH_TOKEN_TTL"]
+        self.throttle = Throttle(config)
+        self.hasher = Hasher()
+        # digest(Authorization header) -> (time.monotonic() deadline, verdict)
         self._verified: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
@@ -154,96 +97,135 @@ class Authenticator:
         """True when the stash routes require credentials (an admin is configured)."""
         return self.admin is not None
 
-    def allows_stashes(self, header: str | None) -> bool:
-        """True when `header` may use the stash routes (stashes.md section 9).
+    # The Sensu 1.x routes: the gate's credential check (core.gate.Credentials).
 
-        The configured admin's Basic credentials cost no Redis call; any other user's
-        Basic credentials, an API key or an access token are looked up in Redis.
+    def quick(self, request: Request) -> bool:
+        """True when `request` may use the stash routes, told from memory alone;
+        False when only `check` or `settle` can tell.
+
+        :raise Unauthorized: no credentials. :raise TooManyRequests: see module.
         """
-        if self.admin is None or self.admin.check(header):
+        header = request.header("authorization")
+        admin = self.admin
+        if admin is None or admin.check(header):
             return True
         if not header:
-            return False
-        if header.startswith(("Key ", "Bearer ")):
-            return self._token_user(header) is not None
-        return self._cached_basic_user(header)
+            raise Unauthorized()
+        if self.throttle.blocked:
+            self.throttle.refuse_if_blocked(self.throttle.address(request))
+        return not header.startswith(_TOKENS) and self._cached(header) is True
 
-    def _cached_basic_user(self, header: str) -> bool:
-        # Keyed by a digest: the cache never holds a password, even in memory.
-        key = digest(header)
-        now = time.monotonic()
-        deadline, verdict = self._verified.get(key, (0.0, False))
-        if deadline > now:
-            return verdict
-        verdict = self.basic_user(header) is not None
-        with self._lock:
-            if len(self._verified) >= BASIC_CACHE_SIZE:
-                self._verified.clear()
-            self._verified[key] = (now + BASIC_CACHE_SECONDS, verdict)
-        return verdict
+    def check(self, request: Request) -> None:
+        """Whether `request` may use the stash routes, waiting for Redis and hashes.
 
-    def basic_user(self, header: str | None) -> str | None:
-        """The user whose Basic credentials `header` carries, checked against Redis."""
-        credentials = basic_credentials(header)
-        if credentials is None:
-            return None
-        user, password = credentials
-        try:
-            name = user.decode()
-        except UnicodeDecodeError:
-            return None
-        stored = self.client.run(self.accounts.password_hash(name)) if name else None
-        return name if verify_password(password, stored) else None
+        :raise Unauthorized: :raise TooManyRequests: :raise redis.RedisError:
+        """
+        if not self.quick(request):
+            self.run(self._stash_user(request))
 
-    def _token_user(self, header: str) -> str | None:
-        if header.startswith("Key "):
-            return self.client.run(self.accounts.apikey_user(digest(header[4:])))
-        if header.startswith("Bearer "):
-            token = self.client.run(self.accounts.access_token(digest(header[7:])))
-            if token is not None and token["expires_at"] > time.time():
-                return token["username"]
-        return None
+    async def settle(self, request: Request, client: PipelinedClient) -> None:
+        """`check` on an event loop: Redis through `client`, hashes on threads.
 
-    def sensu_go_user(self, header: str | None) -> str:
+        :raise Unauthorized: :raise TooManyRequests: :raise redis.RedisError:
+        """
+        await self.run_async(self._stash_user(request), client)
+
+    def _stash_user(self, request: Request) -> Check[str]:
+        header = request.header("authorization") or ""
+        address = self.throttle.address(request)
+        if header.startswith(_TOKENS):
+            return (yield from self._token_user(header, address, Unauthorized()))
+        return (yield from self._basic_user(header, address, Unauthorized()))
+
+    # The Sensu Go routes and /auth (on server threads).
+
+    def sensu_go_user(self, request: Request) -> str:
         """The user behind a Key or Bearer header (spec assets.md section 9.1).
 
         :raise Unauthorized: no usable header, or a key or token that is not valid.
+        :raise TooManyRequests: see the module docstring.
         """
-        if not header or not header.startswith(("Key ", "Bearer ")):
-            raise Unauthorized("bad credentials")
-        user = self._token_user(header)
-        if user is None:
-            raise Unauthorized("invalid credentials")
-        return user
+        return self.run(self._sensu_go_user(request))
 
-    def bearer_token(self, header: str | None) -> tuple[str, str, int]:
-        """(digest, user, expires_at) of the Bearer token in `header`, even expired.
+    def _sensu_go_user(self, request: Request) -> Check[str]:
+        header = request.header("authorization")
+        if not header or (self.admin is not None and self.admin.check(header)):
+            raise _bad()  # no credentials; the admin's Basic ones are not for here
+        address = self._unblocked_address(request)
+        if not header.startswith(_TOKENS):
+            raise (yield from self._failed(address, _bad()))
+        return (yield from self._token_user(header, address, _invalid()))
 
-        :raise Unauthorized: no Bearer header, or a token this server never issued.
+    def basic_user(self, request: Request) -> str:
+        """The user whose Basic credentials `request` carries (/auth, /auth/test).
+
+        :raise Unauthorized: :raise TooManyRequests:
         """
-        if not header or not header.startswith("Bearer "):
-            raise Unauthorized("bad credentials")
-        token_digest = digest(header[7:])
-        token = self.client.run(self.accounts.access_token(token_digest))
-        if token is None:
-            raise Unauthorized("invalid credentials")
-        return token_digest, token["username"], token["expires_at"]
+        return self.run(self._login_user(request))
 
-    def issue_tokens(self, user: str, refresh: str | None = None) -> dict[str, Any]:
-        """New tokens for `user` in Sensu's shape; with `refresh`, only a new access
-        token, and `refresh` echoed back (Sensu Go 6.x does not rotate it).
+    def _login_user(self, request: Request) -> Check[str]:
+        header = request.header("authorization")
+        if self.admin is not None and self.admin.check(header):
+            return self.admin_name
+        if not header:
+            raise Unauthorized()
+        address = self._unblocked_address(request)
+        return (yield from self._basic_user(header, address, Unauthorized()))
 
-        :raise Unauthorized: `refresh` is not a valid refresh token of `user`.
+    def bearer_token(self, request: Request) -> tuple[str, str]:
+        """(digest, user) of the Bearer token of `request`, even expired.
+
+        :raise Unauthorized: no Bearer header, or a token this server never issued
+            (or whose user is gone). :raise TooManyRequests:
         """
-        keep = self.refresh_ttl
+        return self.run(self._bearer_token(request))
+
+    def _bearer_token(self, request: Request) -> Check[tuple[str, str]]:
+        header = request.header("authorization")
+        if not header:
+            raise _bad()
+        address = self._unblocked_address(request)
+        if not header.startswith("Bearer "):
+            raise (yield from self._failed(address, _bad()))
+        token = digest(header[7:])
+        call = self.accounts.token_login(
+            address, token, *self._limits, time.time(), expired=True
+        )
+        user = self.throttle.outcome((yield call), address, _invalid())
+        return token, user
+
+    def refresh_owner(self, request: Request, refresh: object, user: str) -> int:
+        """Seconds left to `refresh`, a refresh token that must be `user`'s.
+
+        :raise Unauthorized: it is not (the failure counts). :raise TooManyRequests:
+        """
+        return self.run(self._refresh_owner(request, refresh, user))
+
+    def _refresh_owner(
+        self, request: Request, refresh: object, user: str
+    ) -> Check[int]:
+        owner = None
+        if isinstance(refresh, str) and refresh:
+            owner = yield self.accounts.refresh_user(digest(refresh))
+        if owner is None or owner[0] != user:
+            address = self.throttle.address(request)
+            error = Unauthorized("invalid refresh token")
+            raise (yield from self._failed(address, error))
+        return owner[1]
+
+    def issue_tokens(
+        self, user: str, refresh: str | None = None, keep: int | None = None
+    ) -> dict[str, Any]:
+        """New tokens for `user` in Sensu's shape; with `refresh` (which has `keep`
+        seconds left), only a new access token, and `refresh` echoed back (Sensu Go
+        6.x does not rotate it).
+
+        :raise Unauthorized: `user` no longer exists.
+        """
         new_refresh = None
         if refresh is None:
             refresh = new_refresh = new_secret()
-        else:
-            owner = self.client.run(self.accounts.refresh_user(digest(refresh)))
-            if owner is None or owner[0] != user:
-                raise Unauthorized("invalid refresh token")
-            keep = owner[1]
+            keep = self.refresh_ttl
         access = new_secret()
         expires_at = int(time.time()) + self.access_ttl
         call = self.accounts.put_tokens(
@@ -251,11 +233,132 @@ class Authenticator:
             None if new_refresh is None else digest(new_refresh),
             user,
             expires_at,
-            max(keep, self.access_ttl),
+            max(keep or 0, self.access_ttl),
         )
-        self.client.run(call)
+        if not self.client.run(call):
+            raise _invalid()
         return {
             "access_token": access,
             "expires_at": expires_at,
             "refresh_token": refresh,
         }
+
+    # Changes to users made by this process: they end its remembered verdicts too.
+
+    def set_password(self, name: str, password: str) -> None:
+        """Create user `name` or change its password, ending its tokens at once."""
+        call = self.accounts.put_user(name, hash_password(password), int(time.time()))
+        self.client.run(call)
+        self.forget()
+
+    def remove_user(self, name: str) -> bool:
+        """Delete user `name` with its API keys and tokens; True when it existed."""
+        removed = self.client.run(self.accounts.delete_user(name))
+        self.forget()
+        return removed
+
+    def forget(self) -> None:
+        """Forget every remembered Basic verdict."""
+        with self._lock:
+            self._verified.clear()
+
+    # The checks, as steps.
+
+    @property
+    def _limits(self) -> tuple[int, int]:
+        return self.throttle.limit, self.throttle.window
+
+    def _unblocked_address(self, request: Request) -> str:
+        address = self.throttle.address(request)
+        if self.throttle.blocked:
+            self.throttle.refuse_if_blocked(address)
+        return address
+
+    def _failed(self, address: str, error: ApiError) -> Check[ApiError]:
+        """Count a failure of `address`; the error to raise: `error`, or 429 when
+        the address was throttled already."""
+        attempt = yield self.accounts.failed_login(address, *self._limits)
+        return self.throttle.refusal(attempt, address, error)
+
+    def _token_user(self, header: str, address: str, error: ApiError) -> Check[str]:
+        secret = digest(header.partition(" ")[2])
+        if header.startswith("Key "):
+            call = self.accounts.apikey_login(address, secret, *self._limits)
+        else:
+            call = self.accounts.token_login(
+                address, secret, *self._limits, time.time()
+            )
+        return self.throttle.outcome((yield call), address, error)
+
+    def _basic_user(self, header: str, address: str, error: ApiError) -> Check[str]:
+        credentials = basic_credentials(header)
+        if credentials is None:
+            raise (yield from self._failed(address, error))
+        user, password = credentials
+        try:
+            name = user.decode()
+        except UnicodeDecodeError:
+            name = ""
+        known = self._cached(header) if name else False
+        if known is False:
+            raise (yield from self._failed(address, error))
+        if known:
+            return name
+        attempt = yield self.accounts.login(address, name, *self._limits)
+        stored = self.throttle.outcome(attempt, address, error)
+        with self.throttle.hashing(address, attempt.failures):
+            verified = yield Hash(password, stored)
+        self._remember(header, verified)
+        if not verified:
+            raise (yield from self._failed(address, error))
+        return name
+
+    def _cached(self, header: str) -> bool | None:
+        """The remembered verdict on these Basic credentials, or None."""
+        # Keyed by a digest: the cache never holds a password, even in memory.
+        deadline, verdict = self._verified.get(digest(header), (0.0, None))
+        return verdict if deadline > time.monotonic() else None
+
+    def _remember(self, header: str, verdict: bool) -> None:
+        with self._lock:
+            if len(self._verified) >= BASIC_CACHE_SIZE:
+                self._verified.clear()
+            deadline = time.monotonic() + BASIC_CACHE_SECONDS
+            self._verified[digest(header)] = (deadline, verdict)
+
+    # The two ways to run a check.
+
+    def run(self, steps: Check[T]) -> T:
+        """Run `steps` on this thread: Redis by the blocking client, hashes when the
+        `Hasher` has a free slot."""
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, Hash):
+                    step = steps.send(self.hasher.verify(step))
+                else:
+                    step = steps.send(self.client.run(step))
+        except StopIteration as done:
+            return done.value
+        finally:
+            steps.close()
+
+    async def run_async(self, steps: Check[T], client: PipelinedClient) -> T:
+        """Run `steps` without blocking the event loop: Redis through `client`,
+        hashes on the `Hasher`'s threads."""
+        loop = asyncio.get_running_loop()
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, Hash):
+                    hasher = self.hasher
+                    verified = await loop.run_in_executor(
+                        hasher.pool(), hasher.verify, step
+                    )
+                    step = steps.send(verified)
+                else:
+                    step = steps.send(await client.run(step))
+        except StopIteration as done:
+            return done.value
+        finally:
+            steps.close()

@@ -10,10 +10,11 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from accounts.authenticator import Authenticator
+from core.request import WSGIRequest
 
 
 def require_user() -> None:
     """Key or Bearer credentials, before body, validation or existence checks; the
-    user is then ``g.user``. :raise Unauthorized:"""
+    user is then ``g.user``. :raise Unauthorized: :raise TooManyRequests:"""
     auth: Authenticator = current_app.extensions["auth"]
-    g.user = auth.sensu_go_user(request.headers.get("Authorization"))
+    g.user = auth.sensu_go_user(WSGIRequest(request.environ))

@@ -1,6 +1,6 @@
 """Sensu Go's authentication API: ``/auth``, ``/auth/token``, ``/auth/test``,
 ``/auth/logout`` (spec assets.md section 9). HTTP only; `authenticator` does the
-checks.
+checks, and counts their failures (spec stashes.md 17.4).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from accounts.authenticator import Authenticator, digest
-from core.errors import Unauthorized
 from core.http import JSONResponse, json_response
+from core.request import WSGIRequest
 from core.strictjson import parse_object
 from redisio.clients import get_client
 from sensugo.http import empty, read_object, read_raw
@@ -21,17 +21,17 @@ def _auth() -> Authenticator:
     return current_app.extensions["auth"]
 
 
-def _header() -> str | None:
-    return request.headers.get("Authorization")
+def _request() -> WSGIRequest:
+    return WSGIRequest(request.environ)
 
 
 @bp.get("/auth")
 def login() -> JSONResponse:
-    """HTTP Basic credentials for an access token and a refresh token."""
-    user = _auth().basic_user(_header())
-    if user is None:
-        raise Unauthorized()
-    return json_response(_auth().issue_tokens(user))
+    """HTTP Basic credentials for an access token and a refresh token.
+
+    :raise 401: :raise 429: too many failed logins from this address.
+    """
+    return json_response(_auth().issue_tokens(_auth().basic_user(_request())))
 
 
 @bp.post("/auth/token")
@@ -41,25 +41,23 @@ def refresh() -> JSONResponse:
     :raise 401: an unknown access token, or a refresh token not of the same user.
     :raise 400: a body that is not JSON.
     """
-    _, user, _ = _auth().bearer_token(_header())
+    _, user = _auth().bearer_token(_request())
     token = read_object().get("refresh_token")
-    if not isinstance(token, str) or not token:
-        raise Unauthorized("invalid refresh token")
-    return json_response(_auth().issue_tokens(user, refresh=token))
+    keep = _auth().refresh_owner(_request(), token, user)
+    return json_response(_auth().issue_tokens(user, refresh=token, keep=keep))
 
 
 @bp.get("/auth/test")
 def test_credentials() -> JSONResponse:
-    """200 when the Basic credentials are valid. :raise 401:"""
-    if _auth().basic_user(_header()) is None:
-        raise Unauthorized()
+    """200 when the Basic credentials are valid. :raise 401: :raise 429:"""
+    _auth().basic_user(_request())
     return empty(200)
 
 
 @bp.post("/auth/logout")
 def logout() -> JSONResponse:
     """Forget the access token and, when the body names it, the refresh token."""
-    access, user, _ = _auth().bearer_token(_header())
+    access, user = _auth().bearer_token(_request())
     accounts = _auth().accounts
     client = get_client()
     refresh = None
@@ -70,5 +68,5 @@ def logout() -> JSONResponse:
             owner = client.run(accounts.refresh_user(digest(token)))
             if owner is not None and owner[0] == user:
                 refresh = digest(token)
-    client.run(accounts.revoke_tokens(access, refresh))
+    client.run(accounts.revoke_tokens(user, access, refresh))
     return empty(200)

@@ -2,17 +2,20 @@
 in here: methods describe round trips (`redisio.calls`) for a client to run.
 
 Secrets never reach Redis as they are: API keys and tokens are stored under the
-SHA-256 digest of their value (`authenticator` makes the values and the digests),
+SHA-256 digest of their value (`passwords` makes the values and the digests),
 passwords as salted scrypt hashes. All these keys share the ``{accounts}`` hash tag,
-so the scripts below touch one Redis Cluster slot.
+so the scripts (`accounts.scripts`) touch one Redis Cluster slot. Each credential
+lookup also reads, and on failure raises, the failed-login count of the client's
+address (spec stashes.md 17.4) in its one round trip.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import TypedDict
+from typing import Any, NamedTuple, TypedDict
 
-from redisio.calls import Call, Script, text
+from accounts import scripts
+from redisio.calls import Call, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
 
@@ -40,8 +43,32 @@ class OwnerChange(enum.Enum):
     NO_USER = -2  # the new owner does not exist: nothing written
 
 
+class Outcome(enum.Enum):
+    """How a credential lookup went; values are the scripts' replies."""
+
+    PASSED = 0  # looked up (a password hash, when there is one, is still to check)
+    FAILED = 1  # wrong credentials, counted against the address
+    THROTTLED = 2  # the address had failed too often: nothing was looked up
+
+
+class Attempt(NamedTuple):
+    """A credential lookup's reply: what it found, and the address's failures."""
+
+    value: Any  # the user, or a password hash; None when not found
+    outcome: Outcome
+    failures: int  # of the address, in its current window
+    window_left: float  # seconds, when the lookup failed or was throttled
+
+
 def _optional_text(reply: bytes | str | None) -> str | None:
     return None if reply is None else text(reply)
+
+
+def _attempt(reply: list) -> Attempt:
+    value, outcome, failures, left_ms = reply
+    return Attempt(
+        _optional_text(value), Outcome(outcome), int(failures), left_ms / 1000
+    )
 
 
 def _users(reply: list) -> list[tuple[str, bool]]:
@@ -86,125 +113,6 @@ def _refresh_user(reply: list) -> tuple[str, int] | None:
 # Items per round trip when walking an index.
 BATCH = 500
 
-# KEYS[1] user, KEYS[2] user index. ARGV: name, password hash, created_at, generated.
-# created_at is kept when the user exists already.
-_PUT_USER = Script(
-    """
-redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3])
-redis.call('HSET', KEYS[1], 'password', ARGV[2], 'generated', ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-return 1
-"""
-)
-
-# KEYS[1] user, KEYS[2] user index, KEYS[3] key index. ARGV: name, key hash prefix.
-# Deletes the user and every API key of theirs.
-_DELETE_USER = Script(
-    """
-local digests = redis.call('ZRANGE', KEYS[3], 0, -1)
-for _, digest in ipairs(digests) do
-  local key = ARGV[2] .. digest
-  if redis.call('HGET', key, 'username') == ARGV[1] then
-    redis.call('DEL', key)
-    redis.call('ZREM', KEYS[3], digest)
-  end
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])
-""",
-    convert=bool,
-)
-
-# KEYS[1] user index. ARGV: user hash prefix. Returns {name, generated, ...} by name.
-_USERS = Script(
-    """
-local out = {}
-for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  out[#out + 1] = name
-  out[#out + 1] = redis.call('HGET', ARGV[1] .. name, 'generated') or '0'
-end
-return out
-""",
-    convert=_users,
-)
-
-# KEYS[1] key, KEYS[2] key index, KEYS[3] the user. ARGV: digest, username,
-# created_by, created_at. Returns 0 when the user does not exist.
-_PUT_KEY = Script(
-    """
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'username', ARGV[2], 'created_by', ARGV[3],
-           'created_at', ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-return 1
-""",
-    convert=bool,
-)
-
-# KEYS[1] key, KEYS[2] key index. ARGV: digest.
-_DELETE_KEY = Script(
-    """
-redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])
-""",
-    convert=bool,
-)
-
-# KEYS[1] key, KEYS[2] the new user. ARGV: expected current username, new username.
-_SET_KEY_USER = Script(
-    """
-local current = redis.call('HGET', KEYS[1], 'username')
-if not current then return 0 end
-if current ~= ARGV[1] then return -1 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
-redis.call('HSET', KEYS[1], 'username', ARGV[2])
-return 1
-""",
-    convert=OwnerChange,
-)
-
-# KEYS[1] key index. ARGV: key hash prefix, lex start, count. Returns {last digest
-# read ('' when the index ended), digest, username, created_by, created_at, ...};
-# a digest whose hash is gone is left out.
-_KEY_PAGE = Script(
-    """
-local digests = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
-local out = {''}
-if #digests == tonumber(ARGV[3]) then out[1] = digests[#digests] end
-for _, digest in ipairs(digests) do
-  local f = redis.call('HMGET', ARGV[1] .. digest, 'username', 'created_by',
-                       'created_at')
-  if f[1] then
-    out[#out + 1] = digest
-    out[#out + 1] = f[1]
-    out[#out + 1] = f[2] or ''
-    out[#out + 1] = f[3] or ''
-  end
-end
-return out
-""",
-    convert=_key_batch,
-)
-
-# KEYS[1] access token, KEYS[2] (optional) a new refresh token.
-# ARGV: username, expires_at, seconds to keep them.
-_PUT_TOKENS = Script(
-    """
-redis.call('HSET', KEYS[1], 'username', ARGV[1], 'expires_at', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3]) end
-return 1
-"""
-)
-
-# KEYS[1] refresh token. Returns {username or false, TTL}.
-_REFRESH_USER = Script(
-    """
-return {redis.call('GET', KEYS[1]), redis.call('TTL', KEYS[1])}
-""",
-    convert=_refresh_user,
-)
-
 
 class AccountStore:
     """The users, API keys and tokens of one deployment."""
@@ -222,32 +130,83 @@ class AccountStore:
     def put_user(
         self, name: str, password_hash: str, now: int, generated: bool = False
     ) -> Call:
-        """Create user `name`, or set its password; `generated` marks a made-up one."""
-        return _PUT_USER(
-            [self.keys.user(name), self.keys.user_index],
-            [name, password_hash, now, "1" if generated else "0"],
-        )
+        """Create user `name`, or set its password, which ends its access and
+        refresh tokens; `generated` marks a made-up one."""
+        keys = [self.keys.user(name), self.keys.user_index, self.keys.tokens(name)]
+        return scripts.PUT_USER(keys, [name, password_hash, now, int(generated)])
 
     def delete_user(self, name: str) -> Call:
-        """Delete user `name` and its API keys; True when it existed."""
-        return _DELETE_USER(
-            [self.keys.user(name), self.keys.user_index, self.keys.apikey_index],
+        """Delete user `name` with its API keys and tokens; True when it existed."""
+        return scripts.DELETE_USER(
+            [
+                self.keys.user(name),
+                self.keys.user_index,
+                self.keys.apikey_index,
+                self.keys.tokens(name),
+            ],
             [name, self.keys.apikey("")],
         )
 
     def users(self) -> Call:
         """Every user as (name, generated), by name. For start-up, not requests."""
-        return _USERS([self.keys.user_index], [self.keys.user("")])
+        call = scripts.USERS([self.keys.user_index], [self.keys.user("")])
+        return call._replace(convert=_users)
 
     def first_start(self) -> Call:
         """True once per deployment: at the start that finds it not yet seeded."""
         return Call(("SET", self.keys.seeded, "1", "NX"), convert=bool)
 
+    def configured_user(self) -> Call:
+        """The STASHD_API_USER of the last start that had one, or None."""
+        return Call(("GET", self.keys.configured_user), convert=_optional_text)
+
+    def set_configured_user(self, name: str) -> Call:
+        """Remember `name` as the configured administrator."""
+        return Call(("SET", self.keys.configured_user, name))
+
+    # Credential lookups, each with the throttle of `address` (spec 17.4): `limit`
+    # failures are allowed per `window` seconds. Each returns an `Attempt`.
+
+    def _throttled(self, script: Any, address: str, key: str, args: list) -> Call:
+        call = script([self.keys.failures(address), key], args)
+        return call._replace(convert=_attempt)
+
+    def login(self, address: str, name: str, limit: int, window: int) -> Call:
+        """User `name`'s password hash (None when there is no such user)."""
+        return self._throttled(
+            scripts.PASSWORD, address, self.keys.user(name), [limit, window]
+        )
+
+    def apikey_login(self, address: str, digest: str, limit: int, window: int) -> Call:
+        """The user of the API key with this digest; a failure when unknown."""
+        args = [limit, window, self.keys.user("")]
+        return self._throttled(scripts.APIKEY, address, self.keys.apikey(digest), args)
+
+    def token_login(
+        self,
+        address: str,
+        digest: str,
+        limit: int,
+        window: int,
+        now: float,
+        expired: bool = False,
+    ) -> Call:
+        """The user of the access token with this digest, valid at `now` unless
+        `expired` is allowed (for refreshes); a failure when unknown."""
+        args = [limit, window, self.keys.user(""), repr(now), int(expired)]
+        key = self.keys.access_token(digest)
+        return self._throttled(scripts.ACCESS, address, key, args)
+
+    def failed_login(self, address: str, limit: int, window: int) -> Call:
+        """Count a failure found outside Redis (a wrong password, a bad header)."""
+        call = scripts.FAILED([self.keys.failures(address)], [limit, window])
+        return call._replace(convert=_attempt)
+
     # API keys
 
     def put_apikey(self, key: ApiKey) -> Call:
         """Store `key`; False (and nothing stored) when its user does not exist."""
-        return _PUT_KEY(
+        return scripts.PUT_KEY(
             [
                 self.keys.apikey(key["digest"]),
                 self.keys.apikey_index,
@@ -272,13 +231,14 @@ class AccountStore:
     def delete_apikey(self, digest: str) -> Call:
         """Revoke the key; True when it existed."""
         keys = [self.keys.apikey(digest), self.keys.apikey_index]
-        return _DELETE_KEY(keys, [digest])
+        return scripts.DELETE_KEY(keys, [digest])
 
     def set_apikey_user(self, digest: str, expected: str, username: str) -> Call:
         """Give the key to `username` if it still belongs to `expected`; an
         `OwnerChange`."""
         keys = [self.keys.apikey(digest), self.keys.user(username)]
-        return _SET_KEY_USER(keys, [expected, username])
+        call = scripts.SET_KEY_USER(keys, [expected, username])
+        return call._replace(convert=OwnerChange)
 
     def apikeys(self, after: str | None) -> Batches:
         """API keys by digest, strictly after `after`; for lists."""
@@ -286,7 +246,8 @@ class AccountStore:
 
     def _apikey_batch(self, after: str | None) -> Call:
         args = [self.keys.apikey(""), lex_start(after), BATCH]
-        return _KEY_PAGE([self.keys.apikey_index], args)
+        call = scripts.KEY_PAGE([self.keys.apikey_index], args)
+        return call._replace(convert=_key_batch)
 
     def configured_key(self) -> Call:
         """The digest of the STASHD_API_KEY registered last, if any."""
@@ -308,15 +269,20 @@ class AccountStore:
         expires_at: int,
         keep: int,
     ) -> Call:
-        """Store an access token (and a new refresh token) for `keep` seconds.
+        """Store an access token (and a new refresh token) for `keep` seconds, listed
+        with their user; False, storing nothing, when the user no longer exists.
 
         The access token's record outlives its `expires_at`: /auth/token accepts an
         expired access token together with a valid refresh token.
         """
-        keys = [self.keys.access_token(access)]
+        keys = [
+            self.keys.user(username),
+            self.keys.tokens(username),
+            self.keys.access_token(access),
+        ]
         if refresh is not None:
             keys.append(self.keys.refresh_token(refresh))
-        return _PUT_TOKENS(keys, [username, expires_at, keep])
+        return scripts.PUT_TOKENS(keys, [username, expires_at, keep])
 
     def access_token(self, digest: str) -> Call:
         """The access token with this digest, expired or not; None when unknown."""
@@ -326,12 +292,12 @@ class AccountStore:
     def refresh_user(self, digest: str) -> Call:
         """The user of the refresh token with this digest and its remaining seconds,
         or None."""
-        key = self.keys.refresh_token(digest)
-        return _REFRESH_USER([key], [])
+        call = scripts.REFRESH_USER([self.keys.refresh_token(digest)], [])
+        return call._replace(convert=_refresh_user)
 
-    def revoke_tokens(self, access: str, refresh: str | None) -> Call:
-        """Forget an access token, and a refresh token unless it is None."""
-        keys = [self.keys.access_token(access)]
+    def revoke_tokens(self, username: str, access: str, refresh: str | None) -> Call:
+        """Forget an access token of `username`, and a refresh token unless None."""
+        keys = [self.keys.tokens(username), self.keys.access_token(access)]
         if refresh is not None:
             keys.append(self.keys.refresh_token(refresh))
-        return Call(("DEL", *keys))
+        return scripts.REVOKE_TOKENS(keys, [])

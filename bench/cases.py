@@ -3,7 +3,8 @@
 A `Group` is one server process, started for its cases and stopped after them; its
 cases run in order, each with a warm-up and then the measured run. The request files
 the cases name are built by `request_files` (once per benchmark), except DELETE's,
-which is made per run (see bench/run.py), and the assets' (bench/assets.py).
+which is made per run (see bench/run.py), and the assets' (bench/assets.py). The
+silenced match questions come from bench/silences.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from bench import silences
 from bench.data import TTL, silence, silence_path
 from bench.load import Request, write_requests
 from core import strictjson
@@ -79,6 +81,7 @@ GROUPS: tuple[Group, ...] = (
             Case("make run: GET, 64 connections", "get", connections=64),
             Case("make run: POST /stashes with expire", "post"),
             Case("make run: mix 90/9/1", "mix"),
+            Case("make run: silenced match", "silenced-match"),
             # Last: it deletes stashes (others of its own, not the 10,000).
             Case("make run: DELETE", "delete", order="sequence"),
         ),
@@ -89,6 +92,12 @@ GROUPS: tuple[Group, ...] = (
         (
             Case("make run: GET, Basic auth", "get", auth="basic"),
             Case("make run: HEAD, Basic auth", "head", auth="basic", tool="ab"),
+            # Served by Flask: the API key is looked up in Redis first.
+            Case(
+                "make run: silenced match, Sensu Go (API key)",
+                "silenced-go-match",
+                auth="key",
+            ),
             *(
                 Case(
                     f"make run: asset {what}, {size} assets",
@@ -170,6 +179,8 @@ def request_files(workdir: str, seed: int = 5) -> dict[str, str]:
     ]  # fmt: skip
     rng.shuffle(mix)
     files["mix"] = mix
+    files["silenced-match"] = list(silences.requests(go=False))
+    files["silenced-go-match"] = list(silences.requests(go=True))
     for name, size in LIST_SIZES.items():
         files[f"list-{name}"] = [_page(size, rng) for _ in range(1_000)]
     return {

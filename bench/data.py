@@ -76,23 +76,15 @@ class Loader:
     def put(self, paths: Iterable[str]) -> None:
         """Store a silence at each path (the n-th gets ``silence(n)``)."""
         content = strictjson.dumps
-        self._pipelined(
+        calls = (
             self.store.put(path, content(silence(n)), TTL)
             for n, path in enumerate(paths)
         )
+        pipelined(self.client, calls)
 
     def delete(self, paths: Iterable[str]) -> None:
         """Delete the stashes at `paths`; absent ones are fine."""
-        self._pipelined(self.store.delete(path) for path in paths)
-
-    def _pipelined(self, calls: Iterable[Call]) -> None:
-        """Send the store's own calls, `BATCH` to a pipeline: only round trips saved."""
-        pipe = self.client.pipeline(transaction=False)
-        for call in calls:
-            pipe.execute_command(*call.args)
-            if len(pipe) >= BATCH:
-                pipe.execute()
-        pipe.execute()
+        pipelined(self.client, (self.store.delete(path) for path in paths))
 
     def memory(self, path: str) -> dict[str, int]:
         """Redis bytes of one stash's content key, and of the index and expiry sets.
@@ -107,6 +99,20 @@ class Loader:
             "index_bytes": usage(self.keys.stash_index, samples=0),
             "expiry_bytes": usage(self.keys.stash_expiry, samples=0),
         }
+
+
+def pipelined(client: redis.Redis, calls: Iterable[Call]) -> None:
+    """Send a store's own calls, `BATCH` to a pipeline: only round trips saved.
+
+    Each call's script must be cached in Redis already: a pipeline has no EVAL
+    fallback.
+    """
+    pipe = client.pipeline(transaction=False)
+    for call in calls:
+        pipe.execute_command(*call.args)
+        if len(pipe) >= BATCH:
+            pipe.execute()
+    pipe.execute()
 
 
 @contextmanager

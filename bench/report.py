@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.run import Results
-from server.embedded import executable
+from bench.servers import redis_binary
 
 WEBDIS_GET = "webdis GET"
 # Per repetition: each case's run in it, by case name.
@@ -61,6 +61,8 @@ TARGETS = (
            _ratio("make run: POST /stashes with expire", "webdis SETEX"), 0.18, True),
     Target("make run mix 90/9/1 / webdis GET",
            _ratio("make run: mix 90/9/1", WEBDIS_GET), 0.3, True),
+    Target("make run silenced match / webdis GET",
+           _ratio("make run: silenced match", WEBDIS_GET), 0.35, True),
     Target("gunicorn GET / bare WSGI GET, gunicorn",
            _ratio("gunicorn: GET", "bare GET, gunicorn"), 0.85, True),
     Target("list page CPU per page, 1M / 1k stashes",
@@ -227,7 +229,7 @@ def machine(command: str) -> dict[str, str]:
                     os_name = line.split("=", 1)[1].strip().strip('"')
     packages = ("granian", "gunicorn", "flask", "redis", "hiredis")
     versions = ", ".join(f"{p} {importlib.metadata.version(p)}" for p in packages)
-    redis_words = _run([executable(), "--version"]).split()
+    redis_words = _run([redis_binary(), "--version"]).split()
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
@@ -235,8 +237,9 @@ def machine(command: str) -> dict[str, str]:
         "CPU": f"{models[0] if models else 'unknown'}, {os.cpu_count()} cores",
         "system": f"{os_name}, Linux {platform.release()}",
         "Python": f"{platform.python_version()}; {versions}",
-        "redis-server": next(
-            (w[2:] for w in redis_words if w.startswith("v=")), "unknown"
+        "Redis server": " ".join(
+            [redis_words[0] if redis_words else "unknown"]
+            + [w[2:] for w in redis_words if w.startswith("v=")]
         ),
         "webdis": _run(["dpkg-query", "-W", "-f=${Version}", "webdis"]),
         "wrk": _run(["wrk", "-v"]).splitlines()[0],

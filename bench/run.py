@@ -18,12 +18,13 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench import assets, cases
+from bench import assets, cases, silences
 from bench.cases import Case, Group
 from bench.data import Loader, silence_path, without_fsync
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, stashd_env, webdis
+from bench.silences import SilenceLoader
 from core.settings import DEFAULTS
 
 # DELETE needs a fresh stash for every request: it gets this many times the best
@@ -88,7 +89,7 @@ class Bench:
         return self.results
 
     def prepare(self) -> None:
-        """Load the stashes and write the fixed request files."""
+        """Load the stashes (and silences) and write the fixed request files."""
         self.files = cases.request_files(self.workdir)
         wanted = {c.requests for _, picked in self.groups() for c in picked}
         sets = {DEFAULTS["KEY_PREFIX"]: cases.STASHES}
@@ -109,6 +110,24 @@ class Bench:
                 log(f"loaded {size:,} stashes under {prefix} in {seconds:.1f} s")
                 if prefix == cases.list_prefix("100k"):
                     self.results.memory = loader.memory(silence_path(0))
+            if any(name.startswith("silenced") for name in wanted):
+                self.load_silences()
+
+    def load_silences(self) -> None:
+        """The 10,000 silencing entries of the match cases, checked before use."""
+        started = time.monotonic()
+        loader = SilenceLoader(self.redis.url, DEFAULTS["KEY_PREFIX"])
+        try:
+            loader.put(silences.entries())
+            if loader.count() != silences.ENTRIES:
+                raise RuntimeError(
+                    f"{loader.count()} silencing entries, not {silences.ENTRIES}"
+                )
+            loader.check()
+        finally:
+            loader.close()
+        seconds = self.results.load_seconds["silenced"] = time.monotonic() - started
+        log(f"loaded {silences.ENTRIES:,} silencing entries in {seconds:.1f} s")
 
     def start(self, group: Group) -> Server:
         settings = dict(group.settings)

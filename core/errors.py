@@ -2,7 +2,7 @@
 
 Each API keeps the error dialect its clients already parse:
 
-* Sensu 1.x (stash routes, /health, /info): 400/413/500 carry ``{"error": "..."}``;
+* Sensu 1.x (stash routes, /health, /info): 400/413/500/503 carry ``{"error": "..."}``;
   401, 404 and 405 have empty bodies.
 * Sensu Go (``/api/core/v2...``, ``/auth...``): ``{"message": "...", "code": <kind>}``,
   where ``code`` is Sensu's error kind, not the HTTP status.
@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
+import re
 from http import HTTPStatus
 
 import redis
@@ -51,6 +53,10 @@ class Unauthorized(ApiError):
     status, kind, default = 401, 5, "bad credentials"
 
 
+class Forbidden(ApiError):
+    status, kind, default = 403, 4, "permission denied"
+
+
 class NotFound(ApiError):
     status, kind, default = 404, 2, "not found"
 
@@ -75,8 +81,60 @@ class PayloadTooLarge(ApiError):
     status, kind, default = 413, 1, "request body is too large"
 
 
+class TooManyRequests(ApiError):
+    """Too many failed logins from one address (spec stashes.md 17.4)."""
+
+    status, kind, default = 429, 4, "too many failed logins, retry later"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        # Whole seconds, rounded up: a client retrying on time is let through.
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
 class RedisUnavailable(ApiError):
     default = "not connected to redis"
+
+
+class RedisRefused(ApiError):
+    """Redis is up but cannot serve now (a replica, loading, busy, out of memory)."""
+
+    status = 503
+
+
+# Replies by which Redis refuses a command for a state it is in (spec stashes.md
+# 17.12), and the reason a client gets.
+REFUSALS = {
+    "READONLY": "redis is a read-only replica",
+    "MASTERDOWN": "redis has lost its primary",
+    "LOADING": "redis is loading its data",
+    "BUSY": "redis is busy running a script",
+    "OOM": "redis is out of memory",
+}
+_REFUSAL_CLASSES = (
+    (redis.exceptions.ReadOnlyError, "READONLY"),
+    (redis.exceptions.MasterDownError, "MASTERDOWN"),
+    (redis.exceptions.BusyLoadingError, "LOADING"),
+    (redis.exceptions.OutOfMemoryError, "OOM"),
+)
+# Redis 6 wraps an error a script met: "Error running script (...): ... -OOM ...".
+_IN_SCRIPT = re.compile(r"^Error running script .*?: -([A-Z]+) ")
+
+
+def redis_refusal(exc: BaseException) -> str | None:
+    """The code (a key of REFUSALS) of a Redis refusal, met by a script or not;
+    None for any other error."""
+    for cls, code in _REFUSAL_CLASSES:
+        if isinstance(exc, cls):
+            return code
+    if not isinstance(exc, redis.ResponseError):
+        return None
+    message = str(exc)
+    code = message.split(" ", 1)[0]
+    if code not in REFUSALS:
+        found = _IN_SCRIPT.match(message)
+        code = found.group(1) if found else ""
+    return code if code in REFUSALS else None
 
 
 # Statuses whose Sensu 1.x body is empty.
@@ -106,6 +164,8 @@ def render(error: ApiError, path: str) -> Answer:
     headers: list[tuple[str, str]] = []
     if isinstance(error, MethodNotAllowed) and error.allowed:
         headers.append(("Allow", ", ".join(error.allowed)))
+    elif isinstance(error, TooManyRequests):
+        headers.append(("Retry-After", str(error.retry_after)))
     if is_sensu_go(path):
         body = json.dumps({"message": error.message, "code": error.kind}).encode()
     elif error.status in _EMPTY_IN_SENSU1:
@@ -123,12 +183,17 @@ def render(error: ApiError, path: str) -> Answer:
 def as_api_error(exc: Exception, method: str, path: str) -> ApiError:
     """Any exception as the error a client sees; the one table for every path.
 
-    Unexpected errors are logged with their traceback; Redis outages with one line.
+    Unexpected errors are logged with their traceback; Redis outages and refusals
+    (READONLY, LOADING, ...: 503) with one line.
     """
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ValidationError):
         return BadRequest(validation_message(exc.messages))
+    refusal = redis_refusal(exc)  # before UNREACHABLE: LOADING is a ConnectionError
+    if refusal is not None:
+        log.error("redis refused %s %s: %s %s", method, path, refusal, exc)
+        return RedisRefused(REFUSALS[refusal])
     if isinstance(exc, UNREACHABLE):
         log.error("redis unreachable on %s %s: %s", method, path, exc)
         return RedisUnavailable()

@@ -1,32 +1,65 @@
 """The steps every request passes before routing, under either server.
 
-In order (spec stashes.md section 2): a request ID, CORS headers on every response
-(errors included), OPTIONS answered without auth, a URL path that must be UTF-8, and
-credentials on the Sensu 1.x routes decided before routing, so an unauthenticated
-request to an unknown path is 401, not 404 (the Sensu Go routes check their own,
-after routing). The servers' adapters (server/wsgi.py, server/rsgi.py) call `Gate`.
+In order (spec stashes.md section 2): a request ID (the client's only when it is
+plain, section 17.8), CORS headers on every response (errors included), OPTIONS
+answered without auth, a URL path that must be UTF-8, browser writes from other
+sites refused (17.7), and credentials on the Sensu 1.x routes decided before
+routing, so an unauthenticated request to an unknown path is 401, not 404 (the
+Sensu Go routes check their own, after routing). No body has been read by then.
+The servers' adapters (server/wsgi.py, server/rsgi.py) call `Gate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable
 from random import getrandbits
+from typing import Any, Protocol
 
 from core.errors import (
     Answer,
     BadRequest,
-    Unauthorized,
+    Forbidden,
     as_api_error,
     is_sensu_go,
     render,
 )
 from core.request import Request
+from core.settings import origin_key
 
-# Given a request's Authorization header (None without one): may it use the stash
-# routes? It may raise when it cannot tell (Redis down).
-CredentialCheck = Callable[[str | None], bool]
+
+class Credentials(Protocol):
+    """Who may use the Sensu 1.x routes (accounts.authenticator.Authenticator).
+
+    Each method raises the error to answer with: 401, 429, or Redis down.
+    """
+
+    def quick(self, request: Request) -> bool:
+        """True when allowed, told from memory alone; False when only `check` or
+        `settle` can tell (a Redis lookup, a password hash)."""
+        ...
+
+    def check(self, request: Request) -> None:
+        """Decide, waiting for Redis and password hashes: for server threads."""
+        ...
+
+    async def settle(self, request: Request, client: Any) -> None:
+        """Decide on an event loop without blocking it; `client` is its Redis
+        client (redisio.pipelined.PipelinedClient)."""
+        ...
+
+
+# What `Gate.check` answers, asked not to wait, when only `Gate.settle` can decide.
+PENDING: Answer = (0, [], b"")
 
 _OPTIONS: Answer = (200, [("Content-Length", "0")], b"")
+
+# A client's X-Request-ID is echoed and logged only in this shape: nothing that
+# could forge or break a log line, or make every response large.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# The methods a page on another site must not send with the user's browser.
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def new_request_id() -> str:
@@ -46,17 +79,25 @@ class Gate:
     def __init__(
         self,
         cors: Iterable[tuple[str, str]],
-        allows: CredentialCheck | None = None,
+        allows: Credentials | None = None,
+        origins: Iterable[str] = (),
     ) -> None:
-        """`cors`: headers for every response; `allows`: None leaves stashes open."""
+        """`cors`: headers for every response; `allows`: None leaves stashes open;
+        `origins`: other sites' origins (`origin_key`s) whose writes are accepted."""
         self.cors = tuple(cors)
         self.allows = allows
+        self.origins = frozenset(origins)
 
-    def check(self, request: Request) -> tuple[list[tuple[str, str]], Answer | None]:
+    def check(
+        self, request: Request, wait: bool = True
+    ) -> tuple[list[tuple[str, str]], Answer | None]:
         """The headers every response to `request` carries, and its answer if it
-        ends here (OPTIONS, a path that is not UTF-8, no access); else None.
+        ends here (OPTIONS, a path that is not UTF-8, a cross-site write, no
+        access); else None.
         """
-        request_id = request.header("x-request-id") or new_request_id()
+        request_id = request.header("x-request-id")
+        if request_id is None or not _REQUEST_ID.fullmatch(request_id):
+            request_id = new_request_id()
         extra = [("X-Request-ID", request_id), *self.cors]
         if request.method == "OPTIONS":
             return extra, _OPTIONS
@@ -67,11 +108,47 @@ class Gate:
                 path.encode("latin-1").decode("utf-8")
             except UnicodeError:
                 return extra, render(BadRequest("URL path is not valid UTF-8"), path)
+        if request.method in _WRITES and self.cross_site(request):
+            return extra, render(Forbidden("cross-site request refused"), path)
         if self.allows is not None and not is_sensu_go(path):
             try:
-                allowed = self.allows(request.header("authorization"))
-            except Exception as exc:  # Redis down: the one error table
+                if wait:
+                    self.allows.check(request)
+                elif not self.allows.quick(request):
+                    # Credentials are the last step: `settle` finishes the gate.
+                    return extra, PENDING
+            except Exception as exc:  # refused, or Redis down: the one error table
                 return extra, render(as_api_error(exc, request.method, path), path)
-            if not allowed:
-                return extra, render(Unauthorized(), path)
         return extra, None
+
+    async def settle(self, request: Request, client: Any) -> Answer | None:
+        """The credentials that `check(request, wait=False)` left PENDING, decided
+        without blocking the event loop; None when the request may pass."""
+        assert self.allows is not None  # nothing is PENDING without a check
+        try:
+            await self.allows.settle(request, client)
+        except Exception as exc:  # refused, or Redis down: the one error table
+            error = as_api_error(exc, request.method, request.path)
+            return render(error, request.path)
+        return None
+
+    def cross_site(self, request: Request) -> bool:
+        """True when a browser sends `request` from a page of another site, unless
+        that site's origin is listed. Browsers say where a request comes from in
+        Sec-Fetch-Site and Origin; curl and the Sensu clients send neither.
+        """
+        origin = request.header("origin")
+        key = None if origin is None else origin_key(origin)
+        if key is not None and key in self.origins:
+            return False
+        site = request.header("sec-fetch-site")
+        if site is not None:
+            # The browser's own word; "same-origin" holds behind a proxy that
+            # changes the scheme or host, where Origin and Host differ.
+            if site == "cross-site":
+                return True
+            if site == "same-origin":
+                return False
+        if origin is None:
+            return False
+        return key is None or key != origin_key(request.origin())

@@ -8,6 +8,7 @@ string the operator typed.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ MIN_API_KEY_LENGTH = 16
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET")
 
 Kind = Literal["str", "int", "float", "bool", "json"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -98,8 +101,24 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds a refresh token may renew access tokens",
     ),
     Setting(
+        "AUTH_FAILURES", "int", 20,
+        "failed credential checks a client address may make per window; then 429",
+    ),
+    Setting(
+        "AUTH_FAILURE_WINDOW", "int", 60,
+        "seconds over which failed credential checks are counted (and refused)",
+    ),
+    Setting(
+        "TRUSTED_PROXIES", "str", "",
+        "proxies (addresses, networks) whose X-Forwarded-For names the client",
+    ),
+    Setting(
         "CORS", "json", DEFAULT_CORS,
         "key K becomes Access-Control-Allow-K; a JSON non-object turns CORS off",
+    ),
+    Setting(
+        "ALLOWED_ORIGINS", "str", "",
+        "web origins besides stashd's own whose browser writes are accepted (17.7)",
     ),
     Setting(
         "MAX_BODY_BYTES", "int", 8 * 1024 * 1024,
@@ -211,7 +230,13 @@ def validate(config: Mapping[str, Any]) -> None:
             f"{ENV_PREFIX}API_KEY must be at least {MIN_API_KEY_LENGTH} characters, "
             "without leading or trailing spaces"
         )
-    for name in ("API_REQUEST_LIMIT", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL"):
+    for name in (
+        "API_REQUEST_LIMIT",
+        "ACCESS_TOKEN_TTL",
+        "REFRESH_TOKEN_TTL",
+        "AUTH_FAILURES",
+        "AUTH_FAILURE_WINDOW",
+    ):
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
@@ -224,6 +249,8 @@ def validate(config: Mapping[str, Any]) -> None:
     if isinstance(cors, dict) and not all(isinstance(v, str) for v in cors.values()):
         raise ConfigError(f"{ENV_PREFIX}CORS values must be strings")
     binds(config["BIND"])
+    trusted_proxies(config["TRUSTED_PROXIES"])
+    allowed_origins(config["ALLOWED_ORIGINS"])
     level = config["LOG_LEVEL"]
     if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
         raise ConfigError(
@@ -249,6 +276,72 @@ def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
             host = parts.netloc.rpartition("@")[2]
             settings["REDIS_URL"] = urlunsplit(parts._replace(netloc=f"***@{host}"))
     return settings
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_key(origin: str) -> str | None:
+    """A web origin (``https://Host:443``) in one spelling (``https://host``), to
+    compare; None when it is not an http(s) origin (``null`` included)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not host
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def allowed_origins(text: object) -> frozenset[str]:
+    """The ALLOWED_ORIGINS setting (space separated) as `origin_key`s.
+
+    :raise ConfigError: an item that is not scheme://host[:port] (http or https).
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"{ENV_PREFIX}ALLOWED_ORIGINS must be a string")
+    keys = set()
+    for item in text.split():
+        key = origin_key(item)
+        if key is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}ALLOWED_ORIGINS: {item!r} is not an origin such as "
+                "https://dashboard.example.com:8443"
+            )
+        keys.add(key)
+    return frozenset(keys)
+
+
+def trusted_proxies(text: object) -> tuple[IPNetwork, ...]:
+    """The TRUSTED_PROXIES setting: addresses or networks (``10.0.0.0/8``),
+    separated by spaces or commas.
+
+    :raise ConfigError: an item that is neither.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES must be a string")
+    networks = []
+    for item in text.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{ENV_PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)
 
 
 def binds(bind: object) -> list[tuple[str, int]]:

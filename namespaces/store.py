@@ -1,9 +1,9 @@
 """Namespaces in Redis: a marker key per namespace, and the list of every name.
 
 The marker carries the namespace's hash tag, so asset scripts check it in the same
-atomic step as the asset. The list of names lives in another Redis Cluster slot, so
-no script can change both: the marker is written first and removed first, and a
-namespace that exists but is missing from the list is put back by the next create.
+atomic step as the asset. Creating and deleting a namespace are each one script over
+the marker and the list (as asset writes are), so no reader ever sees one without
+the other; the scripts declare every key they touch (see redisio/keys.py on Cluster).
 Nothing here talks to Redis: methods describe round trips for a client to run.
 """
 
@@ -27,13 +27,35 @@ class DeleteOutcome(enum.Enum):
     NOT_EMPTY = -1
 
 
-# KEYS[1] namespace marker, KEYS[2] its asset index.
+# KEYS[1] namespace marker, KEYS[2] the namespace index; ARGV[1] the name.
+# 1 when created, 0 when it existed (then a name missing from the index, as an
+# earlier release could leave it, is put back).
+_CREATE = Script(
+    """
+local created = redis.call('SET', KEYS[1], '1', 'NX') and 1 or 0
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return created
+""",
+    convert=bool,
+)
+
+# KEYS[1] namespace marker, KEYS[2] its asset index, KEYS[3] the namespace index,
+# KEYS[4] its silenced index, KEYS[5] their expiry schedule; ARGV[1] the name. A
+# silence past its deadline (not purged yet) does not count. A name listed without
+# its marker is unlisted all the same.
 _DELETE = Script(
     """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
+local existed = redis.call('EXISTS', KEYS[1])
+if existed == 1 then
+  if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local dead = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. now)
+  if redis.call('ZCARD', KEYS[4]) - dead > 0 then return -1 end
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
-return 1
+return existed
 """,
     convert=DeleteOutcome,
 )
@@ -55,18 +77,22 @@ class NamespaceStore:
         return Call(("EXISTS", self.keys.namespace(ns)), convert=bool)
 
     def create(self, ns: str) -> Steps[bool]:
-        """Create `ns`; False when it existed (then only the list is repaired)."""
-        created = yield Call(("SET", self.keys.namespace(ns), "1", "NX"), convert=bool)
-        yield Call(("ZADD", self.keys.namespace_index, 0, ns))
+        """Create `ns` and list it, in one script; False when it existed."""
+        keys = [self.keys.namespace(ns), self.keys.namespace_index]
+        created: bool = yield _CREATE(keys, [ns])
         return created
 
     def delete(self, ns: str) -> Steps[DeleteOutcome]:
-        """Delete `ns` if it holds no assets; the list follows the marker."""
-        outcome = yield _DELETE(
-            [self.keys.namespace(ns), self.keys.asset_index(ns)], []
-        )
-        if outcome is not DeleteOutcome.NOT_EMPTY:
-            yield Call(("ZREM", self.keys.namespace_index, ns))
+        """Delete `ns` and unlist it, in one script, if it holds no assets and no
+        live silences."""
+        keys = [
+            self.keys.namespace(ns),
+            self.keys.asset_index(ns),
+            self.keys.namespace_index,
+            self.keys.silenced_index(ns),
+            self.keys.silenced_expiry(ns),
+        ]
+        outcome: DeleteOutcome = yield _DELETE(keys, [ns])
         return outcome
 
     def batches(self, after: str | None = None) -> Batches:

@@ -14,6 +14,10 @@ from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
+# Stored content a list reads per round trip (spec stashes.md 17.10): a reply of a
+# gigabyte would hold Redis up for everyone else for seconds.
+LIST_BUDGET = 4 * 1024 * 1024
+
 
 class Call(NamedTuple):
     """One Redis round trip, described: a command, and what to make of its reply."""

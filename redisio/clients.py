@@ -4,11 +4,17 @@
   maintenance commands, and the connection settings of the lean clients.
 * `BlockingClient`: one connection per thread, for Flask views and WSGI servers.
 * `pipelined.PipelinedClient`: one pipelined connection per event loop, for RSGI.
+
+None of them sends a command twice (spec stashes.md 17.6): once written, a command
+may have run even if its reply never comes, so a timeout or a lost connection
+raises (a 500); only a command that never left stashd (`NotSent`) is tried again,
+once, on a fresh connection.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -18,21 +24,33 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core.errors import UNREACHABLE
+from core.errors import UNREACHABLE, redis_refusal
 from redisio.calls import Call, Steps
 
 RedisClient = redis.Redis  # | redis.RedisCluster once Cluster support lands
 
 T = TypeVar("T")
 
+# Replies after which a connection is dropped, so the next command connects afresh
+# and reaches whichever server is the primary now.
+DROP_AFTER = frozenset({"READONLY", "MASTERDOWN"})
+# A connection idle this long is checked before a command is written to it: Redis
+# may have closed it meanwhile (a restart, its idle timeout), and a command written
+# to a closed connection has an outcome nobody knows.
+IDLE_CHECK = 0.01
+
+
+class NotSent(redis.ConnectionError):
+    """The command never reached Redis (no connection, or it was lost before the
+    command was written): sending it again is safe."""
+
 
 def make_client(config: Mapping[str, Any]) -> RedisClient:
     """A client for ``REDIS_URL`` (redis://, rediss:// or unix://).
 
-    A failed call is retried once, at once, on a fresh connection: after a Redis
-    restart every pooled connection is dead, and one retry is what revives them
-    without a restart of stashd. Short timeouts make both attempts fit in 2 s.
-    Responses stay bytes: stored JSON is served as it is.
+    Commands are never retried: redis-py resends after a timeout, when the first
+    may have run. A pooled connection Redis closed (after a restart) is replaced
+    when the pool hands it out. Responses stay bytes: stored JSON is served as it is.
     """
     url = config["REDIS_URL"]
     if not url:
@@ -45,7 +63,7 @@ def make_client(config: Mapping[str, Any]) -> RedisClient:
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 0),
         client_name="stashd",
     )
 
@@ -66,8 +84,9 @@ class BlockingClient:
     redis-py's client checks a connection out of its pool and back in for every
     command, and on a hot path that bookkeeping costs more CPU than the command
     (docs/benchmarks.md). Connections are made with the client's pool settings, so
-    they reach the same Redis with the same URL, timeouts, TLS and credentials. Like the
-    client, a call that fails to reach Redis is retried once on a fresh connection.
+    they reach the same Redis with the same URL, timeouts, TLS and credentials. A
+    command that could not be written is tried once more on a fresh connection; one
+    that was written is never sent again.
     """
 
     def __init__(self, client: RedisClient) -> None:
@@ -78,17 +97,30 @@ class BlockingClient:
         self._local = threading.local()
 
     def execute(self, *args: Any) -> Any:
-        """Run one command and return its reply; error replies are raised."""
-        conn = getattr(self._local, "conn", None)
+        """Run one command and return its reply; error replies are raised.
+
+        :raise redis.TimeoutError, redis.ConnectionError: no reply; it may have run.
+        """
+        local = self._local
+        conn = getattr(local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = local.conn = self._connect()
+            local.used = 0.0
+        now = time.monotonic()
+        if now - local.used > IDLE_CHECK and conn.is_connected:
+            _forget_if_closed(conn)
+        local.used = now
         try:
             conn.send_command(*args)
-            return conn.read_response()
-        except UNREACHABLE:
-            conn.disconnect()  # the next send connects afresh
+        except UNREACHABLE:  # not written whole, so not run: once more, afresh
+            conn.disconnect()
             conn.send_command(*args)
+        try:
             return conn.read_response()
+        except redis.ResponseError as exc:
+            if redis_refusal(exc) in DROP_AFTER:
+                conn.disconnect()
+            raise
 
     def run(self, call: Call) -> Any:
         """Run `call`: its command (EVAL when the script is not cached), converted."""
@@ -121,3 +153,14 @@ class BlockingClient:
         if conn is not None:
             self._local.conn = None
             conn.disconnect()
+
+
+def _forget_if_closed(conn: redis.connection.AbstractConnection) -> None:
+    """Disconnect `conn` when Redis closed it or a stray reply waits on it, so the
+    next command connects afresh instead of being written into a dead socket."""
+    try:
+        stale = conn.can_read(timeout=0)
+    except UNREACHABLE:
+        stale = True
+    if stale:
+        conn.disconnect()

@@ -14,6 +14,8 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{ns:<ns>}:silenced          zset     silencing entry names of <ns>, score 0
     P:{ns:<ns>}:silenced-expiry   zset     name -> deadline (Unix ms), if it has one
     P:{ns:<ns>}:silence:<name>    hash     one silencing entry, expiring at its deadline
+    P:{ns:<ns>}:silence-match:<name> string  what a match reads of that entry (begin,
+                                          sides), expiring with it
 
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
@@ -22,16 +24,26 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{accounts}:access:<sha>    hash     username, expires_at (kept past expiry for
                                           refreshes, until the refresh token's end)
     P:{accounts}:refresh:<sha>   string   username, with the refresh token's TTL
+    P:{accounts}:tokens:<name>   zset     key of each access and refresh token of user
+                                          <name> -> when its record ends (Unix s)
+    P:{accounts}:failures:<addr> string   failed credential checks from client address
+                                          <addr>, expiring at the end of its window
     P:{accounts}:configured-key  string   digest of the STASHD_API_KEY last registered
+    P:{accounts}:configured-user string   the STASHD_API_USER of the last start
     P:{accounts}:seeded          string   set once the fresh deployment was seeded
 
 A stash write changes its content key and both sorted sets in one script, and Redis
 Cluster runs a script only when all its keys share a slot: the ``{stashes}`` hash tag
 puts them in one. Likewise every key of one namespace carries ``{ns:<ns>}`` (namespace
 names cannot contain braces), so an asset, its namespace's index and the namespace's
-existence change together in one script. Only the list of namespaces lives apart.
+existence change together in one script. The list of namespaces lives apart, yet
+a namespace's create and delete are each one script over its marker and the list:
+on Redis Cluster both must then be reachable from one script (a later issue).
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
+Every account key shares ``{accounts}``: a credential lookup reads the failures of
+the client's address in the same script, and deleting a user or changing its
+password revokes its keys and tokens in one step.
 Secrets (API keys, tokens) are stored as SHA-256 digests only, never as they are.
 The prefix cannot contain ``:``, so deployments never share a key.
 Changing any pattern here strands stored data: it needs a CHANGELOG entry.
@@ -56,6 +68,7 @@ class Keys:
         self.apikey_index: str = accounts + "apikeys"
         self.user_index: str = accounts + "users"
         self.configured_key: str = accounts + "configured-key"
+        self.configured_user: str = accounts + "configured-user"
         self.seeded: str = accounts + "seeded"
         self._accounts = accounts
 
@@ -95,6 +108,14 @@ class Keys:
         """The hash holding silencing entry `name` of namespace `ns`."""
         return self.silence_prefix(ns) + name
 
+    def silence_match_prefix(self, ns: str) -> str:
+        """What a match reads of an entry of namespace `ns`: this plus its name."""
+        return f"{self._prefix}:{{ns:{ns}}}:silence-match:"
+
+    def silence_match(self, ns: str, name: str) -> str:
+        """The string a match reads of silencing entry `name` of namespace `ns`."""
+        return self.silence_match_prefix(ns) + name
+
     def user(self, name: str) -> str:
         """The hash of user `name`."""
         return self._accounts + "user:" + name
@@ -110,3 +131,12 @@ class Keys:
     def refresh_token(self, digest: str) -> str:
         """The user of the refresh token whose SHA-256 hex digest is `digest`."""
         return self._accounts + "refresh:" + digest
+
+    def tokens(self, name: str) -> str:
+        """The keys of user `name`'s access and refresh tokens, so they can be
+        revoked with the user."""
+        return self._accounts + "tokens:" + name
+
+    def failures(self, address: str) -> str:
+        """The failed credential checks of client `address` in its current window."""
+        return self._accounts + "failures:" + address

@@ -11,40 +11,49 @@ from typing import Any, TypeVar
 
 import hiredis
 import redis
+from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
-from core.errors import UNREACHABLE
+from core.errors import redis_refusal
 from redisio.calls import Call, Steps
+from redisio.clients import DROP_AFTER, NotSent
 
 T = TypeVar("T")
 
 
 def _error(reply: redis.ResponseError) -> redis.RedisError:
-    """An error reply as the exception redis-py raises for it."""
-    message = str(reply)
-    if message.startswith("NOSCRIPT"):
-        return redis.exceptions.NoScriptError(message)
-    if message.startswith("LOADING"):
-        return redis.exceptions.BusyLoadingError(message)
-    return reply
+    """An error reply as the exception redis-py raises for it (NoScriptError, ...)."""
+    return BaseParser.parse_error(str(reply))
+
+
+def _copy(error: redis.RedisError) -> redis.RedisError:
+    # One instance per waiter: an exception raised in several tasks would gather
+    # all their tracebacks.
+    return type(error)(*error.args)
 
 
 class _Pipe(asyncio.Protocol):
     """A Redis connection that pipelines: commands go out together, replies in order.
 
     Commands sent while the loop runs one step are written with one system call at
-    the end of it. A watchdog fails every pending command, and the connection, once
-    the oldest has waited `timeout` seconds for its reply.
+    the end of it. A watchdog fails each command whose reply is `timeout` seconds
+    late; the connection then takes no new commands, and closes once the rest are
+    answered or late too.
     """
 
     def __init__(self, timeout: float) -> None:
         self.loop = asyncio.get_running_loop()
         self.timeout = timeout
         self.reader = hiredis.Reader(replyError=redis.ResponseError)
+        # Commands written or about to be, in order; the last len(outgoing) of them
+        # are not written yet.
         self.waiting: deque[tuple[asyncio.Future, float]] = deque()
         self.outgoing: list[bytes] = []
+        # Replies still due to commands the watchdog failed: read and dropped.
+        self.skip = 0
+        self.accepting = True  # False once retired or lost: new commands go elsewhere
         self.transport: asyncio.Transport | None = None
-        self.lost: redis.ConnectionError | redis.TimeoutError | None = None
+        self.lost: redis.ConnectionError | None = None
         self.watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -53,6 +62,9 @@ class _Pipe(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
+            if self.skip:
+                self.skip -= 1
+                continue
             waiter, _ = self.waiting.popleft()
             if waiter.done():  # its request went away
                 continue
@@ -60,30 +72,54 @@ class _Pipe(asyncio.Protocol):
                 waiter.set_exception(_error(reply))
             else:
                 waiter.set_result(reply)
+        if not self.accepting and not self.waiting:
+            self.fail(redis.ConnectionError("retired connection closed"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.fail(redis.ConnectionError(f"connection to redis lost: {exc}"))
 
-    def fail(self, error: redis.ConnectionError | redis.TimeoutError) -> None:
-        """Fail every pending command with `error` and close the connection."""
+    def fail(self, error: redis.ConnectionError) -> None:
+        """Close the connection: commands written get `error` (they may have run),
+        those not written yet `NotSent`."""
         if self.lost is None:
             self.lost = error
-        while self.waiting:
-            waiter, _ = self.waiting.popleft()
+        self.accepting = False
+        written = len(self.waiting) - len(self.outgoing)
+        for i, (waiter, _) in enumerate(self.waiting):
             if not waiter.done():
-                waiter.set_exception(self.lost)
+                if i < written:
+                    waiter.set_exception(_copy(self.lost))
+                else:
+                    waiter.set_exception(NotSent(f"not sent: {self.lost}"))
+        self.waiting.clear()
+        self.outgoing.clear()
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         if self.transport is not None:
             self.transport.abort()
 
+    def retire(self) -> None:
+        """Take no new commands; close once those sent are answered."""
+        self.accepting = False
+        if not self.waiting:
+            self.fail(redis.ConnectionError("retired connection closed"))
+
     def send(self, args: tuple) -> asyncio.Future:
-        """Queue a command; the future gets its reply, or the error it met."""
-        if self.lost is not None:
-            raise self.lost
+        """Queue a command; the future gets its reply, or the error it met.
+
+        :raise NotSent: the connection takes no more commands.
+        """
+        if not self.accepting:
+            raise NotSent(f"not sent: {self.lost or 'connection retired'}")
+        # Packed before it is queued: a command that cannot be packed must not leave
+        # a waiter behind, which would take the reply of the next one.
+        command = hiredis.pack_command(args)
         waiter = self.loop.create_future()
         self.waiting.append((waiter, self.loop.time() + self.timeout))
         if not self.outgoing:
             self.loop.call_soon(self._flush)
-        self.outgoing.append(hiredis.pack_command(args))
+        self.outgoing.append(command)
         if self.watchdog is None:
             self.watchdog = self.loop.call_later(self.timeout, self._check)
         return waiter
@@ -94,14 +130,25 @@ class _Pipe(asyncio.Protocol):
         self.outgoing.clear()
 
     def _check(self) -> None:
+        """Fail the commands whose reply is late, and only those.
+
+        Replies come in order, so the rest wait behind a late one; each keeps its own
+        deadline, and the connection takes no new commands.
+        """
         self.watchdog = None
-        if not self.waiting:
-            return
-        late = self.waiting[0][1] - self.loop.time()
-        if late <= 0:  # replies come in order: the rest would wait behind it
-            self.fail(redis.TimeoutError("redis did not answer in time"))
-        else:
-            self.watchdog = self.loop.call_later(late, self._check)
+        waiting = self.waiting
+        now = self.loop.time()
+        while waiting and waiting[0][1] <= now:
+            waiter, _ = waiting.popleft()
+            self.skip += 1
+            self.accepting = False
+            if not waiter.done():
+                late = "redis did not answer in time; the command may have run"
+                waiter.set_exception(redis.TimeoutError(late))
+        if waiting:
+            self.watchdog = self.loop.call_later(waiting[0][1] - now, self._check)
+        elif not self.accepting:
+            self.fail(redis.ConnectionError("retired connection closed"))
 
 
 class PipelinedClient:
@@ -110,15 +157,19 @@ class PipelinedClient:
     Requests share the connection: commands go out as they come, many to a system
     call, and replies come back in order, so Redis sees a pipeline and no request
     waits on a thread of its own (docs/benchmarks.md). Settings come from
-    ``REDIS_URL`` and ``REDIS_TIMEOUT`` as for `make_client`; a call that cannot
-    reach Redis, or gets no reply within the timeout, is retried once on a fresh
-    connection.
+    ``REDIS_URL`` and ``REDIS_TIMEOUT`` as for `make_client`, TLS options included. A
+    command that could not be written is tried once more on a fresh connection; one
+    that was written is never sent again.
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.params = parse_url(config["REDIS_URL"])
         self.timeout: float = config["REDIS_TIMEOUT"]
+        # Made once: a bad certificate path fails at start, not per connection.
+        self.tls = tls_context(self.params)
         self._pipe: _Pipe | None = None
+        # Connections retired with replies still due: closed by close() if need be.
+        self._retired: set[_Pipe] = set()
         self._connecting: asyncio.Lock | None = None
 
     async def run(self, call: Call) -> Any:
@@ -144,47 +195,54 @@ class PipelinedClient:
             return done.value
 
     async def execute(self, *args: Any) -> Any:
-        """Run one command and return its reply; error replies are raised."""
-        try:
-            return await self._attempt(args)
-        except UNREACHABLE:
-            return await self._attempt(args)
+        """Run one command and return its reply; error replies are raised.
 
-    async def _attempt(self, args: tuple) -> Any:
+        :raise redis.TimeoutError, redis.ConnectionError: no reply; it may have run.
+        """
+        try:
+            return await self._send(args)
+        except NotSent:
+            pass
+        try:  # once more, on a fresh connection
+            return await self._send(args)
+        except NotSent as exc:  # callers see redis-py's own errors
+            raise redis.ConnectionError(*exc.args) from None
+
+    async def _send(self, args: tuple) -> Any:
         pipe = await self._connection()
         try:
             return await pipe.send(args)
-        except UNREACHABLE:
-            self._drop(pipe)
+        except redis.ResponseError as exc:
+            if redis_refusal(exc) in DROP_AFTER:
+                pipe.retire()
             raise
 
     def close(self) -> None:
-        """Close the connection (on its loop); the next command opens another."""
-        if self._pipe is not None:
-            self._drop(self._pipe)
-
-    def _drop(self, pipe: _Pipe) -> None:
-        if pipe.lost is None:
-            pipe.fail(redis.ConnectionError("connection dropped"))
-        if self._pipe is pipe:
-            self._pipe = None
+        """Close the connections (on their loop); the next command opens another."""
+        pipes = [self._pipe, *self._retired]
+        self._pipe = None
+        self._retired.clear()
+        for pipe in pipes:
+            if pipe is not None and pipe.lost is None:
+                pipe.fail(redis.ConnectionError("connection closed"))
 
     async def _connection(self) -> _Pipe:
         pipe = self._pipe
-        if pipe is not None and pipe.lost is None:
+        if pipe is not None and pipe.accepting:
             if pipe.loop is asyncio.get_running_loop():
                 return pipe
             self._pipe = self._connecting = None  # made on a loop since closed
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:  # one connection, however many ask at once
-            if self._pipe is None or self._pipe.lost is not None:
+            if self._pipe is None or not self._pipe.accepting:
+                self._retired = {p for p in self._retired if p.lost is None}
+                if self._pipe is not None and self._pipe.lost is None:
+                    self._retired.add(self._pipe)
                 try:
                     self._pipe = await asyncio.wait_for(self._open(), self.timeout)
                 except TimeoutError:
-                    raise redis.TimeoutError(
-                        "cannot connect to redis in time"
-                    ) from None
+                    raise NotSent("cannot connect to redis in time") from None
         return self._pipe
 
     async def _open(self) -> _Pipe:
@@ -195,16 +253,10 @@ class PipelinedClient:
             if "path" in params:
                 _, pipe = await loop.create_unix_connection(make, params["path"])
             else:
-                tls = None
-                if params.get("connection_class") is redis.SSLConnection:
-                    tls = ssl.create_default_context()
-                    if params.get("ssl_cert_reqs") == "none":
-                        tls.check_hostname = False
-                        tls.verify_mode = ssl.CERT_NONE
                 host, port = params.get("host", "localhost"), params.get("port", 6379)
-                _, pipe = await loop.create_connection(make, host, port, ssl=tls)
-        except OSError as exc:
-            raise redis.ConnectionError(f"cannot connect to redis: {exc}") from exc
+                _, pipe = await loop.create_connection(make, host, port, ssl=self.tls)
+        except OSError as exc:  # TLS failures too
+            raise NotSent(f"cannot connect to redis: {exc}") from exc
         setup = []
         if params.get("password"):
             user = params.get("username")
@@ -219,7 +271,39 @@ class PipelinedClient:
             for command in setup:
                 await pipe.send(command)
         except redis.RedisError as exc:
-            error = redis.ConnectionError(f"redis refused the connection: {exc}")
+            error = NotSent(f"redis refused the connection: {exc}")
             pipe.fail(error)
             raise error from exc
         return pipe
+
+
+def tls_context(params: Mapping[str, Any]) -> ssl.SSLContext | None:
+    """The TLS settings of a parsed ``rediss://`` URL as redis-py applies them, or
+    None for a URL without TLS (``ssl_ca_certs``, ``ssl_certfile``, ...)."""
+    if params.get("connection_class") is not redis.SSLConnection:
+        return None
+    # redis-py's own connection reads the options (names, defaults, "none" and
+    # friends), so both clients agree on them.
+    options = redis.SSLConnection(
+        **{k: v for k, v in params.items() if k != "connection_class"}
+    )
+    context = ssl.create_default_context()
+    context.check_hostname = options.check_hostname
+    context.verify_mode = options.cert_reqs
+    for flag in options.ssl_include_verify_flags or ():
+        context.verify_flags |= flag
+    for flag in options.ssl_exclude_verify_flags or ():
+        context.verify_flags &= ~flag
+    if options.certfile or options.keyfile:
+        context.load_cert_chain(
+            options.certfile, options.keyfile, options.certificate_password
+        )
+    if options.ca_certs or options.ca_path or options.ca_data:
+        context.load_verify_locations(
+            options.ca_certs, options.ca_path, options.ca_data
+        )
+    if options.ssl_min_version is not None:
+        context.minimum_version = options.ssl_min_version
+    if options.ssl_ciphers:
+        context.set_ciphers(options.ssl_ciphers)
+    return context

@@ -16,6 +16,10 @@ from werkzeug.datastructures import MultiDict
 
 _DIGITS = re.compile(r"[0-9]+")
 FILTER = "filter."
+# Integers longer than this are all alike: past the end of any list. int() refuses
+# more than 4,300 digits, and nobody pages with a 65-digit offset.
+MAX_DIGITS = 64
+HUGE = 10**MAX_DIGITS
 
 
 class MultiMapping(Protocol):
@@ -48,7 +52,11 @@ def _last(args: MultiMapping, name: str) -> str | None:
 
 
 def _integer(text: str | None) -> int | None:
-    return int(text) if text is not None and _DIGITS.fullmatch(text) else None
+    """Plain ASCII digits as their value (`HUGE` past MAX_DIGITS); else None."""
+    if text is None or not _DIGITS.fullmatch(text):
+        return None
+    digits = text.lstrip("0")
+    return HUGE if len(digits) > MAX_DIGITS else int(digits or "0")
 
 
 def parse_list_query(args: MultiMapping) -> ListQuery:

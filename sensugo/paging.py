@@ -66,10 +66,13 @@ def parse_limit(text: str | None) -> int | None:
     """
     if text is None or not _INTEGER.fullmatch(text):
         return None
-    value = int(text)
-    if value < 0:
+    digits = text.lstrip("+-").lstrip("0")
+    if text.startswith("-") and digits:
         raise BadRequest("limit must not be negative")
-    return min(value, MAX_LIMIT) or None
+    # Compared as text: int() refuses more than 4,300 digits (spec stashes.md 17.9).
+    if len(digits) > len(str(MAX_LIMIT)):
+        return MAX_LIMIT
+    return min(int(digits or "0"), MAX_LIMIT) or None
 
 
 def parse_list_query(args: QueryArgs) -> ListQuery:

@@ -7,7 +7,9 @@ worker exists, so nothing here races; every step is idempotent all the same.
   deleted ``default`` stays deleted.
 * ``STASHD_API_USER`` + ``STASHD_API_PASSWORD`` create or update that user, the
   administrator; ``STASHD_API_KEY`` registers an API key for it (and a key set
-  earlier but no longer is revoked).
+  earlier but no longer is revoked). A new password revokes the administrator's
+  access and refresh tokens; a new ``STASHD_API_USER`` removes the previous one with
+  its keys and tokens (spec stashes.md 17.5).
 * Without them, a newcomer still gets a working assets API: the user ``admin`` with
   a generated password, written to ``<data dir>/admin-password`` (mode 600) and
   logged at the start that made it. Deleting the file makes a new one at the next
@@ -24,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from accounts.authenticator import digest, hash_password
+from accounts.passwords import digest, hash_password, verify_password
 from accounts.store import AccountStore, ApiKey
 from core.errors import UNREACHABLE
 from namespaces.store import NamespaceStore
@@ -62,7 +64,7 @@ def _bootstrap(config: Mapping[str, Any], client: BlockingClient) -> None:
     now = int(time.time())
     user, password = config["API_USER"], config["API_PASSWORD"]
     if user and password:
-        client.run(accounts.put_user(user, hash_password(password), now))
+        _configure_admin(client, accounts, user, password, now)
         for name, generated in client.run(accounts.users()):
             if generated and name != user:
                 client.run(accounts.delete_user(name))
@@ -73,6 +75,27 @@ def _bootstrap(config: Mapping[str, Any], client: BlockingClient) -> None:
         return
     _configure_key(client, accounts, None, "", now)
     _generated_admin(config, client, accounts, now)
+
+
+def _configure_admin(
+    client: BlockingClient, accounts: AccountStore, user: str, password: str, now: int
+) -> None:
+    previous = client.run(accounts.configured_user())
+    if previous is not None and previous != user:
+        if client.run(accounts.delete_user(previous)):
+            log.info(
+                "removed user %s, the previous STASHD_API_USER, with its API keys "
+                "and tokens",
+                previous,
+            )
+    stored = client.run(accounts.password_hash(user))
+    generated = dict(client.run(accounts.users())).get(user, False)
+    # A password set again keeps the tokens made with it: only a change ends them.
+    if stored is None or generated or not verify_password(password.encode(), stored):
+        client.run(accounts.put_user(user, hash_password(password), now))
+        if stored is not None:
+            log.info("new password for user %s: its tokens are revoked", user)
+    client.run(accounts.set_configured_user(user))
 
 
 def _configure_key(
@@ -107,7 +130,8 @@ def _generated_admin(
         log.info("the password of user %s is in %s", GENERATED_ADMIN, path)
         return
     password = secrets.token_urlsafe(18)
-    os.makedirs(config["DATA_DIR"], exist_ok=True)
+    # As the embedded Redis makes it: the owner's alone (spec stashes.md 17.11).
+    os.makedirs(config["DATA_DIR"], mode=0o700, exist_ok=True)
     # Created with mode 600 from the start: never readable by others, not even
     # for a moment; a file left from before is truncated and its mode reset.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

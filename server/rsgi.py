@@ -6,7 +6,9 @@ measured the thread switches around each wait cost more CPU than the request its
 match, core/replies.py) run on the worker's event loop instead, their Redis round
 trips pipelined with the other requests' on one connection
 (redisio.pipelined.PipelinedClient). Every other request goes, as a WSGI environ,
-to the same Flask app (and its `Front`) on a small thread pool.
+to the same Flask app (and its `Front`) on a small thread pool; its body stays with
+granian until a view reads it (`LoopInput`), so a request refused before that (401,
+404) never costs the server its body.
 
 Fast-path requests become an `RSGIRequest` that passes the same gate, and the same
 `FastRoutes.handle` steps, as under WSGI. Every answer written here drops its body for
@@ -16,15 +18,16 @@ HEAD.
 from __future__ import annotations
 
 import asyncio
-import io
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask
 
 from core.errors import Answer
-from core.request import RSGIRequest, receive
+from core.gate import PENDING
+from core.request import RSGIRequest
 from redisio.pipelined import PipelinedClient
 from server.wsgi import Front
 
@@ -32,10 +35,66 @@ from server.wsgi import Front
 # mostly wait on Redis, and a few let a slow one (a password check) not hold up the
 # rest.
 FLASK_THREADS = 8
+# Seconds a Flask thread waits for the next piece of a request body: a client that
+# stops sending mid-body gets 400 then, and the thread is free for others.
+BODY_WAIT = 10.0
+
+
+class LoopInput:
+    """``wsgi.input`` of an RSGI request, read on a Flask thread.
+
+    Each read asks the event loop for the body's next chunks, only as many as the
+    reader wants: nothing is received before a view reads the body, nor past its limit.
+    """
+
+    def __init__(self, protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._protocol = protocol
+        self._loop = loop
+        self._chunks: Any = None  # granian's chunk iterator, made on the loop
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._ended = False
+
+    async def _next(self) -> bytes:
+        if self._chunks is None:
+            self._chunks = self._protocol.__aiter__()
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return b""
+
+    def _fetch(self) -> bytes:
+        future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+        try:
+            return future.result(BODY_WAIT)
+        except FutureTimeout:
+            future.cancel()
+            raise TimeoutError("the request body stopped arriving") from None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all that is left when negative); b"" at the end.
+
+        :raise TimeoutError: no chunk came for BODY_WAIT seconds.
+        :raise RuntimeError: granian's transport closed (the client went away).
+        """
+        while not self._ended and (size < 0 or self._buffered < size):
+            chunk = self._fetch()
+            if not chunk:
+                self._ended = True
+                break
+            self._buffer.append(chunk)
+            self._buffered += len(chunk)
+        data = b"".join(self._buffer)
+        if 0 <= size < len(data):
+            data, rest = data[:size], data[size:]
+            self._buffer, self._buffered = [rest], len(rest)
+        else:
+            self._buffer, self._buffered = [], 0
+        return data
 
 
 def environ_of(scope: Any, path: str) -> dict[str, Any]:
-    """The WSGI environ (PEP 3333) of an RSGI request, without its body."""
+    """The WSGI environ (PEP 3333) of an RSGI request, without ``wsgi.input``."""
     host, _, port = scope.server.rpartition(":")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope.method,
@@ -52,7 +111,7 @@ def environ_of(scope: Any, path: str) -> dict[str, Any]:
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
-        # The body is read whole before the app runs: the app may read to its end.
+        # granian ends the input with the body: the app may read to its end.
         "wsgi.input_terminated": True,
     }
     for name, value in scope.headers.items():
@@ -72,7 +131,6 @@ class RSGIApp:
         self.fast = self.front.fast
         self.redis = PipelinedClient(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
-        self.max_any_body = max(self.max_body, app.config["API_REQUEST_LIMIT"])
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -87,7 +145,9 @@ class RSGIApp:
         if found is None or fast is None:  # (without a fast path, found is None)
             status, headers, body = await self._flask(scope, request.path, protocol)
         else:
-            extra, answer = self.gate.check(request)
+            extra, answer = self.gate.check(request, wait=False)
+            if answer is PENDING:  # credentials that need Redis or a password hash
+                answer = await self.gate.settle(request, self.redis)
             if answer is None:
                 if method == "POST":  # the steps wait on Redis only: receive it first
                     await request.receive(protocol, self.max_body)
@@ -98,9 +158,9 @@ class RSGIApp:
 
     async def _flask(self, scope: Any, path: str, protocol: Any) -> Answer:
         environ = environ_of(scope, path)
-        body = await receive(protocol, environ.get("CONTENT_LENGTH"), self.max_any_body)
-        environ["wsgi.input"] = io.BytesIO(body)
         loop = asyncio.get_running_loop()
+        # The gate and credentials come first: the view reads the body, if at all.
+        environ["wsgi.input"] = LoopInput(protocol, loop)
         return await loop.run_in_executor(self.pool, self._call_wsgi, environ)
 
     def _call_wsgi(self, environ: dict[str, Any]) -> Answer:

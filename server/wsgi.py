@@ -1,7 +1,8 @@
 """The WSGI adapter in front of Flask: what every request gets before routing.
 
 Each request becomes a `WSGIRequest` (leading slashes collapsed) and passes the gate
-(core/gate.py: request ID, CORS, OPTIONS, UTF-8 path, credentials). Then the fast
+(core/gate.py: request ID, CORS, OPTIONS, UTF-8 path, cross-site writes,
+credentials) before anything reads its body from the server. Then the fast
 path answers the hot routes (core/replies.py FastRoutes), driven on this thread's Redis
 connection; routing and all the rest happen in Flask. Answers made here carry no
 body for HEAD.

@@ -106,29 +106,53 @@ def _entry(item: RawStash) -> bytes:
     )
 
 
+def _encoded(items: list[RawStash]) -> list[bytes]:
+    return [_entry(item) for item in items]
+
+
+def _entries(batch: list[RawStash]) -> list[bytes]:
+    return [_entry(item) for item, _ in _readable(batch)]
+
+
+def _array(entries: list[bytes]) -> bytes:
+    """`entries` as one JSON array, copied once: a list can hold a gigabyte."""
+    if not entries:
+        return b"[]"
+    parts = [b","] * (2 * len(entries) + 1)
+    parts[0], parts[-1] = b"[", b"]"
+    parts[1::2] = entries
+    return b"".join(parts)
+
+
 def list_stashes(store: StashStore, query: ListQuery) -> Steps[Reply]:
     """Live stashes sorted by path: ``filter.*`` first, then ``limit``/``offset``.
 
-    A page without filters costs in proportion to its size; anything else reads all,
-    a batch per round trip.
+    A page without filters costs in proportion to its size; anything else reads all.
+    Each batch is parsed as it comes, between round trips, so a list of big stashes
+    never holds up an event loop for long.
     """
     if query.limit is not None and not query.filters:
-        total, page = yield from store.page(query.offset, query.limit)
-        items = [item for item, _ in _readable(page)]
+        total, entries = yield from store.page(query.offset, query.limit, _entries)
+        body = _array(entries)
     else:
-        everything = yield from store.scan()
-        items = [
-            item
-            for item, content in _readable(everything)
-            if matches(
-                {"path": item.path, "content": content, "expire": item.expire},
-                query.filters,
-            )
-        ]
-        total = len(items)
-        if query.limit is not None:
-            items = items[query.offset : query.offset + query.limit]
-    body = b"[" + b",".join(map(_entry, items)) + b"]"
+
+        def chosen(batch: list[RawStash]) -> list[RawStash]:
+            return [
+                item
+                for item, content in _readable(batch)
+                if matches(
+                    {"path": item.path, "content": content, "expire": item.expire},
+                    query.filters,
+                )
+            ]
+
+        if query.limit is None:  # the whole list: each batch encoded as it comes
+            entries = yield from store.scan(lambda batch: _encoded(chosen(batch)))
+        else:
+            items = yield from store.scan(chosen)
+            total = len(items)
+            entries = _encoded(items[query.offset : query.offset + query.limit])
+        body = _array(entries)
     if query.limit is None:
         return Reply(200, body)
     paging = {"limit": query.limit, "offset": query.offset, "total": total}

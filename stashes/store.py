@@ -9,10 +9,13 @@ counting, so ``total`` counts live stashes only.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
-from redisio.calls import Call, Script, Steps
+from redisio.calls import LIST_BUDGET, Call, Script, Steps
 from redisio.keys import Keys
+
+T = TypeVar("T")
 
 
 class RawStash(NamedTuple):
@@ -27,8 +30,8 @@ class RawStash(NamedTuple):
 PURGE_BATCH = 10_000
 # Writes tidy a few expired paths too, so the index stays small with nobody listing.
 PURGE_ON_WRITE = 16
-# Items per round trip when walking the whole index.
-SCAN_BATCH = 1_000
+# Paths per round trip when listing (a page of up to this many small stashes is one).
+BATCH = 1_000
 
 # KEYS[1] index, KEYS[2] expiry. Defines `now` (Redis time, ms) and purge(max),
 # which drops paths whose deadline has passed and returns 1 when none are left.
@@ -50,25 +53,32 @@ end
 """
 )
 
-# ARGV[1] is the content key prefix. Appends path, content, PTTL of each live path
-# to `out`; a path whose content key is gone is dropped from the index on the way.
+# ARGV[1] content key prefix, ARGV[2] content budget (bytes). Appends path, content,
+# PTTL of live paths to `out` until the next content would overrun the budget (one
+# is read whatever its size, so a batch always gets somewhere); a path whose content
+# key is gone is dropped from the index on the way. Returns how many paths it took
+# (read or dropped) and how many of them were gone.
 _FETCH = """
 local function fetch(paths, out)
-  local gone = 0
+  local budget, read, taken, gone = tonumber(ARGV[2]), 0, 0, 0
   for _, path in ipairs(paths) do
     local key = ARGV[1] .. path
+    local size = redis.call('STRLEN', key)
+    if read > 0 and read + size > budget then break end
     local content = redis.call('GET', key)
     if content then
       out[#out + 1] = path
       out[#out + 1] = content
       out[#out + 1] = redis.call('PTTL', key)
+      read = read + math.max(size, 1)
     else
       redis.call('ZREM', KEYS[1], path)
       redis.call('ZREM', KEYS[2], path)
       gone = gone + 1
     end
+    taken = taken + 1
   end
-  return gone
+  return taken, gone
 end
 """
 
@@ -99,25 +109,37 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return existed
 """
 
-# ARGV: content key prefix, offset, limit. Returns {done, total, items...}.
+# ARGV: content key prefix, budget, offset, count, resume ('' for a page's first
+# call; else the last path read, the page going on after it, offset unused).
+# Returns {done, total, taken, last, items...}: total is the live count less the
+# paths found gone (0 less those on resuming), taken the paths taken, and last the
+# path to resume after, '' when the page is complete.
 _PAGE_LUA = (
-    _PRELUDE
+    f"local BATCH = {BATCH}\n"
+    + _PRELUDE
     + _FETCH
     + """
-local done = purge(PURGE_BATCH)
-local total = redis.call('ZCARD', KEYS[1])
-local out = {done, total}
-local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
-if done == 1 and limit > 0 and offset < total then
-  local paths = redis.call('ZRANGE', KEYS[1], offset, offset + limit - 1)
-  out[2] = total - fetch(paths, out)
+local offset, count = tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {1, 0, 0, ''}
+local paths
+if ARGV[5] == '' then
+  out[1] = purge(PURGE_BATCH)
+  out[2] = redis.call('ZCARD', KEYS[1])
+  if out[1] == 0 or count <= 0 or offset >= out[2] then return out end
+  paths = redis.call('ZRANGE', KEYS[1], offset, offset + math.min(count, BATCH) - 1)
+else
+  local start, n = '(' .. ARGV[5], math.min(count, BATCH)
+  paths = redis.call('ZRANGEBYLEX', KEYS[1], start, '+', 'LIMIT', 0, n)
 end
+local taken, gone = fetch(paths, out)
+out[2], out[3] = out[2] - gone, taken
+if taken < count and (taken < #paths or #paths == BATCH) then out[4] = paths[taken] end
 return out
 """
 )
 
-# ARGV: content key prefix, lex start ('-' or '(' .. last path), count.
-# Returns {done, last path read or '' at the end, items...}.
+# ARGV: content key prefix, budget, lex start ('-' or '(' .. last path), count.
+# Returns {done, last path taken or '' at the end, items...}.
 _SCAN_LUA = (
     _PRELUDE
     + _FETCH
@@ -125,9 +147,9 @@ _SCAN_LUA = (
 local done = purge(PURGE_BATCH)
 local out = {done, ''}
 if done == 1 then
-  local paths = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
-  if #paths == tonumber(ARGV[3]) then out[2] = paths[#paths] end
-  fetch(paths, out)
+  local paths = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
+  local taken = fetch(paths, out)
+  if taken < #paths or #paths == tonumber(ARGV[4]) then out[2] = paths[taken] end
 end
 return out
 """
@@ -151,6 +173,10 @@ def _items(flat: list) -> list[RawStash]:
         expire = -1 if pttl < 0 else max(1, -(-pttl // 1000))
         items.append(RawStash(flat[i].decode(), flat[i + 1], expire))
     return items
+
+
+def _same(batch: list[RawStash]) -> list[RawStash]:
+    return batch
 
 
 class StashStore:
@@ -183,28 +209,49 @@ class StashStore:
         """Delete `path`; True when it existed. Atomic: of two deletes, one wins."""
         return _DELETE([*self._lists, self.keys.stash(path)], [path])
 
-    def page(self, offset: int, limit: int) -> Steps[tuple[int, list[RawStash]]]:
-        """Live stash count, and the stashes at ranks offset..offset+limit-1 by path.
+    def page(
+        self,
+        offset: int,
+        limit: int,
+        each: Callable[[list[RawStash]], list[T]] = _same,  # type: ignore[assignment]
+    ) -> Steps[tuple[int, list[T]]]:
+        """Live stash count, and the stashes at ranks offset..offset+limit-1 by path,
+        each batch passed through `each` as it comes (between round trips).
 
-        One round trip, more while expired paths wait to be purged.
+        One round trip for up to `BATCH` paths and `LIST_BUDGET` bytes of content;
+        more while expired paths wait to be purged.
         """
-        args = [self.keys.stash_prefix, min(offset, _MAX_RANK), min(limit, _MAX_RANK)]
+        prefix = self.keys.stash_prefix
+        count = min(limit, _MAX_RANK)
+        args = [prefix, LIST_BUDGET, min(offset, _MAX_RANK), count, b""]
+        total, items = 0, []
         while True:
-            done, total, *flat = yield _PAGE(self._lists, args)
-            if done:
-                return total, _items(flat)
+            done, found, taken, last, *flat = yield _PAGE(self._lists, args)
+            if not done:
+                continue
+            total += found
+            items += each(_items(flat))
+            count -= taken
+            if not last:
+                return total, items
+            # The rest after the last path read, not by rank: a stash deleted
+            # meanwhile must not shift the page.
+            args = [prefix, LIST_BUDGET, 0, count, last]
 
-    def scan(self) -> Steps[list[RawStash]]:
+    def scan(
+        self,
+        each: Callable[[list[RawStash]], list[T]] = _same,  # type: ignore[assignment]
+    ) -> Steps[list[T]]:
         """Every live stash in path order, a batch per round trip (full and filtered
-        lists)."""
-        stashes: list[RawStash] = []
+        lists), each batch passed through `each` as it comes."""
+        stashes: list[T] = []
         start = b"-"
         while True:
-            args = [self.keys.stash_prefix, start, SCAN_BATCH]
+            args = [self.keys.stash_prefix, LIST_BUDGET, start, BATCH]
             done, last, *flat = yield _SCAN(self._lists, args)
             if not done:
                 continue
-            stashes += _items(flat)
+            stashes += each(_items(flat))
             if not last:
                 return stashes
             start = b"(" + last

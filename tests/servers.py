@@ -1,4 +1,5 @@
-"""Processes the tests start: a real redis-server, and stashd under gunicorn."""
+"""Processes the tests start: a real Redis server (the embedded binary), and stashd
+under granian or gunicorn."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A throwaway redis-server on 127.0.0.1 that tests can stop and start again."""
+    """A throwaway Redis server on 127.0.0.1 that tests can stop and start again."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -54,7 +55,7 @@ class RedisServer:
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("test redis-server did not start") from None
+                    raise RuntimeError("test Redis server did not start") from None
                 time.sleep(0.02)
         client.close()
 

@@ -11,7 +11,7 @@ import fakeredis
 import pytest
 
 from app import create_app
-from core.settings import ConfigError, load
+from core.settings import ConfigError, load, trusted_proxies
 from server.bootstrap import bootstrap, password_file
 
 NS = "/api/core/v2/namespaces"
@@ -148,8 +148,92 @@ def test_password_file_follows_the_data_dir():
             {"ACCESS_TOKEN_TTL": 600, "REFRESH_TOKEN_TTL": 60},
             "STASHD_REFRESH_TOKEN_TTL",
         ),
+        ({"AUTH_FAILURES": 0}, "STASHD_AUTH_FAILURES"),
+        ({"AUTH_FAILURE_WINDOW": -60}, "STASHD_AUTH_FAILURE_WINDOW"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "STASHD_TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "10.0.0.1 proxy.example"}, "'proxy.example'"),
     ],
 )
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ConfigError, match=message):
         load(settings)
+
+
+def login(client, user, password):
+    response = client.get("/auth", headers=basic(user, password))
+    assert response.status_code == 200, response.data
+    return response.get_json()
+
+
+def bearer_status(client, tokens):
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    return client.get(NS, headers=headers).status_code
+
+
+def refresh_status(client, tokens):
+    return client.post(
+        "/auth/token",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        json={"refresh_token": tokens["refresh_token"]},
+    ).status_code
+
+
+def test_a_new_admin_password_at_start_ends_its_tokens(start, caplog):
+    client = start(API_USER="ops", API_PASSWORD="one")
+    tokens = login(client, "ops", "one")
+    assert bearer_status(client, tokens) == 200
+    caplog.set_level(logging.INFO)
+    client = start(API_USER="ops", API_PASSWORD="two")
+    assert bearer_status(client, tokens) == 401
+    assert refresh_status(client, tokens) == 401
+    assert "new password for user ops" in caplog.text
+
+
+def test_the_same_admin_password_at_start_keeps_its_tokens(start):
+    client = start(API_USER="ops", API_PASSWORD="one", API_KEY="k" * 16)
+    tokens = login(client, "ops", "one")
+    client = start(API_USER="ops", API_PASSWORD="one", API_KEY="k" * 16)
+    assert bearer_status(client, tokens) == 200
+    assert refresh_status(client, tokens) == 200
+
+
+def test_a_new_api_user_removes_the_previous_one_once(start, caplog):
+    client = start(API_USER="ops", API_PASSWORD="pw")
+    tokens = login(client, "ops", "pw")
+    created = client.post(
+        "/api/core/v2/apikeys",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        json={"username": "ops"},
+    )
+    key = {"Authorization": "Key " + created.headers["Location"].rsplit("/", 1)[1]}
+    assert client.get(NS, headers=key).status_code == 200
+    caplog.set_level(logging.INFO)
+    client = start(API_USER="root", API_PASSWORD="pw")
+    assert login_status(client, "ops", "pw") == 401
+    assert client.get(NS, headers=key).status_code == 401
+    assert bearer_status(client, tokens) == 401
+    assert refresh_status(client, tokens) == 401
+    assert login_status(client, "root", "pw") == 200
+    removed = "removed user ops, the previous STASHD_API_USER"
+    assert caplog.text.count(removed) == 1
+    caplog.clear()
+    start(API_USER="root", API_PASSWORD="pw")
+    assert removed not in caplog.text
+
+
+def test_unsetting_api_user_keeps_the_previous_one(start):
+    start(API_USER="ops", API_PASSWORD="pw")
+    client = start()
+    assert login_status(client, "ops", "pw") == 200
+    client = start(API_USER="ops", API_PASSWORD="pw")
+    assert login_status(client, "ops", "pw") == 200
+
+
+def test_trusted_proxies_take_addresses_and_networks():
+    config = load({"TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16 ::1"})
+    assert config["TRUSTED_PROXIES"] == "10.0.0.1, 192.168.0.0/16 ::1"
+    assert [str(n) for n in trusted_proxies(config["TRUSTED_PROXIES"])] == [
+        "10.0.0.1/32",
+        "192.168.0.0/16",
+        "::1/128",
+    ]

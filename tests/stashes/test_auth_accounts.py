@@ -9,9 +9,12 @@ import time
 import pytest
 
 from accounts import authenticator as auth
+from accounts import passwords
 from accounts.authenticator import Authenticator, digest, hash_password
 from accounts.store import ApiKey
 from app import create_app
+from core.errors import Unauthorized
+from core.request import WSGIRequest
 from core.settings import load
 from server.bootstrap import bootstrap
 from tests.stashes.helpers import assert_empty, basic
@@ -117,13 +120,13 @@ def test_bad_credentials_are_401_and_write_nothing(client, accounts, headers):
 
 def test_basic_verification_of_users_is_cached_briefly(client, accounts, monkeypatch):
     calls = []
-    real = auth.verify_password
+    real = passwords.verify_password
 
     def counting(password, stored):
         calls.append(password)
         return real(password, stored)
 
-    monkeypatch.setattr(auth, "verify_password", counting)
+    monkeypatch.setattr(passwords, "verify_password", counting)
     headers = basic("handler", "h-pw")
     for _ in range(5):
         assert client.get("/stashes", headers=headers).status_code == 200
@@ -137,9 +140,9 @@ def test_basic_verification_of_users_is_cached_briefly(client, accounts, monkeyp
 def test_failed_basic_verification_is_cached_too(client, accounts, monkeypatch):
     """A handler polling with a stale password costs one scrypt per window."""
     calls = []
-    real = auth.verify_password
+    real = passwords.verify_password
     monkeypatch.setattr(
-        auth, "verify_password", lambda p, s: calls.append(p) or real(p, s)
+        passwords, "verify_password", lambda p, s: calls.append(p) or real(p, s)
     )
     for _ in range(3):
         assert_401(client.get("/stashes", headers=basic("handler", "bad")))
@@ -158,12 +161,20 @@ class Broken:
         raise AssertionError(f"the admin check called {self.what}.{name}")
 
 
+def request_with(header):
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/stashes"}
+    if header is not None:
+        environ["HTTP_AUTHORIZATION"] = header
+    return WSGIRequest(environ)
+
+
 def test_admin_check_needs_no_redis():
     config = load({"API_USER": ADMIN, "API_PASSWORD": ADMIN_PASSWORD})
     authenticator = Authenticator(Broken("accounts"), Broken("client"), config)  # type: ignore[arg-type]
     header = basic(ADMIN, ADMIN_PASSWORD)["Authorization"]
-    assert authenticator.allows_stashes(header) is True
-    assert authenticator.allows_stashes(None) is False
+    assert authenticator.quick(request_with(header)) is True
+    with pytest.raises(Unauthorized):
+        authenticator.quick(request_with(None))
 
 
 @pytest.fixture(params=[True, False], ids=["fast", "flask"])
