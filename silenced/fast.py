@@ -29,4 +29,4 @@ class MatchRoute:
 
     def steps(self, request: Request, raw: str) -> Steps[Reply]:
         """Is the event the query describes silenced? One round trip."""
-        return service.match(self.store, request.method, MATCH, request.query)
+        return service.match_v1(self.store, request.query)

@@ -35,7 +35,8 @@ end
 """
 )
 
-# KEYS[3] namespace marker, KEYS[4] entry. ARGV: name, 'create' or 'put', namespace
+# KEYS[3] namespace marker, KEYS[4] entry, KEYS[5] its match string (`MATCH_NAMES`).
+# ARGV: name, 'create' or 'put', namespace
 # required ('1'/'0'), begin ('' when not given), expire (s, <= 0: none), rule,
 # remaining ms (rule 'ttl'), created ('': now), then the entry's text fields as
 # field, value pairs. Rules: 'v1' deadline = max(now, begin) + expire (Sensu 1.x);
@@ -64,7 +65,7 @@ elseif expire > 0 then
   if begin and begin > 0 then start = begin end
   deadline = (start + expire) * 1000
 end
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('ZREM', KEYS[2], name)
 if deadline and deadline <= now then
   redis.call('ZREM', KEYS[1], name)
@@ -77,26 +78,35 @@ if begin then
   fields[#fields + 1] = 'begin'
   fields[#fields + 1] = begin_text
 end
+local sides = {sub = '', check = ''}
 for i = 9, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
+  if sides[ARGV[i]] then sides[ARGV[i]] = ARGV[i + 1] end
 end
 redis.call('HSET', KEYS[4], unpack(fields))
+local facts = string.format(
+  '%s:%d:%s%s', begin and begin_text or '', #sides.sub, sides.sub, sides.check)
 if deadline then
   deadline = string.format('%d', deadline)
   redis.call('HSET', KEYS[4], 'deadline', deadline)
   redis.call('PEXPIREAT', KEYS[4], deadline)
+  redis.call('SET', KEYS[5], facts, 'PXAT', deadline)
   redis.call('ZADD', KEYS[2], deadline, name)
+else
+  redis.call('SET', KEYS[5], facts)
 end
 redis.call('ZADD', KEYS[1], 0, name)
 return 1 + existed
 """
 )
 
-# KEYS[1] index, KEYS[2] expiry, KEYS[3] entry. ARGV: name. 1 when it existed.
+# KEYS[1] index, KEYS[2] expiry, KEYS[3] entry, KEYS[4] its match string. ARGV:
+# name. 1 when it existed.
 DELETE = Script(
     """
 local existed = redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return existed
@@ -104,12 +114,19 @@ return existed
     convert=bool,
 )
 
-# KEYS: entries. Per key {PTTL, field, value, ...}; {} for an entry that is gone.
+# KEYS: entries; ARGV[1]: bytes of field values to read at most. Per key {PTTL,
+# field, value, ...}, {} for an entry that is gone, up to the entry that would
+# overrun the budget (the first is read whatever its size): the keys left out are
+# the caller's to fetch again.
 FETCH = Script(
     """
-local out = {}
+local budget, read, out = tonumber(ARGV[1]), 0, {}
 for i, key in ipairs(KEYS) do
   local fields = redis.call('HGETALL', key)
+  local size = 0
+  for j = 2, #fields, 2 do size = size + #fields[j] end
+  if read > 0 and read + size > budget then break end
+  read = read + size
   if #fields > 0 then table.insert(fields, 1, redis.call('PTTL', key)) end
   out[i] = fields
 end
@@ -146,73 +163,105 @@ return out
 """
 )
 
-# Candidates: KEYS[first..] entries; ARGV[2..] name, subscription, check of each
-# ('' for an absent side). ARGV[1]: 'key' (Sensu 1.x: the name alone decides) or
-# 'fields' (Sensu Go: the stored subscription and check must be those).
-CANDIDATES = """
-local function found(first, live_only)
-  local out = {}
-  for i = first, #KEYS do
-    local a = 2 + (i - first) * 3
-    local h = redis.call('HMGET', KEYS[i], 'created', 'sub', 'check', 'begin', 'eor')
-    local ok = h[1] ~= false
-    if ok and ARGV[1] == 'fields' then
-      ok = (h[2] or '') == ARGV[a + 1] and (h[3] or '') == ARGV[a + 2]
-    end
-    if ok and live_only and h[4] then ok = tonumber(h[4]) <= secs end
-    if ok then out[#out + 1] = {ARGV[a], KEYS[i], h[5] == '1'} end
-  end
-  return out
+# Each entry's match string holds what a match needs of it, so that a match reads
+# every candidate with one MGET (a command per key from Lua costs more than the
+# rest of the script): ``<begin>:<bytes of subscription>:<subscription><check>``,
+# begin empty when none was given, an absent side empty. It lives and dies with
+# its entry (same deadline, same scripts).
+# Defines begun(facts): true when the entry's begin is not ahead of Redis's clock
+# (asked once, and only for an entry with a begin).
+BEGUN = """
+local secs
+local function begun(facts)
+  local at = string.find(facts, ':', 1, true)
+  if at == 1 then return true end
+  secs = secs or tonumber(redis.call('TIME')[1])
+  return tonumber(string.sub(facts, 1, at - 1)) <= secs
 end
 """
 
-# KEYS: candidate entries. The names of those that silence now: begin not ahead.
-MATCH = Script(
-    """
-local secs = tonumber(redis.call('TIME')[1])
-"""
-    + CANDIDATES
+# KEYS: the candidates' match strings; Sensu 1.x: the name alone decides. The
+# positions (from 1) of those that silence now: present, begin not ahead.
+MATCH_NAMES = Script(
+    BEGUN
     + """
-local out = {}
-for _, hit in ipairs(found(1, true)) do out[#out + 1] = hit[1] end
+local out, found = {}, redis.call('MGET', unpack(KEYS))
+for i = 1, #KEYS do
+  if found[i] and begun(found[i]) then out[#out + 1] = i end
+end
 return out
 """
 )
 
-# KEYS[1] index, KEYS[2] expiry, then candidate entries. Deletes the matching
-# entries with expire_on_resolve; returns their names. Sensu 1.x clears such an
-# entry even before its begin; Sensu Go only those that silence the event.
+# KEYS: the candidates' match strings; ARGV: subscription, check of each ('' for
+# an absent side). Sensu Go: the stored sides must be those too. Positions, as above.
+MATCH_FIELDS = Script(
+    BEGUN
+    + """
+local out, found = {}, redis.call('MGET', unpack(KEYS))
+for i = 1, #KEYS do
+  local facts = found[i]
+  if facts then
+    local at = string.find(facts, ':', 1, true)
+    local sep = string.find(facts, ':', at + 1, true)
+    local size = tonumber(string.sub(facts, at + 1, sep - 1))
+    if string.sub(facts, sep + 1, sep + size) == ARGV[2 * i - 1]
+        and string.sub(facts, sep + size + 1) == ARGV[2 * i]
+        and begun(facts) then
+      out[#out + 1] = i
+    end
+  end
+end
+return out
+"""
+)
+
+# KEYS[1] index, KEYS[2] expiry, then the candidates' entries, then their match
+# strings, in the same order; ARGV[1] 'key' (Sensu 1.x: the name alone decides) or
+# 'fields' (Sensu Go: the stored subscription and check must be those), then name,
+# subscription, check of each candidate ('' for an absent side). Deletes the
+# matching entries with expire_on_resolve; returns their names. Sensu 1.x clears
+# such an entry even before its begin; Sensu Go only those that silence the event.
 RESOLVE = Script(
     PRELUDE
-    + CANDIDATES
     + """
+local n = (#KEYS - 2) / 2
 local out = {}
-for _, hit in ipairs(found(3, ARGV[1] == 'fields')) do
-  if hit[3] then
-    redis.call('DEL', hit[2])
-    redis.call('ZREM', KEYS[1], hit[1])
-    redis.call('ZREM', KEYS[2], hit[1])
-    out[#out + 1] = hit[1]
+for i = 3, 2 + n do
+  local a = 2 + (i - 3) * 3
+  local h = redis.call('HMGET', KEYS[i], 'created', 'sub', 'check', 'begin', 'eor')
+  local ok = h[1] ~= false and h[5] == '1'
+  if ok and ARGV[1] == 'fields' then
+    ok = (h[2] or '') == ARGV[a + 1] and (h[3] or '') == ARGV[a + 2]
+    if ok and h[4] then ok = tonumber(h[4]) <= secs end
+  end
+  if ok then
+    redis.call('DEL', KEYS[i], KEYS[i + n])
+    redis.call('ZREM', KEYS[1], ARGV[a])
+    redis.call('ZREM', KEYS[2], ARGV[a])
+    out[#out + 1] = ARGV[a]
   end
 end
 return out
 """
 )
 
-# KEYS[1] index, KEYS[2] expiry, then entries; ARGV: subscription wanted ('-' any),
-# check wanted ('-' any, '' absent), then the entries' names. Deletes those whose
-# stored fields are the wanted ones; returns their names.
+# KEYS[1] index, KEYS[2] expiry, then entries, then their match strings in the same
+# order; ARGV: subscription wanted ('-' any), check wanted ('-' any, '' absent),
+# then the entries' names. Deletes those whose stored fields are the wanted ones;
+# returns their names.
 CLEAR = Script(
     """
+local n = (#KEYS - 2) / 2
 local out = {}
-for i = 3, #KEYS do
+for i = 3, 2 + n do
   local h = redis.call('HMGET', KEYS[i], 'created', 'sub', 'check')
   local ok = h[1] ~= false
   if ok and ARGV[1] ~= '-' then ok = (h[2] or '') == ARGV[1] end
   if ok and ARGV[2] ~= '-' then ok = (h[3] or '') == ARGV[2] end
   if ok then
     local name = ARGV[i]
-    redis.call('DEL', KEYS[i])
+    redis.call('DEL', KEYS[i], KEYS[i + n])
     redis.call('ZREM', KEYS[1], name)
     redis.call('ZREM', KEYS[2], name)
     out[#out + 1] = name

@@ -161,6 +161,72 @@ def _view(store: SilencedStore, path: str) -> tuple[str, str, str, bool] | None:
     return None
 
 
+# A query with none of these needs no decoding (no %XX, no "+" for a space), and
+# the names made of it no escaping in JSON, if it is printable ASCII too.
+_NOT_PLAIN = ("%", "+", '"', "\\")
+NOT_SILENCED = Reply(200, b'{"silenced":false,"silenced_by":[]}')
+
+
+def plain_question(query: str) -> tuple[list[str], str] | None:
+    """The subscriptions (distinct, ``client:<name>`` last) and check of a 1.x match
+    query that needs no decoding, and whose candidates (`candidates`) therefore
+    differ when the subscriptions do: no ``:`` in the check, and not ``*``.
+    None for any other query, which `query_args` must parse. :raise BadRequest:"""
+    if not (query.isascii() and query.isprintable()):
+        return None
+    for char in _NOT_PLAIN:
+        if char in query:
+            return None
+    client = check = ""
+    subscriptions = []
+    # parse_qsl's rules for such a query: pairs split at "&" (empty ones skipped),
+    # name and value at the first "=", the last value of a name wins.
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == "subscription":
+            subscriptions.append(value)
+        elif key == "check":
+            check = value
+        elif key == "client":
+            client = value
+    if not check:
+        raise BadRequest("check is required")
+    if ":" in check or check == "*":
+        return None
+    if len(subscriptions) > MAX_SUBSCRIPTIONS:
+        raise BadRequest(f"at most {MAX_SUBSCRIPTIONS} subscriptions")
+    # null, "" and "*" are "absent" (schemas.side)
+    present = [sub for sub in subscriptions if sub and sub != "*"]
+    if client:
+        present.append("client:" + client)
+    return list(dict.fromkeys(present)), check
+
+
+def match_v1(store: SilencedStore, query: str) -> Steps[Reply]:
+    """``GET /silenced/match``: Sensu 1.x's rule over the 1.x view, one round trip.
+    `query` is the raw query string. :raise BadRequest:"""
+    plain = plain_question(query)
+    ns = store.v1_namespace
+    if plain is not None:
+        names = yield store.match_subscriptions(ns, *plain)
+        if not names:
+            return NOT_SILENCED
+        # Printable ASCII without quotes or backslashes: JSON strings as they are.
+        listed = '","'.join(sorted(names)).encode()
+        return Reply(200, b'{"silenced":true,"silenced_by":["' + listed + b'"]}')
+    args = query_args(query)
+    checks, clients = args.getlist("check"), args.getlist("client")
+    found = _question(
+        clients[-1] if clients else None,
+        checks[-1] if checks else None,
+        args.getlist("subscription"),
+        "client:",
+        "client",
+    )
+    names = yield store.match(ns, found, False)
+    return Reply(200, _json({"silenced": bool(names), "silenced_by": sorted(names)}))
+
+
 def match(store: SilencedStore, method: str, path: str, query: str) -> Steps[Reply]:
     """Is an event silenced (``GET /silenced/match``, ``.../<ns>/silenced/match``)?
     One round trip. `path` is the decoded URL path, `query` the raw query string.
@@ -171,6 +237,8 @@ def match(store: SilencedStore, method: str, path: str, query: str) -> Steps[Rep
     if method not in ("GET", "HEAD"):
         raise MethodNotAllowed(["GET", "HEAD"])
     ns, per_client, who, by_fields = view
+    if not by_fields:
+        return (yield from match_v1(store, query))
     args = query_args(query)
     checks, clients = args.getlist("check"), args.getlist(who)
     found = _question(

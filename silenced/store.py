@@ -4,9 +4,11 @@ Every key of a namespace carries its ``{ns:<ns>}`` hash tag (redisio.keys), so t
 entry, both sorted sets and the namespace marker share a Cluster slot, and every
 script names each key it touches in KEYS. Entry hashes expire by themselves at their
 deadline (``PEXPIREAT``), so an expired entry is never read; lists purge the index
-from the expiry schedule first, so their totals count live entries only. Deadlines
-and write times come from Redis's clock (``TIME``). Nothing here runs a command: each
-method describes its round trips (`redisio.calls`) for a client to run.
+from the expiry schedule first, so their totals count live entries only. Beside each
+entry, a match string holds what a match reads of it (scripts.MATCH_NAMES), written,
+expiring and deleted with it. Deadlines, begins and write times are compared with
+Redis's clock (``TIME``). Nothing here runs a command: each method describes its
+round trips (`redisio.calls`) for a client to run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from redisio.calls import Call, Steps
+from redisio.calls import LIST_BUDGET, Call, Steps
 from redisio.keys import Keys
 from silenced import scripts
 
@@ -75,12 +77,21 @@ class SilencedStore:
     def _lists(self, ns: str) -> list[str]:
         return [self.keys.silenced_index(ns), self.keys.silenced_expiry(ns)]
 
+    def _entry(self, ns: str, name: str) -> tuple[str, str]:
+        """The keys of entry `name`: its hash and its match string."""
+        return self.keys.silence(ns, name), self.keys.silence_match(ns, name)
+
+    def _both(self, ns: str, names: list[str]) -> list[str]:
+        """The hashes of `names`, then their match strings, in that order."""
+        match = self.keys.silence_match_prefix(ns)
+        return [*(self.keys.silence(ns, n) for n in names), *(match + n for n in names)]
+
     def put(
         self, ns: str, name: str, write: Write, create: bool, need_namespace: bool
     ) -> Call:
         """Store entry `name`: CREATED or REPLACED; EXISTS (with `create`, nothing
         changed) or NO_NAMESPACE (`need_namespace` and `ns` does not exist)."""
-        keys = [*self._lists(ns), self.keys.namespace(ns), self.keys.silence(ns, name)]
+        keys = [*self._lists(ns), self.keys.namespace(ns), *self._entry(ns, name)]
         args: list[str | int] = [
             name,
             "create" if create else "put",
@@ -97,15 +108,16 @@ class SilencedStore:
 
     def delete(self, ns: str, name: str) -> Call:
         """Delete entry `name`; True when it existed. Of two deletes, one wins."""
-        return scripts.DELETE([*self._lists(ns), self.keys.silence(ns, name)], [name])
+        return scripts.DELETE([*self._lists(ns), *self._entry(ns, name)], [name])
 
     def fetch(self, ns: str, names: list[str]) -> Call:
-        """The live entries of `names`, in that order (those gone are left out)."""
+        """How many of `names` were read (the first few, up to `LIST_BUDGET` bytes
+        of fields), and the live entries among them, in order."""
         keys = [self.keys.silence(ns, name) for name in names]
 
-        def convert(replies: list) -> list[Stored]:
+        def convert(replies: list) -> tuple[int, list[Stored]]:
             out = []
-            for name, reply in zip(names, replies, strict=True):
+            for name, reply in zip(names, replies, strict=False):
                 if reply:
                     pttl, *flat = reply
                     fields = {
@@ -113,13 +125,22 @@ class SilencedStore:
                         for i in range(0, len(flat), 2)
                     }
                     out.append(Stored(ns, name, fields, pttl))
-            return out
+            return len(replies), out
 
-        return scripts.FETCH(keys, [])._replace(convert=convert)
+        return scripts.FETCH(keys, [LIST_BUDGET])._replace(convert=convert)
+
+    def _read(self, ns: str, names: list[str]) -> Steps[list[Stored]]:
+        """The live entries of `names`, in order, a round trip per `LIST_BUDGET`."""
+        found: list[Stored] = []
+        while names:
+            taken, entries = yield self.fetch(ns, names)
+            found += entries
+            names = names[taken:]
+        return found
 
     def get(self, ns: str, name: str) -> Steps[Stored | None]:
         """Entry `name` of `ns`, or None (absent or expired). One round trip."""
-        found = yield self.fetch(ns, [name])
+        _, found = yield self.fetch(ns, [name])
         return found[0] if found else None
 
     def page(self, ns: str, offset: int, limit: int) -> Steps[tuple[int, list[Stored]]]:
@@ -131,11 +152,12 @@ class SilencedStore:
                 break
         if not names:
             return total, []
-        found = yield self.fetch(ns, _names(names))
+        found = yield from self._read(ns, _names(names))
         return total - (len(names) - len(found)), found
 
     def scan(self, ns: str) -> Steps[list[Stored]]:
-        """Every live entry of `ns` by name, a batch per round trip or two."""
+        """Every live entry of `ns` by name: a batch of names per round trip, then
+        their entries in one or more (up to `LIST_BUDGET` each)."""
         entries: list[Stored] = []
         start = "-"
         while True:
@@ -143,7 +165,7 @@ class SilencedStore:
             if not done:
                 continue
             if names:
-                entries += yield self.fetch(ns, _names(names))
+                entries += yield from self._read(ns, _names(names))
             if len(names) < BATCH:
                 return entries
             start = "(" + _text(names[-1])
@@ -164,29 +186,61 @@ class SilencedStore:
         names = [entry.name for entry in (yield from self.scan(ns))]
         if not names:
             return []
-        keys = [*self._lists(ns), *(self.keys.silence(ns, n) for n in names)]
+        keys = [*self._lists(ns), *self._both(ns, names)]
         wanted = ["-" if v is None else v for v in (subscription, check)]
         cleared = yield scripts.CLEAR(keys, [*wanted, *names])
         return _names(cleared)
 
-    def _candidates(self, ns: str, candidates: list[Candidate]) -> tuple[list, list]:
-        keys = [self.keys.silence(ns, c.name) for c in candidates]
-        args = [arg for c in candidates for arg in c]
-        return keys, args
+    def match_subscriptions(
+        self, ns: str, subscriptions: list[str], check: str
+    ) -> Call:
+        """The names that silence now among Sensu 1.x's lookups for one event:
+        ``<s>:*`` and ``<s>:<check>`` for each subscription, then ``*:<check>``.
+
+        One script, as `match`; the caller sees to it that no two share a name.
+        """
+        prefix = self.keys.silence_match_prefix(ns)
+        tail = ":" + check
+        keys = [prefix + sub + ":*" for sub in subscriptions]
+        keys += [prefix + sub + tail for sub in subscriptions]
+        keys.append(prefix + "*" + tail)
+        count = len(subscriptions)
+
+        def names(positions: list[int]) -> list[str]:
+            return [
+                subscriptions[i - 1] + ":*"
+                if i <= count
+                else subscriptions[i - count - 1] + tail
+                if i <= 2 * count
+                else "*" + tail
+                for i in positions
+            ]
+
+        script = scripts.MATCH_NAMES
+        return Call(("EVALSHA", script.sha, len(keys), *keys), script.source, names)
 
     def match(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
-        """The names of the candidates that exist and silence now (begin not ahead).
+        """The names of the candidates that exist and silence now (begin not ahead),
+        by name alone or (`by_fields`, Sensu Go) by their stored sides too.
 
-        One script over every candidate key, however many there are.
+        One script over every candidate's match string, however many there are.
         """
-        keys, args = self._candidates(ns, candidates)
-        mode = "fields" if by_fields else "key"
-        return scripts.MATCH(keys, [mode, *args])._replace(convert=_names)
+        names = [c.name for c in candidates]
+
+        def convert(positions: list[int]) -> list[str]:
+            return [names[i - 1] for i in positions]
+
+        prefix = self.keys.silence_match_prefix(ns)
+        keys = [prefix + name for name in names]
+        if not by_fields:
+            return scripts.MATCH_NAMES(keys, [])._replace(convert=convert)
+        sides = [side for c in candidates for side in (c.subscription, c.check)]
+        return scripts.MATCH_FIELDS(keys, sides)._replace(convert=convert)
 
     def resolve(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
         """Delete, in one step, the matching candidates marked expire_on_resolve;
         their names."""
-        keys, args = self._candidates(ns, candidates)
-        mode = "fields" if by_fields else "key"
-        call = scripts.RESOLVE([*self._lists(ns), *keys], [mode, *args])
-        return call._replace(convert=_names)
+        keys = [*self._lists(ns), *self._both(ns, [c.name for c in candidates])]
+        args = ["fields" if by_fields else "key"]
+        args += [arg for c in candidates for arg in c]
+        return scripts.RESOLVE(keys, args)._replace(convert=_names)

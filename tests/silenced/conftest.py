@@ -38,7 +38,8 @@ def pttl(redis_client: Any, keys: Keys) -> Any:
 def shorten(redis_client: Any, keys: Keys) -> Any:
     """shorten(name, ms, ns): as if time had passed, leaving the entry `ms` to live.
 
-    Behind the API: the hash's TTL, its deadline field and the expiry schedule move.
+    Behind the API: the hash's TTL, its deadline field, its match string's TTL and
+    the expiry schedule move.
     """
 
     def shorten(name: str, remaining_ms: int, ns: str = "default") -> None:
@@ -47,6 +48,7 @@ def shorten(redis_client: Any, keys: Keys) -> Any:
         key = keys.silence(ns, name)
         redis_client.hset(key, "deadline", deadline)
         redis_client.pexpireat(key, deadline)
+        redis_client.pexpireat(keys.silence_match(ns, name), deadline)
         redis_client.zadd(keys.silenced_expiry(ns), {name: deadline})
 
     return shorten

@@ -292,3 +292,14 @@ def test_labels_and_annotations_are_kept_and_selectable(sensu):
     bad = silence(subscription="x")
     bad["metadata"]["labels"] = {"n": 1}
     assert_error(sensu.request("POST", url(), bad), 400, 1)
+
+
+def test_namespace_holding_a_silence_is_not_deleted(sensu, shorten):
+    sensu.namespace("ops")
+    body = silence("ops", subscription="linux", check="cpu")
+    assert sensu.request("POST", url("ops"), body).status_code == 201
+    response = sensu.request("DELETE", f"{CORE}/namespaces/ops")
+    assert_error(response, 409, 3, "resource is invalid: namespace is not empty")
+    assert sensu.request("GET", url("ops", "linux:cpu")).status_code == 200
+    shorten("linux:cpu", -1000, ns="ops")  # expired, not purged yet: no longer counts
+    assert sensu.request("DELETE", f"{CORE}/namespaces/ops").status_code == 204
