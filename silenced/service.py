@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from core import strictjson
@@ -161,22 +161,17 @@ def _view(store: SilencedStore, path: str) -> tuple[str, str, str, bool] | None:
     return None
 
 
-# A query with none of these needs no decoding (no %XX, no "+" for a space), and
-# the names made of it no escaping in JSON, if it is printable ASCII too.
-_NOT_PLAIN = ("%", "+", '"', "\\")
 NOT_SILENCED = Reply(200, b'{"silenced":false,"silenced_by":[]}')
 
 
-def plain_question(query: str) -> tuple[list[str], str] | None:
-    """The subscriptions (distinct, ``client:<name>`` last) and check of a 1.x match
-    query that needs no decoding, and whose candidates (`candidates`) therefore
-    differ when the subscriptions do: no ``:`` in the check, and not ``*``.
-    None for any other query, which `query_args` must parse. :raise BadRequest:"""
-    if not (query.isascii() and query.isprintable()):
+def plain_question(query: str) -> tuple[Iterable[str], str] | None:
+    """The subscriptions (distinct and present, ``client:<name>`` among them) and
+    the check of a 1.x match query that needs no decoding (ASCII, no ``%`` or
+    ``+``), when their candidates (`candidates`) differ as the subscriptions do (no
+    ``:`` in the check, and not ``*``); None for any other query, which
+    `query_args` must parse. :raise BadRequest:"""
+    if not query.isascii() or "%" in query or "+" in query:
         return None
-    for char in _NOT_PLAIN:
-        if char in query:
-            return None
     client = check = ""
     subscriptions = []
     # parse_qsl's rules for such a query: pairs split at "&" (empty ones skipped),
@@ -191,29 +186,35 @@ def plain_question(query: str) -> tuple[list[str], str] | None:
             client = value
     if not check:
         raise BadRequest("check is required")
-    if ":" in check or check == "*":
-        return None
     if len(subscriptions) > MAX_SUBSCRIPTIONS:
         raise BadRequest(f"at most {MAX_SUBSCRIPTIONS} subscriptions")
-    # null, "" and "*" are "absent" (schemas.side)
-    present = [sub for sub in subscriptions if sub and sub != "*"]
+    if ":" in check or check == "*":
+        return None
+    present = dict.fromkeys(subscriptions)
+    present.pop("", None)  # "" and "*" are "absent" (schemas.side)
+    present.pop("*", None)
     if client:
-        present.append("client:" + client)
-    return list(dict.fromkeys(present)), check
+        present["client:" + client] = None
+    return present, check
+
+
+def _silenced_by(names: list[str]) -> Reply:
+    """The answer naming `names` (sorted here), which are ASCII text."""
+    names.sort()
+    text = "".join(names)
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        listed = '","'.join(names).encode()  # nothing to escape in JSON
+        return Reply(200, b'{"silenced":true,"silenced_by":["' + listed + b'"]}')
+    return Reply(200, _json({"silenced": True, "silenced_by": names}))
 
 
 def match_v1(store: SilencedStore, query: str) -> Steps[Reply]:
     """``GET /silenced/match``: Sensu 1.x's rule over the 1.x view, one round trip.
     `query` is the raw query string. :raise BadRequest:"""
     plain = plain_question(query)
-    ns = store.v1_namespace
     if plain is not None:
-        names = yield store.match_subscriptions(ns, *plain)
-        if not names:
-            return NOT_SILENCED
-        # Printable ASCII without quotes or backslashes: JSON strings as they are.
-        listed = '","'.join(sorted(names)).encode()
-        return Reply(200, b'{"silenced":true,"silenced_by":["' + listed + b'"]}')
+        names = yield store.match_subscriptions(store.v1_namespace, *plain)
+        return _silenced_by(names) if names else NOT_SILENCED
     args = query_args(query)
     checks, clients = args.getlist("check"), args.getlist("client")
     found = _question(
@@ -223,7 +224,7 @@ def match_v1(store: SilencedStore, query: str) -> Steps[Reply]:
         "client:",
         "client",
     )
-    names = yield store.match(ns, found, False)
+    names = yield store.match(store.v1_namespace, found, False)
     return Reply(200, _json({"silenced": bool(names), "silenced_by": sorted(names)}))
 
 

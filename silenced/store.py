@@ -26,6 +26,9 @@ BATCH = 500
 # Outcomes of a write.
 NO_NAMESPACE, EXISTS, CREATED, REPLACED = -1, 0, 1, 2
 
+# Namespaces whose match key prefix is kept at most.
+_PREFIXES_KEPT = 1024
+
 # Offsets and limits past this are all alike ("past the end"); Lua numbers are doubles.
 _MAX_RANK = 2**40
 
@@ -73,6 +76,8 @@ class SilencedStore:
     def __init__(self, keys: Keys, v1_namespace: str = "default") -> None:
         self.keys = keys
         self.v1_namespace = v1_namespace
+        # Match strings' key prefixes by namespace: a match makes a dozen keys.
+        self._match_prefixes: dict[str, str] = {}
 
     def _lists(self, ns: str) -> list[str]:
         return [self.keys.silenced_index(ns), self.keys.silenced_expiry(ns)]
@@ -192,32 +197,33 @@ class SilencedStore:
         return _names(cleared)
 
     def match_subscriptions(
-        self, ns: str, subscriptions: list[str], check: str
+        self, ns: str, subscriptions: Iterable[str], check: str
     ) -> Call:
         """The names that silence now among Sensu 1.x's lookups for one event:
         ``<s>:*`` and ``<s>:<check>`` for each subscription, then ``*:<check>``.
 
         One script, as `match`; the caller sees to it that no two share a name.
         """
-        prefix = self.keys.silence_match_prefix(ns)
+        prefix = self._match_prefixes.get(ns) or self._match_prefix(ns)
         tail = ":" + check
-        keys = [prefix + sub + ":*" for sub in subscriptions]
-        keys += [prefix + sub + tail for sub in subscriptions]
+        keys: list[str] = []
+        for sub in subscriptions:
+            key = prefix + sub
+            keys += (key + ":*", key + tail)
         keys.append(prefix + "*" + tail)
-        count = len(subscriptions)
+        cut = len(prefix)
 
         def names(positions: list[int]) -> list[str]:
-            return [
-                subscriptions[i - 1] + ":*"
-                if i <= count
-                else subscriptions[i - count - 1] + tail
-                if i <= 2 * count
-                else "*" + tail
-                for i in positions
-            ]
+            return [keys[i - 1][cut:] for i in positions]
 
         script = scripts.MATCH_NAMES
         return Call(("EVALSHA", script.sha, len(keys), *keys), script.source, names)
+
+    def _match_prefix(self, ns: str) -> str:
+        if len(self._match_prefixes) >= _PREFIXES_KEPT:
+            self._match_prefixes.clear()
+        prefix = self._match_prefixes[ns] = self.keys.silence_match_prefix(ns)
+        return prefix
 
     def match(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
         """The names of the candidates that exist and silence now (begin not ahead),

@@ -73,7 +73,13 @@ def test_namespace_create_and_delete_are_one_script_over_every_key():
         (store.create("ops"), [keys.namespace("ops"), keys.namespace_index]),
         (
             store.delete("ops"),
-            [keys.namespace("ops"), keys.asset_index("ops"), keys.namespace_index],
+            [
+                keys.namespace("ops"),
+                keys.asset_index("ops"),
+                keys.namespace_index,
+                keys.silenced_index("ops"),
+                keys.silenced_expiry("ops"),
+            ],
         ),
     ]:
         call = next(steps)
