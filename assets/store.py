@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
-from redisio.calls import Call, Script, text
+from redisio.calls import LIST_BUDGET, Call, Script, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
 
@@ -92,16 +92,23 @@ return redis.call('DEL', KEYS[2])
     convert=bool,
 )
 
-# KEYS[1] asset index. ARGV: asset hash prefix, lex start, count.
-# Returns {last name read ('' when the index ended), name, json, name, json...}.
+# KEYS[1] asset index. ARGV: asset hash prefix, lex start, count, budget (bytes).
+# Returns {last name read ('' when the index ended), name, json, name, json...}:
+# names stop before the JSON read would pass the budget, one asset at least, so a
+# batch of big assets never holds up Redis (spec stashes.md 17.10).
 _PAGE = Script(
     """
 local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
-local out = {''}
+local budget, read, out = tonumber(ARGV[4]), 0, {''}
 if #names == tonumber(ARGV[3]) then out[1] = names[#names] end
-for _, name in ipairs(names) do
+for i, name in ipairs(names) do
   local json = redis.call('HGET', ARGV[1] .. name, 'json')
   if json then
+    if read > 0 and read + #json > budget then
+      out[1] = names[i - 1]
+      break
+    end
+    read = read + #json
     out[#out + 1] = name
     out[#out + 1] = json
   end
@@ -169,7 +176,7 @@ class AssetStore:
             return Batch(items, text(last) or None)
 
         index = self.keys.asset_index(ns)
-        args = [self.keys.asset_prefix(ns), lex_start(after), count]
+        args = [self.keys.asset_prefix(ns), lex_start(after), count, LIST_BUDGET]
         return _PAGE([index], args)._replace(convert=convert)
 
     def every_asset(

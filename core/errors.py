@@ -155,8 +155,12 @@ def status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
+# A body: its bytes, or for a big one (a list of big stashes) its parts in order,
+# which the servers send in turn and nothing ever joins whole (spec 17.10).
+Body = bytes | list[bytes]
+
 # A whole answer: status, headers, body.
-Answer = tuple[int, list[tuple[str, str]], bytes]
+Answer = tuple[int, list[tuple[str, str]], Body]
 
 
 def render(error: ApiError, path: str) -> Answer:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response
 
 from core import strictjson
-from core.replies import Reply
+from core.replies import Reply, pieces, size
 
 
 class JSONResponse(Response):
@@ -28,7 +28,12 @@ def json_response(
 
 def reply_response(reply: Reply) -> JSONResponse:
     """A service's `reply` as a Flask response."""
-    response = JSONResponse(reply.body, reply.status)
+    body = reply.body
+    if isinstance(body, bytes):
+        response = JSONResponse(body, reply.status)
+    else:
+        response = JSONResponse(pieces(body), reply.status)
+        response.headers["Content-Length"] = str(size(body))
     # After the body: a HEAD reply brings the Content-Length of the body it omits.
     response.headers.update(reply.headers)
     return response

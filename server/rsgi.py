@@ -12,7 +12,7 @@ granian until a view reads it (`LoopInput`), so a request refused before that (4
 
 Fast-path requests become an `RSGIRequest` that passes the same gate, and the same
 `FastRoutes.handle` steps, as under WSGI. Every answer written here drops its body for
-HEAD.
+HEAD; a body in parts (a list of big stashes) goes out a piece at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from flask import Flask
 
 from core.errors import Answer
 from core.gate import PENDING
+from core.replies import pieces
 from core.request import RSGIRequest
 from redisio.pipelined import PipelinedClient
 from server.wsgi import Front
@@ -154,7 +155,17 @@ class RSGIApp:
                 answer = await self.redis.drive(fast.handle(request, found))
             status, headers, body = answer
             headers = headers + extra
-        protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)
+        if method == "HEAD":
+            protocol.response_bytes(status, headers, b"")
+        elif isinstance(body, bytes):
+            protocol.response_bytes(status, headers, body)
+        else:  # a big body: a piece at a time, the loop free for others in between
+            transport = protocol.response_stream(status, headers)
+            for piece in pieces(body):
+                await transport.send_bytes(piece)
+                # granian takes a piece without making the loop wait: give the
+                # other requests their turn between pieces.
+                await asyncio.sleep(0)
 
     async def _flask(self, scope: Any, path: str, protocol: Any) -> Answer:
         environ = environ_of(scope, path)
@@ -171,8 +182,8 @@ class RSGIApp:
 
         chunks = self.front(environ, start_response)
         try:
-            body = b"".join(chunks)
+            parts = list(chunks)
         finally:
             if hasattr(chunks, "close"):
                 chunks.close()
-        return answered[0], answered[1], body
+        return answered[0], answered[1], b"".join(parts) if len(parts) < 2 else parts

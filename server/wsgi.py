@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import status_line
 from core.gate import Gate
-from core.replies import FastRoutes
+from core.replies import FastRoutes, pieces
 from core.request import WSGIRequest
 from redisio.clients import BlockingClient
 
@@ -48,7 +48,9 @@ class Front:
         if answer is not None:
             status, headers, body = answer
             start_response(status_line(status), headers + extra)
-            return [] if request.method == "HEAD" else [body]
+            if request.method == "HEAD":
+                return []
+            return [body] if isinstance(body, bytes) else pieces(body)
         environ["PATH_INFO"] = request.path
 
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:

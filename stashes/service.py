@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from core import strictjson
-from core.errors import BadRequest, NotFound
-from core.replies import Reply
+from core.errors import BadRequest, Body, NotFound
+from core.replies import PIECE, Reply, size
 from redisio.calls import Steps
 from sensu1.query import ListQuery, matches
 from stashes.schemas import stash_schema
@@ -106,22 +106,19 @@ def _entry(item: RawStash) -> bytes:
     )
 
 
-def _encoded(items: list[RawStash]) -> list[bytes]:
-    return [_entry(item) for item in items]
-
-
 def _entries(batch: list[RawStash]) -> list[bytes]:
     return [_entry(item) for item, _ in _readable(batch)]
 
 
-def _array(entries: list[bytes]) -> bytes:
-    """`entries` as one JSON array, copied once: a list can hold a gigabyte."""
+def _array(entries: list[bytes]) -> Body:
+    """`entries` as one JSON array: joined when small, else in parts that are never
+    joined whole, since a list can hold a gigabyte (spec 17.10)."""
     if not entries:
         return b"[]"
     parts = [b","] * (2 * len(entries) + 1)
     parts[0], parts[-1] = b"[", b"]"
     parts[1::2] = entries
-    return b"".join(parts)
+    return b"".join(parts) if size(entries) <= PIECE else parts
 
 
 def list_stashes(store: StashStore, query: ListQuery) -> Steps[Reply]:
@@ -133,12 +130,11 @@ def list_stashes(store: StashStore, query: ListQuery) -> Steps[Reply]:
     """
     if query.limit is not None and not query.filters:
         total, entries = yield from store.page(query.offset, query.limit, _entries)
-        body = _array(entries)
     else:
 
-        def chosen(batch: list[RawStash]) -> list[RawStash]:
+        def chosen(batch: list[RawStash]) -> list[bytes]:
             return [
-                item
+                _entry(item)
                 for item, content in _readable(batch)
                 if matches(
                     {"path": item.path, "content": content, "expire": item.expire},
@@ -146,13 +142,13 @@ def list_stashes(store: StashStore, query: ListQuery) -> Steps[Reply]:
                 )
             ]
 
-        if query.limit is None:  # the whole list: each batch encoded as it comes
-            entries = yield from store.scan(lambda batch: _encoded(chosen(batch)))
-        else:
-            items = yield from store.scan(chosen)
-            total = len(items)
-            entries = _encoded(items[query.offset : query.offset + query.limit])
-        body = _array(entries)
+        # Each batch encoded as it comes: encoding a gigabyte at the end would hold
+        # up the event loop.
+        entries = yield from store.scan(chosen)
+        if query.limit is not None:
+            total = len(entries)
+            entries = entries[query.offset : query.offset + query.limit]
+    body = _array(entries)
     if query.limit is None:
         return Reply(200, body)
     paging = {"limit": query.limit, "offset": query.offset, "total": total}

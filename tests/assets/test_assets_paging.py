@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from redisio.calls import LIST_BUDGET
 from sensugo.paging import decode_token, encode_token
 from tests.sensugo import CORE, assert_error, asset, asset_url
 
@@ -177,3 +178,26 @@ def test_namespace_list_pages_too(sensu):
     rest = sensu.list(f"{CORE}/namespaces", limit=2, **{"continue": token})
     assert rest.get_json() == [{"name": "n2"}, {"name": "n3"}]
     assert "Sensu-Continue" not in rest.headers
+
+
+@pytest.mark.parametrize("limit", [None, 4])
+def test_big_assets_are_read_a_budget_at_a_time_and_listed_whole(sensu, app, limit):
+    """A batch stops before its JSON passes `LIST_BUDGET` bytes (stashes.md 17.10)."""
+    names = [f"big-{i:02}" for i in range(12)]
+    blob = "x" * (LIST_BUDGET // 10)
+    for name in names:
+        body = asset(name)
+        body["metadata"]["annotations"] = {"blob": blob}
+        assert sensu.create(body).status_code == 201
+    store = app.extensions["assets"]
+    first = app.extensions["client"].run(store.assets("default", None).fetch(None))
+    read = [len(item.json) for item in first.items]
+    assert 0 < len(read) < len(names)
+    assert sum(read) <= LIST_BUDGET < sum(read) + read[0]
+    assert first.next == names[len(read) - 1]
+    if limit is None:
+        listed = sensu.list().get_json()
+        assert [i["metadata"]["name"] for i in listed] == names
+    else:
+        pages = walk(sensu, asset_url("default"), limit)
+        assert pages == [names[:4], names[4:8], names[8:]]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core.replies import PIECE
 from tests.stashes.helpers import DEFAULT_CORS, cors_headers
 
 
@@ -535,3 +536,20 @@ def test_list_page_larger_than_a_redis_batch_comes_back_whole(api, app):
     assert [item["path"] for item in response.get_json()] == paths[50:2450]
     assert response.headers["X-Pagination"] == '{"limit":2400,"offset":50,"total":2500}'
     assert len(api.items()) == 2_500
+
+
+# --- big lists (17.10) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "?limit=3", "?filter.content.kind=big"])
+def test_a_list_bigger_than_a_piece_is_whole_and_exact(api, client, query):
+    blob = "x" * (PIECE // 2)
+    for name in ["b", "a", "c"]:
+        assert api.write(name, {"kind": "big", "blob": blob}).status_code == 201
+    response = client.get("/stashes" + query)
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(response.data)
+    assert [item["path"] for item in response.get_json()] == ["a", "b", "c"]
+    head = client.head("/stashes" + query)
+    assert head.headers["Content-Length"] == response.headers["Content-Length"]
+    assert head.data == b""
