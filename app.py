@@ -81,7 +81,8 @@ def create_app(
     app.register_blueprint(silenced.go_bp, url_prefix="/api/core/v2")
     fast = (
         FastRoutes(
-            FastPath(store, app.config["MAX_BODY_BYTES"]), MatchRoute(silenced_store)
+            FastPath(store, app.config["MAX_BODY_BYTES"]),
+            MatchRoute(silenced_store, authenticator),
         )
         if app.config["FAST_PATH"]
         else None

@@ -92,7 +92,7 @@ GROUPS: tuple[Group, ...] = (
         (
             Case("make run: GET, Basic auth", "get", auth="basic"),
             Case("make run: HEAD, Basic auth", "head", auth="basic", tool="ab"),
-            # Served by Flask: the API key is looked up in Redis first.
+            # The fast path, after a round trip for the API key.
             Case(
                 "make run: silenced match, Sensu Go (API key)",
                 "silenced-go-match",

@@ -1,12 +1,18 @@
-"""The fast path of the silenced API: ``GET /silenced/match``, without Flask.
+"""The fast path of the silenced API: the match routes, without Flask.
 
-Handlers ask it as often as they GET a stash, so it is served like one: after the
-gate, on the server's own client, one Redis round trip. The Sensu Go match route
-needs an API key or a token looked up in Redis first, so Flask serves that one.
+Handlers ask "is this silenced?" as often as they GET a stash, so both match routes
+are served like one: after the gate, on the server's own client.
+
+    GET, HEAD  /silenced/match                                  one round trip
+    GET, HEAD  /api/core/v2/namespaces/<ns>/silenced/match      the API key or
+               token looked up first (a round trip, no hash), then the match
+
+Every other silenced request, and a path that is not ASCII, is left to Flask.
 """
 
 from __future__ import annotations
 
+from accounts.authenticator import Authenticator
 from core.replies import Reply
 from core.request import Request
 from redisio.calls import Steps
@@ -14,19 +20,38 @@ from silenced import service
 from silenced.store import SilencedStore
 
 MATCH = "/silenced/match"
+_GO_TAIL = MATCH
 
 
 class MatchRoute:
-    """``GET``/``HEAD /silenced/match`` (spec silenced.md D2)."""
+    """``GET``/``HEAD`` of both match routes (spec silenced.md D2)."""
 
-    def __init__(self, store: SilencedStore) -> None:
+    def __init__(self, store: SilencedStore, auth: Authenticator) -> None:
         self.store = store
+        self.auth = auth
 
     @staticmethod
     def route(method: str, path: str) -> str | None:
-        """ "" for the match route, None for every other request."""
-        return "" if path == MATCH and (method == "GET" or method == "HEAD") else None
+        """ "" for Sensu 1.x's match route, "go" for Sensu Go's (of any one-segment
+        namespace: the service refuses bad ones, after credentials as Flask does),
+        None for every other request."""
+        if method != "GET" and method != "HEAD":
+            return None
+        if path == MATCH:
+            return ""
+        if path.startswith(service.GO_PREFIX) and path.endswith(_GO_TAIL):
+            ns = path[len(service.GO_PREFIX) : -len(_GO_TAIL)]
+            if ns and "/" not in ns and path.isascii():
+                return "go"
+        return None
 
     def steps(self, request: Request, raw: str) -> Steps[Reply]:
-        """Is the event the query describes silenced? One round trip."""
-        return service.match_v1(self.store, request.query)
+        """Is the event the query describes silenced?"""
+        if not raw:
+            return service.match_v1(self.store, request.query)
+        return self._go(request)
+
+    def _go(self, request: Request) -> Steps[Reply]:
+        yield from self.auth.sensu_go_steps(request)
+        method, path, query = request.method, request.path, request.query
+        return (yield from service.match(self.store, method, path, query))

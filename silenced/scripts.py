@@ -35,7 +35,13 @@ end
 """
 )
 
-# KEYS[3] namespace marker, KEYS[4] entry, KEYS[5] its match string (`MATCH_NAMES`).
+# Each entry's match string holds what a match needs of it, so that a match is one
+# MGET of its candidates (SilencedStore.match; Lua would cost Redis several times
+# more): ``<begin>:<bytes of subscription>:<subscription><check>``, begin empty
+# unless it was ahead at the write, an absent side empty. It lives and dies with
+# its entry (same deadline, same scripts).
+#
+# KEYS[3] namespace marker, KEYS[4] entry, KEYS[5] its match string.
 # ARGV: name, 'create' or 'put', namespace
 # required ('1'/'0'), begin ('' when not given), expire (s, <= 0: none), rule,
 # remaining ms (rule 'ttl'), created ('': now), then the entry's text fields as
@@ -85,8 +91,11 @@ for i = 9, #ARGV, 2 do
   if sides[ARGV[i]] then sides[ARGV[i]] = ARGV[i + 1] end
 end
 redis.call('HSET', KEYS[4], unpack(fields))
-local facts = string.format(
-  '%s:%d:%s%s', begin and begin_text or '', #sides.sub, sides.sub, sides.check)
+-- The match string holds the begin only while it is ahead: an entry that has
+-- begun needs no clock to match (SilencedStore.match).
+local ahead = ''
+if begin and begin > secs then ahead = begin_text end
+local facts = string.format('%s:%d:%s%s', ahead, #sides.sub, sides.sub, sides.check)
 if deadline then
   deadline = string.format('%d', deadline)
   redis.call('HSET', KEYS[4], 'deadline', deadline)
@@ -158,59 +167,6 @@ local out = {done}
 if done == 1 then
   local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
   for _, name in ipairs(names) do out[#out + 1] = name end
-end
-return out
-"""
-)
-
-# Each entry's match string holds what a match needs of it, so that a match reads
-# every candidate with one MGET (a command per key from Lua costs more than the
-# rest of the script): ``<begin>:<bytes of subscription>:<subscription><check>``,
-# begin empty when none was given, an absent side empty. It lives and dies with
-# its entry (same deadline, same scripts).
-# Defines begun(facts): true when the entry's begin is not ahead of Redis's clock
-# (asked once, and only for an entry with a begin).
-BEGUN = """
-local secs
-local function begun(facts)
-  local at = string.find(facts, ':', 1, true)
-  if at == 1 then return true end
-  secs = secs or tonumber(redis.call('TIME')[1])
-  return tonumber(string.sub(facts, 1, at - 1)) <= secs
-end
-"""
-
-# KEYS: the candidates' match strings; Sensu 1.x: the name alone decides. The
-# positions (from 1) of those that silence now: present, begin not ahead.
-MATCH_NAMES = Script(
-    BEGUN
-    + """
-local out, found = {}, redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do
-  if found[i] and begun(found[i]) then out[#out + 1] = i end
-end
-return out
-"""
-)
-
-# KEYS: the candidates' match strings; ARGV: subscription, check of each ('' for
-# an absent side). Sensu Go: the stored sides must be those too. Positions, as above.
-MATCH_FIELDS = Script(
-    BEGUN
-    + """
-local out, found = {}, redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do
-  local facts = found[i]
-  if facts then
-    local at = string.find(facts, ':', 1, true)
-    local sep = string.find(facts, ':', at + 1, true)
-    local size = tonumber(string.sub(facts, at + 1, sep - 1))
-    if string.sub(facts, sep + 1, sep + size) == ARGV[2 * i - 1]
-        and string.sub(facts, sep + size + 1) == ARGV[2 * i]
-        and begun(facts) then
-      out[#out + 1] = i
-    end
-  end
 end
 return out
 """

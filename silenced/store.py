@@ -5,14 +5,15 @@ entry, both sorted sets and the namespace marker share a Cluster slot, and every
 script names each key it touches in KEYS. Entry hashes expire by themselves at their
 deadline (``PEXPIREAT``), so an expired entry is never read; lists purge the index
 from the expiry schedule first, so their totals count live entries only. Beside each
-entry, a match string holds what a match reads of it (scripts.MATCH_NAMES), written,
-expiring and deleted with it. Deadlines, begins and write times are compared with
-Redis's clock (``TIME``). Nothing here runs a command: each method describes its
-round trips (`redisio.calls`) for a client to run.
+entry, a match string holds what a match reads of it (scripts.PUT), written,
+expiring and deleted with it. Deadlines and write times are Redis's clock (``TIME``);
+a match compares the begin of a scheduled entry with stashd's. Nothing here runs a
+command: each method describes its round trips (`redisio.calls`) for a client to run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -67,6 +68,25 @@ def _text(value: bytes | str) -> str:
 
 def _names(flat: Iterable[bytes | str]) -> list[str]:
     return [_text(name) for name in flat]
+
+
+def _begun(facts: bytes, now: float) -> bool:
+    """Whether the entry of match string `facts` has begun at `now`.
+
+    The string holds a begin only while it is ahead (scripts.PUT), so only a
+    scheduled entry is compared with stashd's clock, as Sensu compares it with
+    its server's.
+    """
+    begin = facts[: facts.index(b":")]
+    return not begin or int(begin) <= now
+
+
+def _sides(facts: bytes) -> tuple[str, str]:
+    """The stored subscription and check of match string `facts` ("" if absent)."""
+    _, _, rest = facts.partition(b":")
+    size, _, sides = rest.partition(b":")
+    sub = sides[: int(size)]
+    return sub.decode(), sides[len(sub) :].decode()
 
 
 class SilencedStore:
@@ -202,7 +222,7 @@ class SilencedStore:
         """The names that silence now among Sensu 1.x's lookups for one event:
         ``<s>:*`` and ``<s>:<check>`` for each subscription, then ``*:<check>``.
 
-        One script, as `match`; the caller sees to it that no two share a name.
+        One MGET, as `match`; the caller sees to it that no two share a name.
         """
         prefix = self._match_prefixes.get(ns) or self._match_prefix(ns)
         tail = ":" + check
@@ -213,11 +233,17 @@ class SilencedStore:
         keys.append(prefix + "*" + tail)
         cut = len(prefix)
 
-        def names(positions: list[int]) -> list[str]:
-            return [keys[i - 1][cut:] for i in positions]
+        def names(found: list[bytes | None]) -> list[str]:
+            if not any(found):  # most events are not silenced
+                return []
+            now = time.time()
+            return [
+                keys[i][cut:]
+                for i, facts in enumerate(found)
+                if facts is not None and _begun(facts, now)
+            ]
 
-        script = scripts.MATCH_NAMES
-        return Call(("EVALSHA", script.sha, len(keys), *keys), script.source, names)
+        return Call(("MGET", *keys), convert=names)
 
     def _match_prefix(self, ns: str) -> str:
         if len(self._match_prefixes) >= _PREFIXES_KEPT:
@@ -229,19 +255,21 @@ class SilencedStore:
         """The names of the candidates that exist and silence now (begin not ahead),
         by name alone or (`by_fields`, Sensu Go) by their stored sides too.
 
-        One script over every candidate's match string, however many there are.
+        One MGET of every candidate's match string, however many there are.
         """
-        names = [c.name for c in candidates]
-
-        def convert(positions: list[int]) -> list[str]:
-            return [names[i - 1] for i in positions]
-
         prefix = self.keys.silence_match_prefix(ns)
-        keys = [prefix + name for name in names]
-        if not by_fields:
-            return scripts.MATCH_NAMES(keys, [])._replace(convert=convert)
-        sides = [side for c in candidates for side in (c.subscription, c.check)]
-        return scripts.MATCH_FIELDS(keys, sides)._replace(convert=convert)
+
+        def convert(found: list[bytes | None]) -> list[str]:
+            now = time.time()
+            return [
+                c.name
+                for c, facts in zip(candidates, found, strict=True)
+                if facts is not None
+                and _begun(facts, now)
+                and (not by_fields or _sides(facts) == (c.subscription, c.check))
+            ]
+
+        return Call(("MGET", *[prefix + c.name for c in candidates]), convert=convert)
 
     def resolve(self, ns: str, candidates: list[Candidate], by_fields: bool) -> Call:
         """Delete, in one step, the matching candidates marked expire_on_resolve;

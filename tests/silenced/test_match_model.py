@@ -254,15 +254,18 @@ def test_plain_questions_refuse_as_werkzeug_does():
 def test_match_reads_one_string_per_candidate():
     store = SilencedStore(Keys("stashd"), "default")
     call = store.match_subscriptions("team", ["web", "client:h"], "disk")
-    assert call.args[0] == "EVALSHA" and call.args[2] == 5
-    keys = call.args[3:]
+    assert call.args[0] == "MGET" and len(call.args) == 6
+    keys = call.args[1:]
     assert {key_slot(key.encode()) for key in keys} == {
         key_slot(Keys("stashd").silenced_index("team").encode())
     }
     assert sorted(key.rsplit("match:", 1)[1] for key in keys) == sorted(
         ["web:*", "web:disk", "client:h:*", "client:h:disk", "*:disk"]
     )
-    assert call.result([2, 5]) == [keys[1][len(keys[1]) - 8 :], "*:disk"]
+    begun, ahead = b"%d:3:web" % (time.time() - 5), b"%d:3:web" % (time.time() + 60)
+    found = [None, begun, ahead, None, b":0:disk"]
+    assert call.result(found) == [keys[1][len(keys[1]) - 8 :], "*:disk"]
+    assert call.result([None] * 5) == []
 
 
 def test_every_match_string_shares_its_namespace_slot():

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from silenced.fast import MatchRoute
 from tests.sensugo import assert_error
 from tests.silenced.go.helpers import names, silence, url
 
@@ -80,3 +81,36 @@ def test_resolve_keeps_entries_that_have_not_begun(sensu):
 def test_resolve_with_a_bad_body_is_400(sensu, some):
     assert_error(sensu.request("POST", url() + "/resolve", {"entity": "w"}), 400, 1)
     assert len(names(sensu.request("GET", url()))) == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "taken"),
+    [
+        ("/api/core/v2/namespaces/default/silenced/match", "go"),
+        ("/api/core/v2/namespaces/bad%/silenced/match", "go"),
+        ("/api/core/v2/namespaces/a/b/silenced/match", None),
+        ("/api/core/v2/namespaces//silenced/match", None),
+        ("/api/core/v2/namespaces/d\xc3\xa9/silenced/match", None),
+        ("/api/core/v2/namespaces/default/silenced/resolve", None),
+        ("/silenced/match", ""),
+    ],
+)
+def test_both_match_routes_are_fast_and_nothing_else(path, taken):
+    assert MatchRoute.route("GET", path) == taken
+    assert MatchRoute.route("HEAD", path) == taken
+    assert MatchRoute.route("POST", path) is None
+
+
+def test_the_fast_match_checks_credentials_before_the_namespace(sensu):
+    bad = "/api/core/v2/namespaces/bad%25/silenced/match?check=x"
+    anonymous = sensu.request("GET", bad, headers={"Authorization": None})
+    assert anonymous.status_code == 401
+    assert anonymous.get_json() == {"message": "bad credentials", "code": 5}
+    wrong = sensu.request("GET", bad, headers={"Authorization": "Key nope"})
+    assert wrong.status_code == 401
+    assert sensu.request("GET", bad).status_code == 404
+    head = sensu.request("HEAD", url() + "/match?check=x")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(
+        len(b'{"silenced":false,"silenced_by":[]}')
+    )
