@@ -19,6 +19,35 @@ T = TypeVar("T")
 LIST_BUDGET = 4 * 1024 * 1024
 
 
+# Expired members purged per call: bounds how long one script keeps Redis busy.
+PURGE_BATCH = 10_000
+# Writes tidy a few expired members too, so an index stays small with nobody listing.
+PURGE_ON_WRITE = 16
+
+# The start of a script over an index (KEYS[1]) and its expiry schedule (KEYS[2], a
+# sorted set scored by deadline in ms), for stashes and silences alike. Defines
+# `secs` and `now` (Redis time in s and ms) and purge(max), which drops members
+# whose deadline has passed and returns 1 when none are left.
+PURGE_PRELUDE = (
+    f"local PURGE_BATCH, PURGE_ON_WRITE = {PURGE_BATCH}, {PURGE_ON_WRITE}"
+    + """
+local t = redis.call('TIME')
+local secs = tonumber(t[1])
+local now = secs * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function purge(max)
+  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
+  for i = 1, #dead, 1000 do
+    local last = math.min(i + 999, #dead)
+    redis.call('ZREM', KEYS[1], unpack(dead, i, last))
+    redis.call('ZREM', KEYS[2], unpack(dead, i, last))
+  end
+  if #dead < max then return 1 end
+  return 0
+end
+"""
+)
+
+
 class Call(NamedTuple):
     """One Redis round trip, described: a command, and what to make of its reply."""
 

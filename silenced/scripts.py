@@ -6,34 +6,7 @@ Cluster slot) and builds none itself.
 
 from __future__ import annotations
 
-from redisio.calls import Script
-
-# Expired names purged per call: bounds how long one script keeps Redis busy.
-PURGE_BATCH = 10_000
-# Writes tidy a few expired names too, so the index stays small with nobody listing.
-PURGE_ON_WRITE = 16
-
-
-# KEYS[1] index, KEYS[2] expiry. Defines `secs`, `now` (Redis time in s and ms) and
-# purge(max), which drops names whose deadline has passed; 1 when none are left.
-PRELUDE = (
-    f"local PURGE_BATCH, PURGE_ON_WRITE = {PURGE_BATCH}, {PURGE_ON_WRITE}"
-    + """
-local t = redis.call('TIME')
-local secs = tonumber(t[1])
-local now = secs * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function purge(max)
-  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
-  for i = 1, #dead, 1000 do
-    local last = math.min(i + 999, #dead)
-    redis.call('ZREM', KEYS[1], unpack(dead, i, last))
-    redis.call('ZREM', KEYS[2], unpack(dead, i, last))
-  end
-  if #dead < max then return 1 end
-  return 0
-end
-"""
-)
+from redisio.calls import PURGE_PRELUDE, Script
 
 # Each entry's match string holds what a match needs of it, so that a match is one
 # MGET of its candidates (SilencedStore.match; Lua would cost Redis several times
@@ -50,7 +23,7 @@ end
 # (Sensu Go); 'ttl' deadline = now + remaining (imports). A deadline already past
 # leaves nothing stored, as if the entry had expired at once.
 PUT = Script(
-    PRELUDE
+    PURGE_PRELUDE
     + """
 purge(PURGE_ON_WRITE)
 local name = ARGV[1]
@@ -145,7 +118,7 @@ return out
 
 # ARGV: offset, limit. Returns {done, live total, names at those ranks...}.
 PAGE = Script(
-    PRELUDE
+    PURGE_PRELUDE
     + """
 local done = purge(PURGE_BATCH)
 local out = {done, redis.call('ZCARD', KEYS[1])}
@@ -160,7 +133,7 @@ return out
 
 # ARGV: lex start, count. Returns {done, names...}.
 NAMES = Script(
-    PRELUDE
+    PURGE_PRELUDE
     + """
 local done = purge(PURGE_BATCH)
 local out = {done}
@@ -179,7 +152,7 @@ return out
 # matching entries with expire_on_resolve; returns their names. Sensu 1.x clears
 # such an entry even before its begin; Sensu Go only those that silence the event.
 RESOLVE = Script(
-    PRELUDE
+    PURGE_PRELUDE
     + """
 local n = (#KEYS - 2) / 2
 local out = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from redisio.calls import LIST_BUDGET, Call, Script, Steps
+from redisio.calls import LIST_BUDGET, PURGE_PRELUDE, Call, Script, Steps
 from redisio.keys import Keys
 
 T = TypeVar("T")
@@ -26,32 +26,8 @@ class RawStash(NamedTuple):
     expire: int  # remaining seconds, rounded up; -1 without a TTL
 
 
-# Paths purged per call: bounds how long one script can keep Redis busy.
-PURGE_BATCH = 10_000
-# Writes tidy a few expired paths too, so the index stays small with nobody listing.
-PURGE_ON_WRITE = 16
 # Paths per round trip when listing (a page of up to this many small stashes is one).
 BATCH = 1_000
-
-# KEYS[1] index, KEYS[2] expiry. Defines `now` (Redis time, ms) and purge(max),
-# which drops paths whose deadline has passed and returns 1 when none are left.
-_PRELUDE = (
-    f"local PURGE_BATCH, PURGE_ON_WRITE = {PURGE_BATCH}, {PURGE_ON_WRITE}"
-    + """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function purge(max)
-  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, max)
-  for i = 1, #dead, 1000 do
-    local last = math.min(i + 999, #dead)
-    redis.call('ZREM', KEYS[1], unpack(dead, i, last))
-    redis.call('ZREM', KEYS[2], unpack(dead, i, last))
-  end
-  if #dead < max then return 1 end
-  return 0
-end
-"""
-)
 
 # ARGV[1] content key prefix, ARGV[2] content budget (bytes). Appends path, content,
 # PTTL of live paths to `out` until the next content would overrun the budget (one
@@ -84,7 +60,7 @@ end
 
 # KEYS[3] content key. ARGV: path, content, ttl in seconds (0: none).
 _PUT_LUA = (
-    _PRELUDE
+    PURGE_PRELUDE
     + """
 purge(PURGE_ON_WRITE)
 local ttl = tonumber(ARGV[3])
@@ -116,7 +92,7 @@ return existed
 # path to resume after, '' when the page is complete.
 _PAGE_LUA = (
     f"local BATCH = {BATCH}\n"
-    + _PRELUDE
+    + PURGE_PRELUDE
     + _FETCH
     + """
 local offset, count = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -141,7 +117,7 @@ return out
 # ARGV: content key prefix, budget, lex start ('-' or '(' .. last path), count.
 # Returns {done, last path taken or '' at the end, items...}.
 _SCAN_LUA = (
-    _PRELUDE
+    PURGE_PRELUDE
     + _FETCH
     + """
 local done = purge(PURGE_BATCH)
