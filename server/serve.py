@@ -5,7 +5,8 @@ all serving ``rsgi:app`` (``wsgi:app`` with GRANIAN_INTERFACE=wsgi). First it
 starts stashd (server/start.py: settings, the embedded Redis unless
 STASHD_REDIS_URL is set, bootstrap), and it stops the embedded Redis after the
 servers have finished their requests. SIGTERM or SIGINT stops everything in that
-order; so does any server exiting on its own.
+order, repeated each second to granian's workers until they are gone; so does any
+server exiting on its own.
 
 granian's own ``GRANIAN_*`` environment variables tune it; the defaults below are
 only set where the variable is not.
@@ -84,15 +85,46 @@ def serve(started: Started) -> int:
         for host, port in started.addresses
     ]
 
+    asked: list[int] = []  # the stop signal, once there is one
+
     def stop(signum: int, _frame: object) -> None:
+        asked[:] = asked or [signum]
         for server in servers:
             if server.poll() is None:
                 server.send_signal(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    # Wait until one server exits (a stop, or a failure), then stop the rest.
-    while all(server.poll() is None for server in servers):
+    # Serve until a stop, or until one server exits (a failure): then stop the rest.
+    repeated = 0.0
+    while any(server.poll() is None for server in servers):
+        if not asked and any(server.poll() is not None for server in servers):
+            stop(signal.SIGTERM, None)
+        if asked and time.monotonic() - repeated >= 1:
+            if repeated:
+                repeat_to_workers(servers, asked[0])
+            repeated = time.monotonic()
         time.sleep(0.2)
-    stop(signal.SIGTERM, None)
     return max(server.wait() for server in servers)
+
+
+def repeat_to_workers(servers: list[subprocess.Popen], signum: int) -> None:
+    """Send `signum` again to the workers of each granian still running.
+
+    granian passes a stop to each worker once, and a worker that is still starting
+    can miss it; it would then serve on until granian kills it, 10 s later. Once
+    stopping, a worker takes the signal again harmlessly.
+    """
+    for server in servers:
+        if server.poll() is not None:
+            continue
+        try:
+            with open(f"/proc/{server.pid}/task/{server.pid}/children") as listed:
+                workers = [int(pid) for pid in listed.read().split()]
+        except OSError:  # not Linux, or granian just exited
+            continue
+        for pid in workers:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass

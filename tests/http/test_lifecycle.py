@@ -257,3 +257,12 @@ def test_sigterm_lets_a_request_in_flight_finish(own_redis, stashd_on):
     sock.close()
     stopper.join()
     assert response.startswith(b"HTTP/1.1 201")
+
+
+def test_a_stop_right_after_the_start_stops_every_worker_gracefully(stashd_on):
+    """A SIGTERM that a granian worker misses while it starts is sent again: the
+    worker is not left to granian's kill timeout."""
+    assert stashd_on.stop() == 0
+    output = stashd_on.output()
+    assert "refused to gracefully stop" not in output, output
+    assert "Traceback" not in output
