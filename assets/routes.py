@@ -8,7 +8,6 @@ by `core.errors` in Sensu Go's ``{"message", "code"}`` dialect.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 
@@ -16,20 +15,21 @@ from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
 from accounts import require_user
-from assets.schemas import (
-    Asset,
-    Invalid,
-    asset_fields,
-    asset_json,
-    load_asset,
-    validate_asset,
-)
 from assets.store import AssetStore, ListedAsset, PutOutcome, SwapOutcome
 from core import strictjson
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from core.http import JSONResponse
 from namespaces.store import NamespaceStore
 from redisio.clients import get_client
+from sensugo.assets import (
+    Asset,
+    Invalid,
+    asset_fields,
+    asset_json,
+    etag_of,
+    load_asset,
+    validate_asset,
+)
 from sensugo.http import (
     check_conditions,
     empty,
@@ -60,11 +60,6 @@ def _assets() -> AssetStore:
 
 def _namespaces() -> NamespaceStore:
     return current_app.extensions["namespaces"]
-
-
-def etag_of(data: bytes) -> str:
-    """The ETag of a stored asset: a digest of exactly what GET sends."""
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def _validated(asset: Asset) -> bytes:

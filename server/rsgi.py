@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Flask
 
-from core.errors import Answer
+from core.files import FileBody
 from core.gate import PENDING
 from core.request import RSGIRequest
 from redisio.pipelined import PipelinedClient
@@ -144,6 +144,9 @@ class RSGIApp:
         found = fast.find(method, request.path) if fast is not None else None
         if found is None or fast is None:  # (without a fast path, found is None)
             status, headers, body = await self._flask(scope, request.path, protocol)
+            if isinstance(body, FileBody):
+                self._send_file(protocol, status, headers, body, method)
+                return
         else:
             extra, answer = self.gate.check(request, wait=False)
             if answer is PENDING:  # credentials that need Redis or a password hash
@@ -156,20 +159,36 @@ class RSGIApp:
             headers = headers + extra
         protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)
 
-    async def _flask(self, scope: Any, path: str, protocol: Any) -> Answer:
+    @staticmethod
+    def _send_file(
+        protocol: Any, status: int, headers: list, body: FileBody, method: str
+    ) -> None:
+        """Let granian send the file from disk: no byte passes through Python."""
+        body.close()  # granian opens the path itself
+        if method == "HEAD":
+            protocol.response_bytes(status, headers, b"")
+        else:
+            end = body.offset + body.length
+            protocol.response_file_range(status, headers, body.path, body.offset, end)
+
+    async def _flask(
+        self, scope: Any, path: str, protocol: Any
+    ) -> tuple[int, list, bytes | FileBody]:
         environ = environ_of(scope, path)
         loop = asyncio.get_running_loop()
         # The gate and credentials come first: the view reads the body, if at all.
         environ["wsgi.input"] = LoopInput(protocol, loop)
         return await loop.run_in_executor(self.pool, self._call_wsgi, environ)
 
-    def _call_wsgi(self, environ: dict[str, Any]) -> Answer:
+    def _call_wsgi(self, environ: dict[str, Any]) -> tuple[int, list, bytes | FileBody]:
         answered: list[Any] = []
 
         def start_response(status: str, headers: list, exc_info: Any = None) -> None:
             answered[:] = [int(status[:3]), headers]
 
         chunks = self.front(environ, start_response)
+        if isinstance(chunks, FileBody):  # an archive download: sent from disk
+            return answered[0], answered[1], chunks
         try:
             body = b"".join(chunks)
         finally:
