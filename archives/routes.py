@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
@@ -35,6 +35,7 @@ from archives.store import (
     RestoreOutcome,
     TrashOutcome,
     WriteOutcome,
+    sort_member,
 )
 from core.errors import (
     ApiError,
@@ -75,7 +76,7 @@ FIELDS = [
     "archive.labels.<key>",
 ]
 OPERATORS = ["==", "!=", "in", "notin", "matches"]
-SORTS = ["sha512"]
+SORTS = ["sha512", "created_at", "size", "filename"]
 
 
 class Gone(ApiError):
@@ -233,15 +234,48 @@ def _fields(item: ListedRecord) -> dict[str, str]:
     return found
 
 
-def _check_sort() -> None:
-    sort_by = request.args.get("sort_by") or "sha512"
-    if sort_by not in SORTS:
+class Sort(NamedTuple):
+    """A list's order: the sort key, descending or not."""
+
+    by: str
+    desc: bool
+
+    def key(self, member: str) -> str:
+        """The paging key of the item with `member`: plain ids in Sensu's default
+        order, else the sort named first, so a token fits only its own sort."""
+        if self.by == "sha512" and not self.desc:
+            return member
+        return f"~{self.by}:{'desc' if self.desc else 'asc'}:{member}"
+
+    def member(self, key: str | None) -> str | None:
+        """The member a paging key resumes after. :raise BadRequest: another
+        sort's key."""
+        if key is None:
+            return None
+        if self.by == "sha512" and not self.desc:
+            if key.startswith("~"):
+                raise BadRequest("continue token does not match the sort")
+            return key
+        prefix = self.key("")
+        if not key.startswith(prefix):
+            raise BadRequest("continue token does not match the sort")
+        return key[len(prefix) :]
+
+
+def _sort() -> Sort:
+    """``sort_by`` and ``sort_order`` (8.1). :raise BadRequest: unknown ones."""
+    by = request.args.get("sort_by") or "sha512"
+    if by not in SORTS:
         raise BadRequest(f"sort_by must be one of {', '.join(SORTS)}")
-    if (request.args.get("sort_order") or "asc") != "asc":
-        raise BadRequest("sort_order must be asc")
+    order = request.args.get("sort_order") or "asc"
+    if order not in ("asc", "desc"):
+        raise BadRequest("sort_order must be asc or desc")
+    return Sort(by, order == "desc")
 
 
-def _record_list(batches: Batches, query: ListQuery, every: bool) -> JSONResponse:
+def _record_list(
+    batches: Batches, query: ListQuery, sort: Sort, every: bool
+) -> JSONResponse:
     keep = None
     if query.labels or query.fields:
 
@@ -257,7 +291,8 @@ def _record_list(batches: Batches, query: ListQuery, every: bool) -> JSONRespons
     response = json_response(body)
     last = page[-1] if page else None
     if last is not None:
-        key = f"{last.namespace}/{last.id}" if every else last.id
+        key = sort.key(sort_member(last, sort.by))
+        key = f"{last.namespace}/{key}" if every else key
         response.headers.update(continue_headers(more, key))
     if _truthy("include_total"):
         total, _ = get_client().drive(take_page(batches, None, keep))
@@ -269,23 +304,26 @@ def _record_list(batches: Batches, query: ListQuery, every: bool) -> JSONRespons
 def list_archives(ns: str) -> JSONResponse:
     """The records of `ns` by id (``deleted=true``: the trash)."""
     _need_namespace(ns)
-    _check_sort()
+    sort = _sort()
     query = parse_list_query(request.args)
-    if query.after is not None and not ARCHIVE_ID.fullmatch(query.after):
+    after = sort.member(query.after)
+    if after is not None and sort.by == "sha512" and not ARCHIVE_ID.fullmatch(after):
         raise BadRequest("invalid continue token")
-    batches = _store().records(ns, query.after, _truthy("deleted"), 500)
-    return _record_list(batches, query, every=False)
+    trash = _truthy("deleted")
+    batches = _store().records(ns, after, trash, 500, sort.by, sort.desc)
+    return _record_list(batches, query, sort, every=False)
 
 
 @bp.get("/archives")
 def list_all_archives() -> JSONResponse:
     """The records of every namespace, by namespace, then id."""
-    _check_sort()
+    sort = _sort()
     query = parse_list_query(request.args)
     if query.after is not None and "/" not in query.after:
         raise BadRequest("invalid continue token")
     names = sorted(get_client().drive(_namespaces().names()))
-    after_ns, _, after_id = (query.after or "").partition("/")
+    after_ns, _, after_key = (query.after or "").partition("/")
+    after_id = sort.member(after_key) if query.after is not None else None
     order = [ns for ns in names if query.after is None or ns >= after_ns]
     trash = _truthy("deleted")
 
@@ -293,7 +331,7 @@ def list_all_archives() -> JSONResponse:
         i, last = cursor
         if i == len(order):
             return None
-        call = _store()._batch(order[i], last, trash, 500)
+        call = _store().batch(order[i], last, trash, 500, sort.by, sort.desc)
 
         def convert(reply: Any) -> Batch:
             batch = call.result(reply)
@@ -305,7 +343,7 @@ def list_all_archives() -> JSONResponse:
     first = (
         after_id if query.after is not None and order and order[0] == after_ns else None
     )
-    return _record_list(Batches(fetch, (0, first)), query, every=True)
+    return _record_list(Batches(fetch, (0, first)), query, sort, every=True)
 
 
 @bp.get("/namespaces/<ns>/archives/filters")

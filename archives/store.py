@@ -76,16 +76,28 @@ end
 # ARGV: record prefix, alias set prefix, refs prefix, id.
 _GET = Script(_READ_LUA + "return record(ARGV[4]) or {}")
 
-# KEYS[1] an index (live or trash). ARGV: the three prefixes, lex start, count.
-# Returns {last id read ('' at the end), id, record, id, record...}.
+# KEYS[1] an index: live or trash ids, or a sort index of "<key>\0<id>" members
+# of both. ARGV: the three prefixes, the range's start, count, "asc" or "desc", and
+# for a sort index the state to keep ("live" or "trash"; "" keeps all).
+# Returns {last member read ('' at the end), id, record, id, record...}.
 _PAGE = Script(
     _READ_LUA
     + """
-local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
+local members
+if ARGV[6] == 'desc' then
+  members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[4], '-', 'LIMIT', 0, ARGV[5])
+else
+  members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
+end
 local out = {''}
-if #ids == tonumber(ARGV[5]) then out[1] = ids[#ids] end
-for _, id in ipairs(ids) do
+if #members == tonumber(ARGV[5]) then out[1] = members[#members] end
+for _, member in ipairs(members) do
+  local id = string.sub(member, -128)
   local found = record(id)
+  if found and ARGV[7] ~= '' then
+    local live = found[3] == ''
+    if live ~= (ARGV[7] == 'live') then found = false end
+  end
   if found then
     out[#out + 1] = id
     out[#out + 1] = found
@@ -94,6 +106,11 @@ end
 return out
 """
 )
+
+# The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
+_SORTS_LUA = """
+local SORTS = {'created_at', 'size', 'filename'}
+"""
 
 # Alias moves: `take_alias(id, alias)` points alias at id, out of its old holder's
 # set; ARGV[1] alias key prefix, ARGV[2] alias set prefix.
@@ -116,18 +133,20 @@ end
 # KEYS[1] namespace marker, KEYS[2] record, KEYS[3] live index, KEYS[4] trash,
 # KEYS[5] alias set, then (with an asset) KEYS[6] asset index, KEYS[7] asset hash.
 # ARGV: alias key prefix, alias set prefix, id, data, etag, expected record etag
-# ('' = none may exist), "add" or "replace" (the aliases), alias count, aliases...,
-# then with an asset: name, json, etag, expected etag, refs prefix, ids.
+# ('' = none may exist), "add" or "replace" (the aliases), sort index prefix, the
+# record's members of the created_at, size and filename indexes, alias count,
+# aliases..., then with an asset: name, json, etag, expected etag, refs prefix, ids.
 _WRITE = Script(
     REFS_LUA
     + _ALIAS_LUA
+    + _SORTS_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local id = ARGV[3]
 local current = redis.call('HGET', KEYS[2], 'etag') or ''
 if current ~= ARGV[6] then return -2 end
-local n = tonumber(ARGV[8])
-local a = 9 + n
+local n = tonumber(ARGV[12])
+local a = 13 + n
 if KEYS[6] then
   local asset_etag = redis.call('HGET', KEYS[7], 'etag') or ''
   if asset_etag ~= ARGV[a + 3] then return -3 end
@@ -135,11 +154,17 @@ end
 local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
 local outcome = 2
 if current == '' or (was_deleted and was_deleted ~= '') then outcome = 1 end
+for i, field in ipairs(SORTS) do
+  local old = redis.call('HGET', KEYS[2], 'by_' .. field)
+  if old and old ~= ARGV[8 + i] then redis.call('ZREM', ARGV[8] .. field, old) end
+  redis.call('ZADD', ARGV[8] .. field, 0, ARGV[8 + i])
+  redis.call('HSET', KEYS[2], 'by_' .. field, ARGV[8 + i])
+end
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', '')
 redis.call('ZADD', KEYS[3], 0, id)
 redis.call('ZREM', KEYS[4], id)
 local wanted = {}
-for i = 9, 8 + n do wanted[ARGV[i]] = true end
+for i = 13, 12 + n do wanted[ARGV[i]] = true end
 if ARGV[7] == 'replace' then
   for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     if not wanted[alias] then drop_alias(id, alias) end
@@ -151,7 +176,7 @@ for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     redis.call('SET', ARGV[1] .. alias, id)
   end
 end
-for i = 9, 8 + n do take_alias(id, ARGV[i]) end
+for i = 13, 12 + n do take_alias(id, ARGV[i]) end
 if KEYS[6] then
   local old = redis.call('HGET', KEYS[7], 'json')
   redis.call('HSET', KEYS[7], 'json', ARGV[a + 1], 'etag', ARGV[a + 2])
@@ -209,9 +234,10 @@ return 1
 
 # KEYS as _TRASH. ARGV: alias key prefix, alias set prefix, id, trashed before
 # (a Unix time: only a record in the trash since then, and unreferenced here, is
-# purged; '' purges whatever its state).
+# purged; '' purges whatever its state), sort index prefix.
 _PURGE = Script(
-    """
+    _SORTS_LUA
+    + """
 local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
 if not deleted then return 0 end
 if ARGV[4] ~= '' then
@@ -221,6 +247,10 @@ end
 for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   local key = ARGV[1] .. alias
   if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
+end
+for _, field in ipairs(SORTS) do
+  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
+  if member then redis.call('ZREM', ARGV[5] .. field, member) end
 end
 redis.call('DEL', KEYS[4], KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
@@ -241,6 +271,24 @@ redis.call('HSET', KEYS[1], 'last_download_at', ARGV[1])
 return 1
 """
 )
+
+
+def sort_members(archive_id: str, stored: Stored) -> list[str]:
+    """The record's members of the created_at, size and filename indexes: the key
+    in a form that sorts as text (file names hold no NUL), then the id."""
+    return [
+        f"{stored['created_at']:012d}\0{archive_id}",
+        f"{stored['size']:016d}\0{archive_id}",
+        f"{stored['filename']}\0{archive_id}",
+    ]
+
+
+def sort_member(item: ListedRecord, sort: str) -> str:
+    """The member of `item` in the `sort` index (its id for the id order)."""
+    if sort == "sha512":
+        return item.id
+    members = sort_members(item.id, item.view.stored)
+    return members[["created_at", "size", "filename"].index(sort)]
 
 
 def _int(value: bytes | str | None) -> int | None:
@@ -335,6 +383,8 @@ class ArchiveStore:
             etag,
             expected,
             "replace" if replace_aliases else "add",
+            k.archive_sort_prefix(ns),
+            *sort_members(archive_id, stored),
             len(aliases),
             *aliases,
         ]
@@ -385,7 +435,12 @@ class ArchiveStore:
         names (GC); without, whatever its state (``purge=true``).
         """
         cutoff = "" if trashed_before is None else str(trashed_before)
-        args = [*self._alias_prefixes(ns), archive_id, cutoff]
+        args = [
+            *self._alias_prefixes(ns),
+            archive_id,
+            cutoff,
+            self.keys.archive_sort_prefix(ns),
+        ]
         return _PURGE(self._state_keys(ns, archive_id), args)
 
     def touch(self, ns: str, archive_id: str, now: int) -> Call:
@@ -406,11 +461,30 @@ class ArchiveStore:
         key = self.keys.archive_trash(ns)
         return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(i) for i in r])
 
-    def records(self, ns: str, after: str | None, trash: bool, count: int) -> Batches:
-        """The records of `ns` (live, or the trash) by id, strictly after `after`."""
-        return Batches(lambda a: self._batch(ns, a, trash, count), after)
+    def records(
+        self,
+        ns: str,
+        after: str | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Batches:
+        """The records of `ns` (live, or the trash) in `sort` order, ties by id,
+        strictly after the member `after` (an id when sorted by id)."""
+        return Batches(lambda a: self.batch(ns, a, trash, count, sort, desc), after)
 
-    def _batch(self, ns: str, after: str | None, trash: bool, count: int) -> Call:
+    def batch(
+        self,
+        ns: str,
+        after: str | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Call:
+        """One batch of `records`; the next cursor is the last member read."""
+
         def convert(reply: list) -> Batch:
             last, *flat = reply
             items = []
@@ -421,8 +495,18 @@ class ArchiveStore:
             return Batch(items, text(last) or None)
 
         k = self.keys
-        index = k.archive_trash(ns) if trash else k.archive_index(ns)
-        args = [*self._prefixes(ns), lex_start(after), count]
+        state = ""
+        if sort != "sha512":
+            index = k.archive_sort_prefix(ns) + sort
+            state = "trash" if trash else "live"
+        else:
+            index = k.archive_trash(ns) if trash else k.archive_index(ns)
+        if desc:
+            start = "+" if after is None else "(" + after
+        else:
+            start = lex_start(after)
+        order = "desc" if desc else "asc"
+        args = [*self._prefixes(ns), start, count, order, state]
         return _PAGE([index], args)._replace(convert=convert)
 
     def gc_lock(self, token: str, seconds: int) -> Call:

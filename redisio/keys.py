@@ -22,6 +22,9 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
                                           last_download_at
     P:{ns:<ns>}:archives              zset   live archive ids of <ns>, score 0: id order
     P:{ns:<ns>}:archive-trash         zset   trashed archive ids of <ns>, score 0
+    P:{ns:<ns>}:archives-by:<sort>    zset   "<key>\0<id>" of every record of <ns>, live
+                                          or trashed, score 0: sort is created_at,
+                                          size or filename (keys padded to sort)
     P:{ns:<ns>}:archive-refs:<id>     set    names of the assets of <ns> naming <id>
     P:{ns:<ns>}:archive-aliases:<id>  set    the aliases archive <id> holds in <ns>
     P:{ns:<ns>}:archive-alias:<path>  string the archive id alias <path> points at
@@ -146,6 +149,10 @@ class Keys:
     def archive_trash(self, ns: str) -> str:
         """The sorted set of the trashed archive ids of namespace `ns` (score 0)."""
         return f"{self._prefix}:{{ns:{ns}}}:archive-trash"
+
+    def archive_sort_prefix(self, ns: str) -> str:
+        """The sort indexes of namespace `ns` are this plus the sort key's name."""
+        return f"{self._prefix}:{{ns:{ns}}}:archives-by:"
 
     def archive_refs_prefix(self, ns: str) -> str:
         """Reference sets of namespace `ns` are this plus the archive id; asset

@@ -262,3 +262,87 @@ def test_namespace_holding_archives_is_not_deleted(client, sensu):
     purge = f"{CORE}/namespaces/full/archives/{sha512(data)}?purge=true"
     assert client.delete(purge, headers=AUTH).status_code == 204
     assert client.delete(url, headers=AUTH).status_code == 204
+
+
+def _walk(client, url, **query):
+    seen, token = [], None
+    while True:
+        page = {**query, "limit": 2, **({"continue": token} if token else {})}
+        response = client.get(url, headers=AUTH, query_string=page)
+        seen += ids(response)
+        token = response.headers.get("Sensu-Continue")
+        if token is None:
+            return seen
+
+
+@pytest.mark.parametrize("sort_by", ["sha512", "created_at", "size", "filename"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_every_sort_pages_through_every_record_once(client, sort_by, order):
+    datas = [tarball({"bin/x": b"y" * (i % 3)}, compress=i % 2 == 0) for i in range(5)]
+    records = []
+    for i, data in enumerate(datas):
+        name = f"{'ba'[i % 2]}{i}.tgz"
+        records.append(upload(client, data, filename=name).get_json()["archive"])
+    upload(client, tarball({"bin/gone": b"1"}))
+    client.delete(f"{BASE}/{sha512(tarball({'bin/gone': b'1'}))}", headers=AUTH)
+    seen = _walk(client, BASE, sort_by=sort_by, sort_order=order)
+    expected = sorted(
+        records, key=lambda r: (r[sort_by], r["sha512"]), reverse=order == "desc"
+    )
+    assert seen == [r["sha512"] for r in expected]
+    trash = _walk(client, BASE, sort_by=sort_by, sort_order=order, deleted="true")
+    assert trash == [sha512(tarball({"bin/gone": b"1"}))]
+
+
+def test_sorted_pages_survive_writes_between_them(client):
+    datas = archives(6)
+    for data in datas:
+        upload(client, data)
+    first = client.get(BASE, headers=AUTH, query_string={"limit": 3, "sort_by": "size"})
+    token = first.headers["Sensu-Continue"]
+    client.delete(f"{BASE}/{ids(first)[0]}?force=true", headers=AUTH)
+    rest = client.get(
+        BASE,
+        headers=AUTH,
+        query_string={"sort_by": "size", "continue": token},
+    )
+    assert sorted(ids(first) + ids(rest)) == sorted(sha512(d) for d in datas)
+
+
+def test_a_token_of_another_sort_is_400(client):
+    for data in archives(3):
+        upload(client, data)
+    response = client.get(
+        BASE, headers=AUTH, query_string={"limit": 1, "sort_by": "size"}
+    )
+    token = response.headers["Sensu-Continue"]
+    for query in (
+        {},
+        {"sort_by": "filename"},
+        {"sort_by": "size", "sort_order": "desc"},
+    ):
+        other = client.get(
+            BASE, headers=AUTH, query_string={**query, "continue": token}
+        )
+        assert_error(other, 400, 1, "continue token does not match the sort")
+    plain = client.get(BASE, headers=AUTH, query_string={"limit": 1})
+    token = plain.headers["Sensu-Continue"]
+    other = client.get(
+        BASE, headers=AUTH, query_string={"sort_by": "size", "continue": token}
+    )
+    assert_error(other, 400, 1)
+
+
+def test_purge_and_patch_keep_the_sort_indexes(client, app):
+    data = tarball()
+    upload(client, data, filename="z.tgz")
+    url = f"{BASE}/{sha512(data)}"
+    client.patch(url, data=json.dumps({"filename": "a.tgz"}), headers=MERGE)
+    keys = app.extensions["redis"]
+    prefix = app.extensions["archives"].keys.archive_sort_prefix("default")
+    assert keys.zrange(prefix + "filename", 0, -1) == [
+        f"a.tgz\0{sha512(data)}".encode()
+    ]
+    client.delete(url + "?purge=true", headers=AUTH)
+    for sort in ("created_at", "size", "filename"):
+        assert keys.zcard(prefix + sort) == 0
