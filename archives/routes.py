@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
-from accounts import require_user
+from accounts import require_user, scopes
 from accounts.authenticator import Authenticator
 from archives import download, service, upload
 from archives.blobs import BlobStore, TempBlob
@@ -146,8 +146,10 @@ def upload_archive(ns: str) -> JSONResponse:
     :raise 400: a bad option or bytes. :raise 404: no such namespace.
     :raise 409: an asset conflict. :raise 413: too large.
     """
-    _need_namespace(ns)
     query = _query_options()
+    if "asset" in query:
+        scopes.require("assets", "write", ns)
+    _need_namespace(ns)
     try:
         options = parse_options(query)  # before a byte of the body is read
     except Invalid as exc:
@@ -190,6 +192,8 @@ def _keep(
 ) -> JSONResponse:
     """Check the bytes, put the blob in place, then write the record."""
     try:
+        if options.asset is not None:  # also given as a multipart part
+            scopes.require("assets", "write", ns)
         if filename is not None:
             try:
                 check_filename(filename)
@@ -446,6 +450,8 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
     _need_namespace(ns)
     client = get_client()
     purge, force = _truthy("purge"), _truthy("force")
+    if purge:
+        scopes.require_unscoped()
     view = _view(ns, archive_id, deleted=True)
     if view.deleted_at is not None and not purge:
         raise NotFound(f"archive {archive_id} not found")
@@ -507,7 +513,9 @@ def archive_definition(ns: str, archive_id: str) -> JSONResponse:
 
 @bp.post("/archives/gc")
 def collect_garbage() -> JSONResponse:
-    """Garbage collection now (4.3). :raise 409: another process is collecting."""
+    """Garbage collection now (4.3). :raise 403: a scoped key. :raise 409: another
+    process is collecting."""
+    scopes.require_unscoped()
     client = get_client()
     names = client.drive(_namespaces().names())
     report = service.collect_garbage(
@@ -522,10 +530,13 @@ def collect_garbage() -> JSONResponse:
 
 
 def _download_user() -> None:
+    """Credentials and scope first (7.1), unless downloads are public."""
     if current_app.config["ARCHIVES_PUBLIC_READ"]:
         return
     auth: Authenticator = current_app.extensions["auth"]
-    g.user = auth.sensu_go_user(WSGIRequest(request.environ))
+    g.user, g.scopes = auth.sensu_go_identity(WSGIRequest(request.environ))
+    namespace = (request.view_args or {}).get("ns")
+    scopes.check_route(g.scopes, request.blueprint, request.method, namespace)
 
 
 downloads.before_request(_download_user)

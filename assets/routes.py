@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
 from accounts import require_user
+from accounts.scopes import redacts
 from assets.store import AssetStore, ListedAsset, PutOutcome, SwapOutcome
 from core import strictjson
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
@@ -28,6 +29,7 @@ from sensugo.assets import (
     asset_json,
     etag_of,
     load_asset,
+    redacted,
     validate_asset,
 )
 from sensugo.http import (
@@ -60,6 +62,12 @@ def _assets() -> AssetStore:
 
 def _namespaces() -> NamespaceStore:
     return current_app.extensions["namespaces"]
+
+
+def _shown(ns: str, data: bytes) -> bytes:
+    """An asset as this caller may see it: header values hidden from a key whose
+    scopes do not let it write assets in `ns` (spec archives.md 19.2)."""
+    return redacted(data) if redacts(ns) else data
 
 
 def _validated(asset: Asset) -> bytes:
@@ -102,7 +110,7 @@ def _asset_list(
             )
 
     page, more = get_client().drive(take_page(batches, query.limit, keep))
-    body = b"[" + b",".join(item.json for item in page) + b"]"
+    body = b"[" + b",".join(_shown(item.namespace, item.json) for item in page) + b"]"
     return with_continue(page, more, key, body)
 
 
@@ -142,7 +150,7 @@ def get_asset(ns: str, name: str) -> JSONResponse:
     stored = get_client().run(_assets().get_asset(ns, name))
     if stored is None:
         raise NotFound()
-    response = JSONResponse(stored.json, 200)
+    response = JSONResponse(_shown(ns, stored.json), 200)
     response.headers["ETag"] = quoted(stored.etag)
     return response
 

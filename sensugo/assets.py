@@ -11,6 +11,7 @@ empty, empty strings and maps are left out (spec assets.md section 3).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any, TypedDict
 
@@ -243,3 +244,18 @@ def referenced_ids(asset: dict[str, Any]) -> list[str]:
         if isinstance(sha, str) and ARCHIVE_ID.fullmatch(sha.lower()):
             found.add(sha.lower())
     return sorted(found)
+
+
+REDACTED = "<redacted>"
+
+
+def redacted(data: bytes) -> bytes:
+    """An asset's JSON (output shape) with every ``headers`` value, its own and its
+    builds', replaced by ``<redacted>``: header values are secrets to read-only
+    keys (spec archives.md 19.2)."""
+    asset = json.loads(data)
+    for entry in [asset, *(asset.get("builds") or ())]:
+        headers = entry.get("headers")
+        if isinstance(headers, dict):
+            entry["headers"] = dict.fromkeys(headers, REDACTED)
+    return json.dumps(asset, separators=(",", ":")).encode()

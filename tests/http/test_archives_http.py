@@ -182,10 +182,44 @@ def agent_install(
     return target
 
 
-ENTITY = {
-    "system": {"os": "linux", "arch": "amd64"},
-    "metadata": {"annotations": {"stashd_key": KEY}},
-}
+def scoped_key(server, scopes: list[str]) -> str:
+    """A new API key of the administrator with `scopes`."""
+    response = requests.post(
+        f"{server.url}{CORE}/apikeys",
+        json={"username": "ops", "scopes": scopes},
+        headers=KEYED,
+    )
+    assert response.status_code == 201, response.text
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def entity(key: str) -> dict:
+    """The agent's entity, whose annotation brings the key its definitions name."""
+    return {
+        "system": {"os": "linux", "arch": "amd64"},
+        "metadata": {"annotations": {"stashd_key": key}},
+    }
+
+
+ENTITY = entity(KEY)
+
+
+def test_a_read_scoped_key_downloads_and_nothing_more(server):
+    key = scoped_key(server, ["archives:read:default"])
+    headers = {"Authorization": f"Key {key}"}
+    data = tarball({"bin/scoped": b"x"})
+    assert post(server, data).status_code == 201
+    archive_id = hashlib.sha512(data).hexdigest()
+    response = requests.get(
+        f"{server.url}/archives/default/{archive_id}", headers=headers
+    )
+    assert response.status_code == 200 and response.content == data
+    # The fast path's credential check (the stash routes) refuses it too.
+    assert requests.get(f"{server.url}/stashes", headers=headers).status_code == 403
+    upload = requests.post(
+        f"{server.url}{CORE}/namespaces/default/archives", data=data, headers=headers
+    )
+    assert upload.status_code == 403
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -210,7 +244,9 @@ def test_agent_end_to_end(server, tmp_path, compress):
         )
         assert response.status_code in (200, 201), response.text
         assert response.json()["warnings"] == []
-    target = agent_install(server.url, name, ENTITY, str(tmp_path))
+    # The agent brings a read-only key of its own, through its entity.
+    reader = scoped_key(server, ["archives:read:default"])
+    target = agent_install(server.url, name, entity(reader), str(tmp_path))
     with open(os.path.join(target, "lib", "marker"), "rb") as file:
         assert file.read() == marker
     out = subprocess.run(
