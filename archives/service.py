@@ -356,6 +356,19 @@ def _collect(
     return GCReport(purged, deleted, freed, kept, removed)
 
 
+def backfill_refs(
+    client: BlockingClient, store: ArchiveStore, namespaces: list[str]
+) -> None:
+    """Make sure every asset's archive ids are in the reference sets, including
+    assets stored before asset writes kept them (run at every start)."""
+    for ns in namespaces:
+        after = None
+        while True:
+            after = client.run(store.backfill_refs(ns, after))
+            if after is None:
+                break
+
+
 def fsck(blobs: BlobStore) -> list[str]:
     """Re-hash every blob; the ids whose bytes no longer match their name."""
     return [i for i in blobs.ids() if blobs.rehash(i) != i]

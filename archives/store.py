@@ -509,6 +509,14 @@ class ArchiveStore:
         args = [*self._prefixes(ns), start, count, order, state]
         return _PAGE([index], args)._replace(convert=convert)
 
+    def backfill_refs(self, ns: str, after: str | None, count: int = BATCH) -> Call:
+        """Add the references of `count` assets of `ns` after `after` (assets
+        written before reference sets existed); the name to resume after, or None.
+        Only adds: a reference too many keeps an archive, one too few loses it."""
+        k = self.keys
+        args = [k.asset_prefix(ns), k.archive_refs_prefix(ns), lex_start(after), count]
+        return _BACKFILL([k.asset_index(ns)], args)
+
     def gc_lock(self, token: str, seconds: int) -> Call:
         """Take the GC lock for `seconds` unless another process holds it."""
         key = self.keys.archives_gc_lock
@@ -526,6 +534,24 @@ class ArchiveStore:
         """A blob is held again, or gone: nothing to remember of it."""
         return Call(("DEL", self.keys.blob(archive_id)))
 
+
+# KEYS[1] an asset index. ARGV: asset hash prefix, reference set prefix, lex start,
+# count. Adds every archive id the assets name to its reference set; returns the
+# last name read, or false at the end of the index.
+_BACKFILL = Script(
+    REFS_LUA
+    + """
+local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
+for _, name in ipairs(names) do
+  for id in pairs(archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))) do
+    redis.call('SADD', ARGV[2] .. id, name)
+  end
+end
+if #names == tonumber(ARGV[4]) then return names[#names] end
+return false
+""",
+    convert=lambda r: None if r is None else text(r),
+)
 
 _UNLOCK = Script(
     """

@@ -346,3 +346,17 @@ def test_purge_and_patch_keep_the_sort_indexes(client, app):
     client.delete(url + "?purge=true", headers=AUTH)
     for sort in ("created_at", "size", "filename"):
         assert keys.zcard(prefix + sort) == 0
+
+
+def test_bootstrap_backfills_references_of_older_assets(client, app):
+    from server.bootstrap import bootstrap
+
+    data = tarball()
+    upload(client, data, asset="old")
+    refs = app.extensions["archives"].keys.archive_refs("default", sha512(data))
+    app.extensions["redis"].delete(refs)  # as if stored before reference sets
+    bootstrap(app.config, app.extensions["redis"])
+    message = assert_error(
+        client.delete(f"{BASE}/{sha512(data)}", headers=AUTH), 409, 3
+    )
+    assert "old" in message
