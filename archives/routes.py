@@ -158,7 +158,7 @@ def upload_archive(ns: str) -> JSONResponse:
     environ = request.environ
     boundary = upload.multipart_boundary(request.headers.get("Content-Type"))
     overhead = upload.MULTIPART_OVERHEAD if boundary else 0
-    length = upload.declared_length(environ.get("CONTENT_LENGTH"), limit + overhead)
+    length = upload.declared_length(environ.get("CONTENT_LENGTH"), limit, overhead)
     if length is None and not environ.get("wsgi.input_terminated", False):
         length = 0
     stream = environ["wsgi.input"]

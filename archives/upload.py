@@ -48,8 +48,9 @@ def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"archive is larger than {limit} bytes")
 
 
-def declared_length(declared: str | None, limit: int) -> int | None:
-    """The Content-Length, checked against `limit` before reading anything.
+def declared_length(declared: str | None, limit: int, overhead: int = 0) -> int | None:
+    """The Content-Length, checked against `limit` (plus a multipart body's
+    `overhead`) before reading anything.
 
     :raise PayloadTooLarge: :raise BadRequest: not a number.
     """
@@ -57,15 +58,18 @@ def declared_length(declared: str | None, limit: int) -> int | None:
         return None
     if not (declared.isascii() and declared.isdigit()):
         raise BadRequest("Content-Length is not a number")
-    if exceeds(declared, limit):
+    if exceeds(declared, limit + overhead):
         raise too_large(limit)
     return int(declared)
 
 
-def chunks(stream: Readable, length: int | None, limit: int) -> Iterator[bytes]:
+def chunks(
+    stream: Readable, length: int | None, limit: int, overhead: int = 0
+) -> Iterator[bytes]:
     """The body in chunks: `length` bytes, or to its end when chunked.
 
-    :raise BadRequest: it ended early. :raise PayloadTooLarge: past `limit`.
+    :raise BadRequest: it ended early. :raise PayloadTooLarge: past `limit` (plus
+    a multipart body's `overhead`).
     """
     left = length
     total = 0
@@ -78,7 +82,7 @@ def chunks(stream: Readable, length: int | None, limit: int) -> Iterator[bytes]:
         if not chunk:
             break
         total += len(chunk)
-        if total > limit:
+        if total > limit + overhead:
             raise too_large(limit)
         if left is not None:
             left -= len(chunk)
@@ -146,7 +150,7 @@ def receive_multipart(
     text = bytearray()
     files = 0
     try:
-        body = chunks(stream, length, limit + MULTIPART_OVERHEAD)
+        body = chunks(stream, length, limit, MULTIPART_OVERHEAD)
         ended = False
         while not ended:
             data = next(body, None)

@@ -215,3 +215,18 @@ def test_crash_between_rename_and_redis_leaves_no_record(client, app, monkeypatc
     report = client.post(f"{CORE}/archives/gc", headers=AUTH).get_json()
     assert report["deleted_blobs"] == 1
     assert sha512(data) not in blob_files(app)
+
+
+def test_multipart_file_part_over_the_limit_is_413(app, client):
+    data = tarball({"bin/x": bytes(range(256)) * 64})
+    app.config["ARCHIVE_MAX_BYTES"] = len(data) - 1
+    response = upload_multipart(client, data)
+    assert_error(response, 413, 1, f"archive is larger than {len(data) - 1} bytes")
+    assert blob_files(app) == [] and temp_files(app) == []
+
+
+def test_other_methods_on_archive_routes_are_405_sensu_shaped(client):
+    response = client.put(f"/archives/default/{'a' * 128}", headers=AUTH)
+    assert_error(response, 405, 1)
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert_error(client.put(BASE, headers=AUTH), 405, 1)
