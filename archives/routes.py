@@ -582,7 +582,7 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     except BaseException:
         file.close()
         raise
-    if answer.status in (200, 206):
+    if answer.status in (200, 206) and request.method == "GET":
         get_client().run(_store().touch(ns, archive_id, int(time.time())))
     response = JSONResponse(status=answer.status)
     response.headers.clear()
