@@ -19,11 +19,23 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from core.errors import ApiError
+
 # Bytes kept from the start of an archive: the type is told from the first 262.
 HEAD_BYTES = 512
 # SHA-256 runs here beside SHA-512 on the request's thread (hashlib lets go of the
 # GIL on large chunks): the two digests cost the time of one.
 _HASHERS = ThreadPoolExecutor(4, thread_name_prefix="sha256")
+
+
+class StorageFailed(ApiError):
+    """The disk refused (full, I/O error): 500 ``archive storage failed: ...``."""
+
+    status, kind = 500, 0
+
+    @classmethod
+    def of(cls, exc: OSError) -> StorageFailed:
+        return cls(f"archive storage failed: {exc.strerror or exc}")
 
 
 class TempBlob:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from archives import checks
-from archives.blobs import BlobStore, TempBlob
+from archives.blobs import BlobStore, StorageFailed, TempBlob
 from archives.schemas import (
     Options,
     Origin,
@@ -25,7 +25,7 @@ from archives.schemas import (
 )
 from archives.store import ArchiveStore, AssetWrite, WriteOutcome
 from core import strictjson
-from core.errors import ApiError, BadRequest, Conflict, NotFound
+from core.errors import BadRequest, Conflict, NotFound
 from redisio.clients import BlockingClient
 from sensugo.assets import (
     Asset,
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 # changing under it.
 ATTEMPTS = 8
 NO_CREDENTIALS = "agents will get 401: the definition carries no credentials for stashd"
-
-
-class StorageFailed(ApiError):
-    status, kind = 500, 0
 
 
 class Upload(NamedTuple):
@@ -88,6 +84,8 @@ def check_bytes(temp: TempBlob) -> tuple[str, list[str]]:
         return kind, checks.inspect(temp.path, kind)
     except checks.Refused as exc:
         raise BadRequest(str(exc)) from None
+    except OSError as exc:
+        raise StorageFailed.of(exc) from None
 
 
 def commit(blobs: BlobStore, temp: TempBlob) -> None:
@@ -96,7 +94,7 @@ def commit(blobs: BlobStore, temp: TempBlob) -> None:
         blobs.commit(temp)
     except OSError as exc:
         log.error("archive %s not stored: %s", temp.id, exc)
-        raise StorageFailed(f"archive storage failed: {exc.strerror or exc}") from None
+        raise StorageFailed.of(exc) from None
 
 
 def _definition_parts(

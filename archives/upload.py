@@ -21,7 +21,7 @@ from werkzeug.sansio.multipart import (
     NeedData,
 )
 
-from archives.blobs import BlobStore, TempBlob
+from archives.blobs import BlobStore, StorageFailed, TempBlob
 from archives.schemas import OPTIONS
 from core import strictjson
 from core.errors import BadRequest, PayloadTooLarge
@@ -118,15 +118,26 @@ def multipart_boundary(content_type: str | None) -> str | None:
 def receive_raw(
     blobs: BlobStore, stream: Readable, length: int | None, limit: int
 ) -> TempBlob:
-    """The whole body as the archive. :raise PayloadTooLarge: :raise BadRequest:"""
-    temp = blobs.temp()
+    """The whole body as the archive. :raise PayloadTooLarge: :raise BadRequest:
+    :raise StorageFailed: the disk refused."""
+    temp = _temp(blobs)
     try:
         for chunk in chunks(stream, length, limit):
             temp.write(chunk)
+    except OSError as exc:
+        temp.discard()
+        raise StorageFailed.of(exc) from None
     except BaseException:
         temp.discard()
         raise
     return temp
+
+
+def _temp(blobs: BlobStore) -> TempBlob:
+    try:
+        return blobs.temp()
+    except OSError as exc:
+        raise StorageFailed.of(exc) from None
 
 
 def receive_multipart(
@@ -174,7 +185,7 @@ def receive_multipart(
                             raise BadRequest("exactly one file part is allowed")
                         current = "file"
                         filename = getattr(event, "filename", None) or None
-                        temp = blobs.temp()
+                        temp = _temp(blobs)
                     elif _is_option(event.name):
                         current, text = event.name, bytearray()
                     else:  # other parts are ignored, as unknown JSON keys are
@@ -199,6 +210,10 @@ def receive_multipart(
                         current = None
         if temp is None:
             raise BadRequest("multipart body needs one file part named file")
+    except OSError as exc:
+        if temp is not None:
+            temp.discard()
+        raise StorageFailed.of(exc) from None
     except BaseException:
         if temp is not None:
             temp.discard()

@@ -230,3 +230,17 @@ def test_other_methods_on_archive_routes_are_405_sensu_shaped(client):
     assert_error(response, 405, 1)
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert_error(client.put(BASE, headers=AUTH), 405, 1)
+
+
+def test_disk_full_is_500_and_stores_nothing(client, app, monkeypatch):
+    from archives.blobs import TempBlob
+
+    def full(self, chunk):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TempBlob, "write", full)
+    response = upload(client, tarball())
+    assert_error(response, 500, 0, "archive storage failed: No space left on device")
+    monkeypatch.undo()
+    assert blob_files(app) == [] and temp_files(app) == []
+    assert client.get(BASE, headers=AUTH).get_json() == []
