@@ -94,6 +94,7 @@ def require_unscoped() -> None:
 
 
 def right_of(method: str) -> str:
+    """The right an HTTP method needs: reads read, everything else writes."""
     return "read" if method in ("GET", "HEAD", "OPTIONS") else "write"
 
 

@@ -34,6 +34,7 @@ class Plan(NamedTuple):
 
 
 def http_date(seconds: int) -> str:
+    """Unix seconds as an HTTP date (``Last-Modified``)."""
     return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
 
 

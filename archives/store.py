@@ -374,7 +374,7 @@ class ArchiveStore:
             k.archive(ns, archive_id),
             k.archive_index(ns),
             k.archive_trash(ns),
-            k.archive_aliases_prefix(ns) + archive_id,
+            k.archive_aliases(ns, archive_id),
         ]
         args: list[Any] = [
             *self._alias_prefixes(ns),
@@ -406,7 +406,7 @@ class ArchiveStore:
             k.archive(ns, archive_id),
             k.archive_index(ns),
             k.archive_trash(ns),
-            k.archive_aliases_prefix(ns) + archive_id,
+            k.archive_aliases(ns, archive_id),
             k.archive_refs(ns, archive_id),
         ]
 
@@ -497,7 +497,7 @@ class ArchiveStore:
         k = self.keys
         state = ""
         if sort != "sha512":
-            index = k.archive_sort_prefix(ns) + sort
+            index = k.archive_sort(ns, sort)
             state = "trash" if trash else "live"
         else:
             index = k.archive_trash(ns) if trash else k.archive_index(ns)

@@ -45,6 +45,7 @@ class Received(NamedTuple):
 
 
 def too_large(limit: int) -> PayloadTooLarge:
+    """413 ``archive is larger than <limit> bytes`` (spec archives.md 5.3)."""
     return PayloadTooLarge(f"archive is larger than {limit} bytes")
 
 

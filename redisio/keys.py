@@ -167,6 +167,14 @@ class Keys:
         """Alias sets of namespace `ns` are this plus the archive id."""
         return f"{self._prefix}:{{ns:{ns}}}:archive-aliases:"
 
+    def archive_aliases(self, ns: str, archive_id: str) -> str:
+        """The set of the aliases archive `archive_id` holds in namespace `ns`."""
+        return self.archive_aliases_prefix(ns) + archive_id
+
+    def archive_sort(self, ns: str, sort: str) -> str:
+        """The sort index of namespace `ns` by `sort` (created_at, size, filename)."""
+        return self.archive_sort_prefix(ns) + sort
+
     def archive_alias_prefix(self, ns: str) -> str:
         """Alias keys of namespace `ns` are this plus the alias path."""
         return f"{self._prefix}:{{ns:{ns}}}:archive-alias:"

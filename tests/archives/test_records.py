@@ -339,13 +339,12 @@ def test_purge_and_patch_keep_the_sort_indexes(client, app):
     url = f"{BASE}/{sha512(data)}"
     client.patch(url, data=json.dumps({"filename": "a.tgz"}), headers=MERGE)
     keys = app.extensions["redis"]
-    prefix = app.extensions["archives"].keys.archive_sort_prefix("default")
-    assert keys.zrange(prefix + "filename", 0, -1) == [
-        f"a.tgz\0{sha512(data)}".encode()
-    ]
+    index = app.extensions["archives"].keys.archive_sort
+    by_name = keys.zrange(index("default", "filename"), 0, -1)
+    assert by_name == [f"a.tgz\0{sha512(data)}".encode()]
     client.delete(url + "?purge=true", headers=AUTH)
     for sort in ("created_at", "size", "filename"):
-        assert keys.zcard(prefix + sort) == 0
+        assert keys.zcard(index("default", sort)) == 0
 
 
 def test_bootstrap_backfills_references_of_older_assets(client, app):
