@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import tarfile
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from tests.archives.helpers import tarball
-from tests.servers import stashd_on_own_redis
+from tests.servers import RedisServer, Stashd, alive, stashd_on_own_redis, tree
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -320,3 +321,92 @@ def test_100_mib_download_read_slowly_past_the_worker_timeout(server):
             time.sleep(0.03)  # about 3.5 s in all: past gunicorn's 2 s timeout
     assert time.monotonic() - started > 2
     assert digest.hexdigest() == archive_id
+
+
+def _answer(url: str) -> requests.Response:
+    """GET `url` once the restarted server answers: granian may reset connections
+    its workers were not up yet to take."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return requests.get(url, headers=KEYED)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _wait_for(condition, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_kill_between_rename_and_redis_leaves_no_record(server_kind, tmp_path):
+    """Redis is frozen once the upload's bytes stream in; the server is killed as
+    soon as the blob is in place: no record names it, the asset is unchanged, and
+    GC removes the blob later (spec archives.md 4.1, 6.3)."""
+    redis_server = RedisServer()
+    redis_server.start()
+    data_dir = tmp_path / "data"
+    env = {
+        "STASHD_REDIS_URL": redis_server.url,
+        "STASHD_DATA_DIR": str(data_dir),
+        "STASHD_API_USER": "ops",
+        "STASHD_API_PASSWORD": "archives-pass",
+        "STASHD_API_KEY": KEY,
+        "STASHD_ARCHIVE_BLOB_GRACE_SECONDS": "0",
+        "WEB_CONCURRENCY": "1",
+    }
+    stashd = Stashd(server_kind, env)
+    stashd.start()
+    url = f"{CORE}/namespaces/default/archives"
+    try:
+        first = tarball({"bin/first": b"1"})
+        assert post(stashd, first, asset="x").status_code == 201
+        before = requests.get(
+            f"{stashd.url}{CORE}/namespaces/default/assets/x", headers=KEYED
+        )
+        data = tarball({"bin/second": os.urandom(2 * 1024 * 1024)})
+        archive_id = hashlib.sha512(data).hexdigest()
+        blobs = data_dir / "archives" / "blobs"
+        blob = blobs / archive_id[:2] / archive_id[2:4] / archive_id
+        tmp = data_dir / "archives" / "tmp"
+        port = stashd.ports[0]
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                (
+                    f"POST {url}?asset=x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    f"Authorization: Key {KEY}\r\nContent-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                + data[:1000]
+            )
+            # The body is being received: credentials and namespace are checked.
+            _wait_for(lambda: tmp.is_dir() and any(tmp.iterdir()))
+            os.kill(redis_server.process.pid, signal.SIGSTOP)
+            try:
+                sock.sendall(data[1000:])
+                _wait_for(blob.exists)
+                pids = tree(stashd.process.pid)
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                stashd.process.wait()
+                _wait_for(lambda: not any(alive(p) for p in pids))
+            finally:
+                os.kill(redis_server.process.pid, signal.SIGCONT)
+        stashd.process = None
+        stashd.start()
+        listed = _answer(f"{stashd.url}{url}").json()
+        assert [r["sha512"] for r in listed] == [hashlib.sha512(first).hexdigest()]
+        after = requests.get(
+            f"{stashd.url}{CORE}/namespaces/default/assets/x", headers=KEYED
+        )
+        assert after.content == before.content
+        assert blob.exists()
+        report = requests.post(f"{stashd.url}{CORE}/archives/gc", headers=KEYED).json()
+        assert report["deleted_blobs"] == 1
+        assert not blob.exists()
+    finally:
+        stashd.stop()
+        redis_server.remove()
