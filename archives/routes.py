@@ -52,7 +52,6 @@ from redisio.clients import get_client
 from sensugo.assets import asset_json
 from sensugo.http import check_conditions, empty, quoted, read_merge_patch
 from sensugo.paging import (
-    Batch,
     Batches,
     ListQuery,
     continue_headers,
@@ -320,7 +319,7 @@ def list_archives(ns: str) -> JSONResponse:
 
 @bp.get("/archives")
 def list_all_archives() -> JSONResponse:
-    """The records of every namespace, by namespace, then id."""
+    """The records of every namespace, by namespace, then the sort."""
     sort = _sort()
     query = parse_list_query(request.args)
     if query.after is not None and "/" not in query.after:
@@ -328,26 +327,11 @@ def list_all_archives() -> JSONResponse:
     names = sorted(get_client().drive(_namespaces().names()))
     after_ns, _, after_key = (query.after or "").partition("/")
     after_id = sort.member(after_key) if query.after is not None else None
-    order = [ns for ns in names if query.after is None or ns >= after_ns]
-    trash = _truthy("deleted")
-
-    def fetch(cursor: tuple[int, str | None]) -> Any:
-        i, last = cursor
-        if i == len(order):
-            return None
-        call = _store().batch(order[i], last, trash, 500, sort.by, sort.desc)
-
-        def convert(reply: Any) -> Batch:
-            batch = call.result(reply)
-            following = (i + 1, None) if batch.next is None else (i, batch.next)
-            return Batch(batch.items, following)
-
-        return call._replace(convert=convert)
-
-    first = (
-        after_id if query.after is not None and order and order[0] == after_ns else None
+    after = None if query.after is None else (after_ns, after_id)
+    batches = _store().every_record(
+        names, after, _truthy("deleted"), 500, sort.by, sort.desc
     )
-    return _record_list(Batches(fetch, (0, first)), query, sort, every=True)
+    return _record_list(batches, query, sort, every=True)
 
 
 @bp.get("/namespaces/<ns>/archives/filters")

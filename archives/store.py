@@ -474,6 +474,38 @@ class ArchiveStore:
         strictly after the member `after` (an id when sorted by id)."""
         return Batches(lambda a: self.batch(ns, a, trash, count, sort, desc), after)
 
+    def every_record(
+        self,
+        namespaces: list[str],
+        after: tuple[str, str | None] | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Batches:
+        """`records` of every namespace of `namespaces`, namespace by namespace
+        (in byte order), strictly after `after`: (namespace, member)."""
+        order = sorted(ns for ns in namespaces if after is None or ns >= after[0])
+
+        # The cursor: which namespace, and the member to resume after in it.
+        def fetch(cursor: tuple[int, str | None]) -> Call | None:
+            i, last = cursor
+            if i == len(order):
+                return None
+            call = self.batch(order[i], last, trash, count, sort, desc)
+
+            def convert(reply: Any) -> Batch:
+                batch = call.result(reply)
+                following = (i + 1, None) if batch.next is None else (i, batch.next)
+                return Batch(batch.items, following)
+
+            return call._replace(convert=convert)
+
+        first = (
+            after[1] if after is not None and order and order[0] == after[0] else None
+        )
+        return Batches(fetch, (0, first))
+
     def batch(
         self,
         ns: str,
