@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 import accounts
+import archives
 import assets
 import namespaces
 import silenced
@@ -16,6 +17,8 @@ import stashes
 from accounts import apikeys
 from accounts.authenticator import Authenticator
 from accounts.store import AccountStore
+from archives.blobs import BlobStore
+from archives.store import ArchiveStore
 from assets.store import AssetStore
 from core.errors import register_error_handlers
 from core.gate import Gate
@@ -55,6 +58,10 @@ def create_app(
     store = app.extensions["stashes"] = StashStore(keys)
     app.extensions["namespaces"] = NamespaceStore(keys)
     app.extensions["assets"] = AssetStore(keys)
+    app.extensions["archives"] = ArchiveStore(keys)
+    app.extensions["blobs"] = BlobStore(
+        os.path.join(app.config["DATA_DIR"], "archives")
+    )
     silenced_store = app.extensions["silenced"] = SilencedStore(
         keys, app.config["SILENCED_V1_NAMESPACE"]
     )
@@ -68,13 +75,17 @@ def create_app(
     app.url_map.strict_slashes = False
     app.url_map.converters["stash"] = stashes.StashPath
     app.url_map.converters["asset"] = assets.AssetName
+    app.url_map.converters["archive_id"] = archives.ArchiveId
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
+    app.cli.add_command(archives.cli)
     # import-sensu also brings the silencing entries (stashes knows no silenced).
     app.extensions["sensu_importers"] = [import_silences]
     app.register_blueprint(stashes.bp)
     app.register_blueprint(namespaces.bp, url_prefix="/api/core/v2")
     app.register_blueprint(assets.bp, url_prefix="/api/core/v2")
+    app.register_blueprint(archives.bp, url_prefix="/api/core/v2")
+    app.register_blueprint(archives.downloads)
     app.register_blueprint(apikeys.bp, url_prefix="/api/core/v2")
     app.register_blueprint(accounts.bp)
     app.register_blueprint(silenced.bp)

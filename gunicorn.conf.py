@@ -6,7 +6,7 @@ Only values that differ from gunicorn's defaults are set, each with its reason.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.settings import DEFAULTS, ConfigError, binds, from_env, load
 from server.start import Started, start_or_exit
@@ -76,6 +76,13 @@ def on_starting(server: Arbiter) -> None:
     # Imported once here, the application's modules come to every worker with the
     # fork: a worker is ready in milliseconds, not after a second of imports.
     import app  # noqa: F401
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker collects archive garbage in the background (one at a time)."""
+    from server.background import start_archive_gc
+
+    start_archive_gc(worker.wsgi)
 
 
 def on_exit(server: Arbiter) -> None:

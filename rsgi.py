@@ -1,6 +1,9 @@
 """What granian imports under `make run`: ``rsgi:app``."""
 
 from app import create_app
+from server.background import start_archive_gc
 from server.rsgi import RSGIApp
 
-app = RSGIApp(create_app())
+flask_app = create_app()
+app = RSGIApp(flask_app)
+start_archive_gc(flask_app)

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, g, request
 from accounts.authenticator import digest
 from accounts.hooks import require_user
 from accounts.schemas import apikey_schema
+from accounts.scopes import InvalidScope, check_all
 from accounts.store import AccountStore, ApiKey, OwnerChange
 from core import strictjson
 from core.errors import BadRequest, NotFound, PreconditionFailed
@@ -33,11 +34,14 @@ def _accounts() -> AccountStore:
 
 
 def _apikey_json(key: ApiKey, name: str) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "metadata": {"name": name, "created_by": key["created_by"]},
         "username": key["username"],
         "created_at": key["created_at"],
     }
+    if key.get("scopes"):
+        body["scopes"] = key["scopes"]
+    return body
 
 
 def _find_apikey(identifier: str) -> ApiKey:
@@ -68,10 +72,16 @@ def list_apikeys() -> JSONResponse:
 
 @bp.post("/apikeys")
 def create_apikey() -> JSONResponse:
-    """A new key for an existing user; the key is the Location's last segment."""
-    username = apikey_schema.load(read_object()).get("username") or ""
+    """A new key for an existing user, with optional ``scopes`` (spec archives.md
+    section 2); the key is the Location's last segment."""
+    body = apikey_schema.load(read_object())
+    username = body.get("username") or ""
     if not username:
         raise BadRequest("username cannot be empty")
+    try:
+        scopes = check_all(body.get("scopes") or [])
+    except InvalidScope as exc:
+        raise BadRequest(str(exc)) from None
     value = str(uuid.uuid4())
     key = ApiKey(
         digest=digest(value),
@@ -79,6 +89,8 @@ def create_apikey() -> JSONResponse:
         created_by=g.user,
         created_at=int(time.time()),
     )
+    if scopes:
+        key["scopes"] = scopes
     if not get_client().run(_accounts().put_apikey(key)):
         raise BadRequest(f"user {username} does not exist")
     response = empty(201)

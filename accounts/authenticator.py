@@ -33,9 +33,11 @@ from accounts.passwords import (
     hash_password,
     new_secret,
 )
+from accounts.scopes import REFUSED, right_of
+from accounts.scopes import allows as scopes_allow
 from accounts.store import AccountStore
 from accounts.throttle import Throttle
-from core.errors import ApiError, Unauthorized
+from core.errors import ApiError, Forbidden, Unauthorized
 from core.request import Request
 from redisio.calls import Call, Steps
 
@@ -134,7 +136,13 @@ class Authenticator:
         header = request.header("authorization") or ""
         address = self.throttle.address(request)
         if header.startswith(_TOKENS):
-            return (yield from self._token_user(header, address, Unauthorized()))
+            user, scopes = yield from self._token_identity(
+                header, address, Unauthorized()
+            )
+            # A scoped key reaches the stash routes only with a stashes scope.
+            if not scopes_allow(scopes, "stashes", right_of(request.method), None):
+                raise Forbidden(REFUSED)
+            return user
         return (yield from self._basic_user(header, address, Unauthorized()))
 
     # The Sensu Go routes and /auth (on server threads).
@@ -145,21 +153,25 @@ class Authenticator:
         :raise Unauthorized: no usable header, or a key or token that is not valid.
         :raise TooManyRequests: see the module docstring.
         """
+        return self.run(self._sensu_go_user(request))[0]
+
+    def sensu_go_identity(self, request: Request) -> tuple[str, list[str] | None]:
+        """`sensu_go_user`, with the key's scopes (None: unrestricted)."""
         return self.run(self._sensu_go_user(request))
 
-    def sensu_go_steps(self, request: Request) -> Steps[str]:
-        """`sensu_go_user` as Redis round trips for any client to drive (the fast
-        routes): Key and Bearer checks hash no password."""
-        return cast(Steps[str], self._sensu_go_user(request))
+    def sensu_go_steps(self, request: Request) -> Steps[tuple[str, list[str] | None]]:
+        """`sensu_go_identity` as Redis round trips for any client to drive (the
+        fast routes): Key and Bearer checks hash no password."""
+        return cast(Steps[tuple[str, list[str] | None]], self._sensu_go_user(request))
 
-    def _sensu_go_user(self, request: Request) -> Check[str]:
+    def _sensu_go_user(self, request: Request) -> Check[tuple[str, list[str] | None]]:
         header = request.header("authorization")
         if not header or (self.admin is not None and self.admin.check(header)):
             raise _bad()  # no credentials; the admin's Basic ones are not for here
         address = self._unblocked_address(request)
         if not header.startswith(_TOKENS):
             raise (yield from self._failed(address, _bad()))
-        return (yield from self._token_user(header, address, _invalid()))
+        return (yield from self._token_identity(header, address, _invalid()))
 
     def basic_user(self, request: Request) -> str:
         """The user whose Basic credentials `request` carries (/auth, /auth/test).
@@ -286,6 +298,13 @@ class Authenticator:
         return self.throttle.refusal(attempt, address, error)
 
     def _token_user(self, header: str, address: str, error: ApiError) -> Check[str]:
+        user, _ = yield from self._token_identity(header, address, error)
+        return user
+
+    def _token_identity(
+        self, header: str, address: str, error: ApiError
+    ) -> Check[tuple[str, list[str] | None]]:
+        """(user, scopes) of a Key or Bearer header; only keys carry scopes."""
         secret = digest(header.partition(" ")[2])
         if header.startswith("Key "):
             call = self.accounts.apikey_login(address, secret, *self._limits)
@@ -293,7 +312,8 @@ class Authenticator:
             call = self.accounts.token_login(
                 address, secret, *self._limits, time.time()
             )
-        return self.throttle.outcome((yield call), address, error)
+        attempt = yield call
+        return self.throttle.outcome(attempt, address, error), attempt.scopes
 
     def _basic_user(self, header: str, address: str, error: ApiError) -> Check[str]:
         credentials = basic_credentials(header)

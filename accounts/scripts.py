@@ -74,6 +74,7 @@ PUT_KEY = Script(
 if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'username', ARGV[2], 'created_by', ARGV[3],
            'created_at', ARGV[4])
+if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'scopes', ARGV[5]) end
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 return 1
 """,
@@ -111,12 +112,13 @@ local out = {''}
 if #digests == tonumber(ARGV[3]) then out[1] = digests[#digests] end
 for _, digest in ipairs(digests) do
   local f = redis.call('HMGET', ARGV[1] .. digest, 'username', 'created_by',
-                       'created_at')
+                       'created_at', 'scopes')
   if f[1] then
     out[#out + 1] = digest
     out[#out + 1] = f[1]
     out[#out + 1] = f[2] or ''
     out[#out + 1] = f[3] or ''
+    out[#out + 1] = f[4] or ''
   end
 end
 return out
@@ -194,13 +196,15 @@ return {redis.call('HGET', KEYS[2], 'password'), 0, failures, 0}
 # Counts a failure the caller found (a wrong password, a malformed header).
 FAILED = Script(_THROTTLE + "return failed()\n")
 
-# KEYS[2] the API key. ARGV[3] user hash prefix. The user of the key, if it exists.
+# KEYS[2] the API key. ARGV[3] user hash prefix. The user of the key, if it exists,
+# and its scopes (JSON; '' for none).
 APIKEY = Script(
     _THROTTLE
     + """
-local user = redis.call('HGET', KEYS[2], 'username')
+local key = redis.call('HMGET', KEYS[2], 'username', 'scopes')
+local user = key[1]
 if user and redis.call('EXISTS', ARGV[3] .. user) == 1 then
-  return {user, 0, failures, 0}
+  return {user, 0, failures, 0, key[2] or ''}
 end
 return failed()
 """

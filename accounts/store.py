@@ -12,7 +12,8 @@ address (spec stashes.md 17.4) in its one round trip.
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple, TypedDict
+import json
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from accounts import scripts
 from redisio.calls import Call, text
@@ -27,6 +28,8 @@ class ApiKey(TypedDict):
     username: str
     created_by: str
     created_at: int
+    # Only on keys made with scopes (spec archives.md section 2).
+    scopes: NotRequired[list[str]]
 
 
 class AccessToken(TypedDict):
@@ -58,6 +61,7 @@ class Attempt(NamedTuple):
     outcome: Outcome
     failures: int  # of the address, in its current window
     window_left: float  # seconds, when the lookup failed or was throttled
+    scopes: list[str] | None = None  # an API key's, when it has any
 
 
 def _optional_text(reply: bytes | str | None) -> str | None:
@@ -65,9 +69,14 @@ def _optional_text(reply: bytes | str | None) -> str | None:
 
 
 def _attempt(reply: list) -> Attempt:
-    value, outcome, failures, left_ms = reply
+    value, outcome, failures, left_ms, *extra = reply
+    scopes = json.loads(extra[0]) if extra and extra[0] else None
     return Attempt(
-        _optional_text(value), Outcome(outcome), int(failures), left_ms / 1000
+        _optional_text(value),
+        Outcome(outcome),
+        int(failures),
+        left_ms / 1000,
+        scopes,
     )
 
 
@@ -78,20 +87,27 @@ def _users(reply: list) -> list[tuple[str, bool]]:
 
 
 def _apikey(
-    digest: str, username: bytes, created_by: bytes | None, created_at: bytes | None
+    digest: str,
+    username: bytes,
+    created_by: bytes | None,
+    created_at: bytes | None,
+    scopes: bytes | None = None,
 ) -> ApiKey:
-    return ApiKey(
+    key = ApiKey(
         digest=digest,
         username=text(username),
         created_by=text(created_by or b""),
         created_at=int(created_at or 0),
     )
+    if scopes:
+        key["scopes"] = json.loads(scopes)
+    return key
 
 
 def _key_batch(reply: list) -> Batch:
     last, *flat = reply
     keys = [
-        _apikey(text(flat[i]), *flat[i + 1 : i + 4]) for i in range(0, len(flat), 4)
+        _apikey(text(flat[i]), *flat[i + 1 : i + 5]) for i in range(0, len(flat), 5)
     ]
     return Batch(keys, text(last) or None)
 
@@ -212,14 +228,20 @@ class AccountStore:
                 self.keys.apikey_index,
                 self.keys.user(key["username"]),
             ],
-            [key["digest"], key["username"], key["created_by"], key["created_at"]],
+            [
+                key["digest"],
+                key["username"],
+                key["created_by"],
+                key["created_at"],
+                json.dumps(key["scopes"]) if key.get("scopes") else "",
+            ],
         )
 
     def get_apikey(self, digest: str) -> Call:
         """The API key with this digest, or None. One HMGET."""
         key = self.keys.apikey(digest)
         return Call(
-            ("HMGET", key, "username", "created_by", "created_at"),
+            ("HMGET", key, "username", "created_by", "created_at", "scopes"),
             convert=lambda f: None if f[0] is None else _apikey(digest, *f),
         )
 

@@ -8,7 +8,6 @@ by `core.errors` in Sensu Go's ``{"message", "code"}`` dialect.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 
@@ -16,20 +15,23 @@ from flask import Blueprint, current_app, g, request
 from werkzeug.routing import BaseConverter
 
 from accounts import require_user
-from assets.schemas import (
-    Asset,
-    Invalid,
-    asset_fields,
-    asset_json,
-    load_asset,
-    validate_asset,
-)
+from accounts.scopes import redacts
 from assets.store import AssetStore, ListedAsset, PutOutcome, SwapOutcome
 from core import strictjson
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from core.http import JSONResponse
 from namespaces.store import NamespaceStore
 from redisio.clients import get_client
+from sensugo.assets import (
+    Asset,
+    Invalid,
+    asset_fields,
+    asset_json,
+    etag_of,
+    load_asset,
+    redacted,
+    validate_asset,
+)
 from sensugo.http import (
     check_conditions,
     empty,
@@ -62,9 +64,10 @@ def _namespaces() -> NamespaceStore:
     return current_app.extensions["namespaces"]
 
 
-def etag_of(data: bytes) -> str:
-    """The ETag of a stored asset: a digest of exactly what GET sends."""
-    return hashlib.sha256(data).hexdigest()[:32]
+def _shown(ns: str, data: bytes) -> bytes:
+    """An asset as this caller may see it: header values hidden from a key whose
+    scopes do not let it write assets in `ns` (spec archives.md 19.2)."""
+    return redacted(data) if redacts(ns) else data
 
 
 def _validated(asset: Asset) -> bytes:
@@ -107,7 +110,7 @@ def _asset_list(
             )
 
     page, more = get_client().drive(take_page(batches, query.limit, keep))
-    body = b"[" + b",".join(item.json for item in page) + b"]"
+    body = b"[" + b",".join(_shown(item.namespace, item.json) for item in page) + b"]"
     return with_continue(page, more, key, body)
 
 
@@ -147,7 +150,7 @@ def get_asset(ns: str, name: str) -> JSONResponse:
     stored = get_client().run(_assets().get_asset(ns, name))
     if stored is None:
         raise NotFound()
-    response = JSONResponse(stored.json, 200)
+    response = JSONResponse(_shown(ns, stored.json), 200)
     response.headers["ETag"] = quoted(stored.etag)
     return response
 

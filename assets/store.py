@@ -6,16 +6,20 @@ has a sorted set of its asset names (score 0, so ``ZRANGEBYLEX`` gives byte orde
 cursor paging) and a key that exists while the namespace does (`namespaces.store`).
 Every asset write is one script over those three keys, which share the namespace's
 hash tag: an asset is never stored without its index entry, nor in a namespace that
-is gone.
+is gone. The same script keeps the reference sets of the archive ids the asset names
+(`redisio.assetrefs`), so the archives API knows which archives are in use.
 """
 
 from __future__ import annotations
 
 import enum
+import json as jsonlib
 from typing import Any, NamedTuple
 
+from redisio.assetrefs import REFS_LUA
 from redisio.calls import LIST_BUDGET, Call, Script, text
 from redisio.keys import Keys
+from sensugo.assets import referenced_ids
 from sensugo.paging import Batch, Batches, lex_start
 
 # Items per round trip when walking an index.
@@ -56,37 +60,46 @@ class SwapOutcome(enum.Enum):
 
 
 # KEYS[1] namespace marker, KEYS[2] asset index, KEYS[3] asset hash.
-# ARGV: name, json, etag, "create" (fail if it exists) or "put" (create or replace).
+# ARGV: name, json, etag, "create" (fail if it exists) or "put" (create or replace),
+# the namespace's reference set prefix, the archive ids the asset names.
 _PUT = Script(
-    """
+    REFS_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local existed = redis.call('EXISTS', KEYS[3])
 if existed == 1 and ARGV[4] == 'create' then return 0 end
+local old = redis.call('HGET', KEYS[3], 'json')
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
+swap_refs(ARGV[5], ARGV[1], old, ARGV[6])
 return 1 + existed
 """,
     convert=PutOutcome,
 )
 
-# KEYS as _PUT. ARGV: name, json, etag, the ETag the change was computed from.
-# The compare-and-swap of PATCH.
+# KEYS as _PUT. ARGV: name, json, etag, the ETag the change was computed from,
+# then as _PUT. The compare-and-swap of PATCH.
 _SWAP = Script(
-    """
+    REFS_LUA
+    + """
 local current = redis.call('HGET', KEYS[3], 'etag')
 if not current then return 0 end
 if current ~= ARGV[4] then return -1 end
+local old = redis.call('HGET', KEYS[3], 'json')
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
+swap_refs(ARGV[5], ARGV[1], old, ARGV[6])
 return 1
 """,
     convert=SwapOutcome,
 )
 
-# KEYS[1] asset index, KEYS[2] asset hash. ARGV: name.
+# KEYS[1] asset index, KEYS[2] asset hash. ARGV: name, reference set prefix.
 _DELETE = Script(
-    """
+    REFS_LUA
+    + """
 redis.call('ZREM', KEYS[1], ARGV[1])
+swap_refs(ARGV[2], ARGV[1], redis.call('HGET', KEYS[2], 'json'), '')
 return redis.call('DEL', KEYS[2])
 """,
     convert=bool,
@@ -136,6 +149,11 @@ class AssetStore:
             self.keys.asset(ns, name),
         ]
 
+    def _refs(self, ns: str, json: bytes) -> list[str]:
+        """The reference arguments of a write of `json`: prefix, ids it names."""
+        ids = referenced_ids(jsonlib.loads(json))
+        return [self.keys.archive_refs_prefix(ns), " ".join(ids)]
+
     def get_asset(self, ns: str, name: str) -> Call:
         """Asset `name` of `ns` as a StoredAsset, or None. One HMGET."""
         key = self.keys.asset(ns, name)
@@ -145,19 +163,20 @@ class AssetStore:
         self, ns: str, name: str, json: bytes, etag: str, create: bool
     ) -> Call:
         """Store an asset; a `PutOutcome` (with `create`, an existing one is kept)."""
-        args = [name, json, etag, "create" if create else "put"]
+        args = [name, json, etag, "create" if create else "put", *self._refs(ns, json)]
         return _PUT(self._keys(ns, name), args)
 
     def swap_asset(
         self, ns: str, name: str, old_etag: str, json: bytes, etag: str
     ) -> Call:
         """Replace the asset if its ETag is still `old_etag`; a `SwapOutcome`."""
-        return _SWAP(self._keys(ns, name), [name, json, etag, old_etag])
+        args = [name, json, etag, old_etag, *self._refs(ns, json)]
+        return _SWAP(self._keys(ns, name), args)
 
     def delete_asset(self, ns: str, name: str) -> Call:
         """Delete the asset; True when it existed. Of two deletes, one wins."""
         keys = [self.keys.asset_index(ns), self.keys.asset(ns, name)]
-        return _DELETE(keys, [name])
+        return _DELETE(keys, [name, self.keys.archive_refs_prefix(ns)])
 
     def assets(self, ns: str, after: str | None, count: int = BATCH) -> Batches:
         """The assets of `ns` by name (byte order), strictly after `after`."""

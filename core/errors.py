@@ -43,6 +43,8 @@ class ApiError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default)
         self.message = message or self.default
+        # Headers this error adds to its answer (Content-Range of a 416, say).
+        self.headers: list[tuple[str, str]] = []
 
 
 class BadRequest(ApiError):
@@ -142,8 +144,9 @@ _EMPTY_IN_SENSU1 = frozenset({401, 404, 405})
 
 
 def is_sensu_go(path: str) -> bool:
-    """True for routes that speak Sensu Go's dialect (assets, namespaces, /auth)."""
-    return path.startswith(("/api/core/v2/", "/auth/")) or path in (
+    """True for routes that speak Sensu Go's dialect (assets, namespaces, /auth,
+    archive downloads)."""
+    return path.startswith(("/api/core/v2/", "/auth/", "/archives/")) or path in (
         "/api/core/v2",
         "/auth",
     )
@@ -165,7 +168,10 @@ Answer = tuple[int, list[tuple[str, str]], Body]
 
 def render(error: ApiError, path: str) -> Answer:
     """Status, headers and body of `error` in the dialect of the route at `path`."""
-    headers: list[tuple[str, str]] = []
+    headers: list[tuple[str, str]] = list(error.headers)
+    if path.startswith("/archives/"):
+        # An error must never be cached in place of the archive (spec archives.md 7.1).
+        headers.append(("Cache-Control", "no-store"))
     if isinstance(error, MethodNotAllowed) and error.allowed:
         headers.append(("Allow", ", ".join(error.allowed)))
     elif isinstance(error, TooManyRequests):

@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DATA_DIR", "str", "var",
-        "the embedded Redis's append-only file, and the generated admin password",
+        "the embedded Redis's data, the generated admin password, archive blobs",
     ),
     Setting(
         "API_USER", "str", None,
@@ -144,6 +144,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SILENCED_DEFAULT_SECONDS", "int", 0,
         "lifetime given to silences sent without one, in seconds; 0: none",
+    ),
+    Setting(
+        "PUBLIC_URL", "str", "",
+        "base of archive download URLs; empty: the request's scheme and Host",
+    ),
+    Setting(
+        "ARCHIVES_PUBLIC_READ", "bool", False,
+        "archive downloads need no credentials (management always does)",
+    ),
+    Setting(
+        "ARCHIVE_MAX_BYTES", "int", 256 * 1024 * 1024,
+        "largest archive an upload may store; larger ones get 413",
+    ),
+    Setting(
+        "ARCHIVE_RETENTION_SECONDS", "int", 30 * 86400,
+        "seconds a deleted archive stays restorable before GC purges it",
+    ),
+    Setting(
+        "ARCHIVE_BLOB_GRACE_SECONDS", "int", 3600,
+        "seconds a blob no record names is kept (an upload may be finishing)",
+    ),
+    Setting(
+        "ARCHIVE_GC_INTERVAL_SECONDS", "int", 3600,
+        "seconds between archive garbage collections in the server; 0: on request",
+    ),
+    Setting(
+        "ARCHIVE_TMP_MAX_AGE_SECONDS", "int", 3600,
+        "seconds after which an unfinished upload's temp file is removed",
     ),
 )  # fmt: skip
 
@@ -240,6 +268,24 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
+    for name in (
+        "ARCHIVE_RETENTION_SECONDS",
+        "ARCHIVE_BLOB_GRACE_SECONDS",
+        "ARCHIVE_GC_INTERVAL_SECONDS",
+        "ARCHIVE_TMP_MAX_AGE_SECONDS",
+    ):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be an integer of 0 or more")
+    size = config["ARCHIVE_MAX_BYTES"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ConfigError(f"{ENV_PREFIX}ARCHIVE_MAX_BYTES must be a positive integer")
+    public = config["PUBLIC_URL"]
+    if public and urlsplit(public).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"{ENV_PREFIX}PUBLIC_URL must be an http(s) URL such as "
+            "https://stashd.example:8080"
+        )
     if config["REFRESH_TOKEN_TTL"] < config["ACCESS_TOKEN_TTL"]:
         raise ConfigError(
             f"{ENV_PREFIX}REFRESH_TOKEN_TTL must not be shorter than "

@@ -40,7 +40,9 @@ return created
 )
 
 # KEYS[1] namespace marker, KEYS[2] its asset index, KEYS[3] the namespace index,
-# KEYS[4] its silenced index, KEYS[5] their expiry schedule; ARGV[1] the name. A
+# KEYS[4] its silenced index, KEYS[5] their expiry schedule, KEYS[6] and KEYS[7] its
+# live and trashed archives (a record, trashed or not, keeps its namespace); ARGV[1]
+# the name. A
 # silence past its deadline (not purged yet) does not count. A name listed without
 # its marker is unlisted all the same.
 _DELETE = Script(
@@ -48,6 +50,7 @@ _DELETE = Script(
 local existed = redis.call('EXISTS', KEYS[1])
 if existed == 1 then
   if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
+  if redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[7]) > 0 then return -1 end
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local dead = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. now)
@@ -83,14 +86,16 @@ class NamespaceStore:
         return created
 
     def delete(self, ns: str) -> Steps[DeleteOutcome]:
-        """Delete `ns` and unlist it, in one script, if it holds no assets and no
-        live silences."""
+        """Delete `ns` and unlist it, in one script, if it holds no assets, no
+        live silences and no archive records."""
         keys = [
             self.keys.namespace(ns),
             self.keys.asset_index(ns),
             self.keys.namespace_index,
             self.keys.silenced_index(ns),
             self.keys.silenced_expiry(ns),
+            self.keys.archive_index(ns),
+            self.keys.archive_trash(ns),
         ]
         outcome: DeleteOutcome = yield _DELETE(keys, [ns])
         return outcome

@@ -17,6 +17,20 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{ns:<ns>}:silence-match:<name> string  what a match reads of that entry (begin,
                                           sides), expiring with it
 
+    P:{ns:<ns>}:archive:<id>          hash   an archive record of <ns>: data (JSON),
+                                          etag, deleted_at (empty while live),
+                                          last_download_at
+    P:{ns:<ns>}:archives              zset   live archive ids of <ns>, score 0: id order
+    P:{ns:<ns>}:archive-trash         zset   trashed archive ids of <ns>, score 0
+    P:{ns:<ns>}:archives-by:<sort>    zset   "<key>\0<id>" of every record of <ns>, live
+                                          or trashed, score 0: sort is created_at,
+                                          size or filename (keys padded to sort)
+    P:{ns:<ns>}:archive-refs:<id>     set    names of the assets of <ns> naming <id>
+    P:{ns:<ns>}:archive-aliases:<id>  set    the aliases archive <id> holds in <ns>
+    P:{ns:<ns>}:archive-alias:<path>  string the archive id alias <path> points at
+    P:{archives}:blob:<id>            hash   unheld_since: when GC first saw no record
+    P:{archives}:gc-lock              string the process running GC, with an expiry
+
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
     P:{accounts}:apikey:<sha>    hash     username, created_at, created_by
@@ -39,6 +53,9 @@ names cannot contain braces), so an asset, its namespace's index and the namespa
 existence change together in one script. The list of namespaces lives apart, yet
 a namespace's create and delete are each one script over its marker and the list:
 on Redis Cluster both must then be reachable from one script (a later issue).
+An archive record, its indexes, aliases and reference sets share the tag too: an
+upload that also writes an asset changes all of them, and the asset's own writes
+keep the reference sets, each in one script.
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
 Every account key shares ``{accounts}``: a credential lookup reads the failures of
@@ -71,6 +88,7 @@ class Keys:
         self.configured_user: str = accounts + "configured-user"
         self.seeded: str = accounts + "seeded"
         self._accounts = accounts
+        self.archives_gc_lock: str = f"{prefix}:{{archives}}:gc-lock"
 
     def stash(self, path: str) -> str:
         """The key holding the content of the stash at `path`."""
@@ -115,6 +133,59 @@ class Keys:
     def silence_match(self, ns: str, name: str) -> str:
         """The string a match reads of silencing entry `name` of namespace `ns`."""
         return self.silence_match_prefix(ns) + name
+
+    def archive_prefix(self, ns: str) -> str:
+        """Archive record hashes of namespace `ns` are this plus the id."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive:"
+
+    def archive(self, ns: str, archive_id: str) -> str:
+        """The hash holding the record of archive `archive_id` in namespace `ns`."""
+        return self.archive_prefix(ns) + archive_id
+
+    def archive_index(self, ns: str) -> str:
+        """The sorted set of the live archive ids of namespace `ns`."""
+        return f"{self._prefix}:{{ns:{ns}}}:archives"
+
+    def archive_trash(self, ns: str) -> str:
+        """The sorted set of the trashed archive ids of namespace `ns` (score 0)."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-trash"
+
+    def archive_sort_prefix(self, ns: str) -> str:
+        """The sort indexes of namespace `ns` are this plus the sort key's name."""
+        return f"{self._prefix}:{{ns:{ns}}}:archives-by:"
+
+    def archive_refs_prefix(self, ns: str) -> str:
+        """Reference sets of namespace `ns` are this plus the archive id; asset
+        scripts add the ids an asset names to it."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-refs:"
+
+    def archive_refs(self, ns: str, archive_id: str) -> str:
+        """The names of the assets of `ns` that name archive `archive_id`."""
+        return self.archive_refs_prefix(ns) + archive_id
+
+    def archive_aliases_prefix(self, ns: str) -> str:
+        """Alias sets of namespace `ns` are this plus the archive id."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-aliases:"
+
+    def archive_aliases(self, ns: str, archive_id: str) -> str:
+        """The set of the aliases archive `archive_id` holds in namespace `ns`."""
+        return self.archive_aliases_prefix(ns) + archive_id
+
+    def archive_sort(self, ns: str, sort: str) -> str:
+        """The sort index of namespace `ns` by `sort` (created_at, size, filename)."""
+        return self.archive_sort_prefix(ns) + sort
+
+    def archive_alias_prefix(self, ns: str) -> str:
+        """Alias keys of namespace `ns` are this plus the alias path."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-alias:"
+
+    def archive_alias(self, ns: str, path: str) -> str:
+        """The archive id alias `path` of namespace `ns` points at."""
+        return self.archive_alias_prefix(ns) + path
+
+    def blob(self, archive_id: str) -> str:
+        """What GC remembers of the blob of `archive_id` (spec archives.md 4.3)."""
+        return f"{self._prefix}:{{archives}}:blob:{archive_id}"
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""

@@ -14,6 +14,8 @@ worker exists, so nothing here races; every step is idempotent all the same.
   a generated password, written to ``<data dir>/admin-password`` (mode 600) and
   logged at the start that made it. Deleting the file makes a new one at the next
   start. Configuring a user later deletes the generated one.
+* Every asset's archive ids are added to the reference sets, so assets stored
+  before asset writes kept them protect their archives too (spec archives.md 19.1).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from typing import Any
 
 from accounts.passwords import digest, hash_password, verify_password
 from accounts.store import AccountStore, ApiKey
+from archives.service import backfill_refs
+from archives.store import ArchiveStore
 from core.errors import UNREACHABLE
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
@@ -51,6 +55,9 @@ def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
     runner = BlockingClient(client)
     try:
         _bootstrap(config, runner)
+        keys = Keys(config["KEY_PREFIX"])
+        namespaces = runner.drive(NamespaceStore(keys).names())
+        backfill_refs(runner, ArchiveStore(keys), namespaces)
     finally:
         runner.close()
 

@@ -9,12 +9,14 @@ one line saying why: an operator reads a reason, not a traceback.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
 
+from archives.blobs import BlobStore
 from core.settings import ConfigError, binds, from_env, load
 from server.bootstrap import at_start
 from server.embedded import EmbeddedRedis
@@ -66,6 +68,11 @@ def start(environ: Mapping[str, str]) -> Started:
             started.redis_url = started.embedded.start()
             log.info("embedded Redis in %s", started.embedded.data_dir)
         at_start(settings, started.redis_url)
+        # Uploads cut off by the last stop leave temp files (spec archives.md 4.1);
+        # this also fails the start when the data directory is not writable.
+        blobs = BlobStore(os.path.join(settings["DATA_DIR"], "archives"))
+        os.makedirs(blobs.tmp, mode=0o700, exist_ok=True)
+        blobs.remove_stale_temps(settings["ARCHIVE_TMP_MAX_AGE_SECONDS"])
     # RuntimeError: the data directory is in use, or Redis cannot be reached.
     except (RuntimeError, OSError) as exc:
         started.stop()

@@ -12,6 +12,7 @@ Every other silenced request, and a path that is not ASCII, is left to Flask.
 
 from __future__ import annotations
 
+from accounts import scopes
 from accounts.authenticator import Authenticator
 from core.replies import Reply
 from core.request import Request
@@ -20,6 +21,8 @@ from silenced import service
 from silenced.store import SilencedStore
 
 MATCH = "/silenced/match"
+# The Flask blueprint of the Sensu Go silenced routes, whose scope rules apply.
+GO_BLUEPRINT = "silenced_go"
 _GO_TAIL = MATCH
 
 
@@ -52,6 +55,9 @@ class MatchRoute:
         return self._go(request)
 
     def _go(self, request: Request) -> Steps[Reply]:
-        yield from self.auth.sensu_go_steps(request)
+        _, scoped = yield from self.auth.sensu_go_steps(request)
         method, path, query = request.method, request.path, request.query
+        # As the Flask route does: a scoped key must be allowed there.
+        ns = path[len(service.GO_PREFIX) : -len(_GO_TAIL)]
+        scopes.check_route(scoped, GO_BLUEPRINT, method, ns)
         return (yield from service.match(self.store, method, path, query))

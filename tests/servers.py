@@ -73,6 +73,30 @@ class RedisServer:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parents[int(entry)] = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError):
+            continue
+    found = [pid]
+    for candidate in found:
+        found += [child for child, parent in parents.items() if parent == candidate]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 SERVERS = ("granian", "gunicorn")
 
 

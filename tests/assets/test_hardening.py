@@ -79,6 +79,8 @@ def test_namespace_create_and_delete_are_one_script_over_every_key():
                 keys.namespace_index,
                 keys.silenced_index("ops"),
                 keys.silenced_expiry("ops"),
+                keys.archive_index("ops"),
+                keys.archive_trash("ops"),
             ],
         ),
     ]:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from server.embedded import executable
-from tests.servers import Stashd, free_port
+from tests.servers import Stashd, alive, free_port, tree
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -95,30 +95,6 @@ def redis_pids(data_dir: str) -> list[int]:
         except (OSError, ValueError):
             continue
     return pids
-
-
-def tree(pid: int) -> list[int]:
-    """`pid` and every process descended from it."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parents[int(entry)] = int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError):
-            continue
-    found = [pid]
-    for candidate in found:
-        found += [child for child, parent in parents.items() if parent == candidate]
-    return found
-
-
-def alive(pid: int) -> bool:
-    """True while process `pid` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_embedded_redis_keeps_stashes_across_restarts(embedded, data_dir):

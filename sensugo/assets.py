@@ -1,4 +1,5 @@
-"""What an asset body must look like, and how assets are sent back.
+"""What an asset body must look like, and how assets are sent back; shared by the
+assets API and the archives API (which writes assets too).
 
 Bodies are decoded as Sensu decodes them (Go's encoding/json, `sensugo.schemas`):
 unknown keys are ignored at every level (clients send back what they read), ``null``
@@ -9,6 +10,8 @@ empty, empty strings and maps are left out (spec assets.md section 3).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any, TypedDict
 
@@ -21,6 +24,8 @@ from sensugo.schemas import string, string_map, strings
 # Go's \w is ASCII only and its $ matches only at the very end (spec 4, 13).
 ASSET_NAME = re.compile(r"[\w/.\-:]+", re.ASCII)
 MIN_SHA512 = 128
+# An archive id: a SHA-512 in lowercase hex. Only such checksums can name an archive.
+ARCHIVE_ID = re.compile(r"[0-9a-f]{128}")
 
 
 class Invalid(ValueError):
@@ -223,3 +228,34 @@ def asset_fields(asset: dict[str, Any]) -> dict[str, str]:
     for key, value in (meta.get("labels") or {}).items():
         found["asset.labels." + key] = value
     return found
+
+
+def etag_of(data: bytes) -> str:
+    """The ETag of a stored asset: a digest of exactly what GET sends."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def referenced_ids(asset: dict[str, Any]) -> list[str]:
+    """The archive ids an asset (output shape) names: its own and its builds'
+    ``sha512``, lowercased (agents compare them case-insensitively), sorted."""
+    found = set()
+    for entry in [asset, *(asset.get("builds") or ())]:
+        sha = entry.get("sha512")
+        if isinstance(sha, str) and ARCHIVE_ID.fullmatch(sha.lower()):
+            found.add(sha.lower())
+    return sorted(found)
+
+
+REDACTED = "<redacted>"
+
+
+def redacted(data: bytes) -> bytes:
+    """An asset's JSON (output shape) with every ``headers`` value, its own and its
+    builds', replaced by ``<redacted>``: header values are secrets to read-only
+    keys (spec archives.md 19.2)."""
+    asset = json.loads(data)
+    for entry in [asset, *(asset.get("builds") or ())]:
+        headers = entry.get("headers")
+        if isinstance(headers, dict):
+            entry["headers"] = dict.fromkeys(headers, REDACTED)
+    return json.dumps(asset, separators=(",", ":")).encode()

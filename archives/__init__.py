@@ -1,0 +1,8 @@
+"""Archive hosting: the tarballs assets name, uploaded and served by stashd (spec
+archives.md). ``bp`` is the management API under ``/api/core/v2``, ``downloads``
+the download routes at ``/archives/...``, ``cli`` the ``archives`` commands."""
+
+from archives.cli import cli
+from archives.routes import ArchiveId, bp, downloads
+
+__all__ = ["ArchiveId", "bp", "cli", "downloads"]

@@ -1,0 +1,215 @@
+"""Archive bytes on disk: content-addressed blobs, written through temp files.
+
+Layout under ``<STASHD_DATA_DIR>/archives`` (spec archives.md 4.1)::
+
+    blobs/<id[0:2]>/<id[2:4]>/<id>   one blob per SHA-512, read-only once in place
+    tmp/<random>.part                writes in progress
+
+A blob is written to ``tmp/`` while hashed, fsynced, then renamed into place and its
+directory fsynced: only then may a Redis record name it. So a crash leaves at most a
+temp file or a blob nobody names, which garbage collection removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from core.errors import ApiError
+
+# Bytes kept from the start of an archive: the type is told from the first 262.
+HEAD_BYTES = 512
+# SHA-256 runs here beside SHA-512 on the request's thread (hashlib lets go of the
+# GIL on large chunks): the two digests cost the time of one.
+_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="sha256")
+
+
+class StorageFailed(ApiError):
+    """The disk refused (full, I/O error): 500 ``archive storage failed: ...``."""
+
+    status, kind = 500, 0
+
+    @classmethod
+    def of(cls, exc: OSError) -> StorageFailed:
+        return cls(f"archive storage failed: {exc.strerror or exc}")
+
+
+class TempBlob:
+    """A file in ``tmp/`` being written, hashed (SHA-512, SHA-256) and counted as
+    it goes. Nothing of it is held in memory but its first `HEAD_BYTES`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        # Exclusive and private: nobody else reads a half-written archive.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.file = os.fdopen(fd, "wb", buffering=0)
+        self.sha512 = hashlib.sha512()
+        self._sha256 = hashlib.sha256()
+        self._hashing: Future | None = None
+        self.size = 0
+        self.head = b""
+
+    def write(self, chunk: bytes) -> None:
+        """Append `chunk`, hashing it. :raise OSError: disk full, I/O error."""
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
+        self._wait()
+        self._hashing = _HASHERS.submit(self._sha256.update, chunk)
+        self.sha512.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            written = self.file.write(view)
+            view = view[written:]
+        self.size += len(chunk)
+
+    def _wait(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
+    @property
+    def sha256(self) -> hashlib._Hash:
+        """The SHA-256 of what was written so far."""
+        self._wait()
+        return self._sha256
+
+    @property
+    def id(self) -> str:
+        """The archive id: the SHA-512 of what was written, in lowercase hex."""
+        return self.sha512.hexdigest()
+
+    def finish(self) -> None:
+        """Flush the bytes to disk and close the file. :raise OSError:"""
+        if not self.file.closed:
+            os.fsync(self.file.fileno())
+            self.file.close()
+
+    def discard(self) -> None:
+        """Close and remove the temp file; safe to call more than once."""
+        self._wait()
+        if not self.file.closed:
+            self.file.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class BlobStore:
+    """The blobs and temp files under one directory."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.blobs = os.path.join(root, "blobs")
+        self.tmp = os.path.join(root, "tmp")
+
+    def path(self, archive_id: str) -> str:
+        """Where the blob of `archive_id` lives (whether or not it exists)."""
+        return os.path.join(self.blobs, archive_id[:2], archive_id[2:4], archive_id)
+
+    def temp(self) -> TempBlob:
+        """A new temp file to write an archive into. :raise OSError:"""
+        os.makedirs(self.tmp, mode=0o700, exist_ok=True)
+        name = secrets.token_hex(16) + ".part"
+        return TempBlob(os.path.join(self.tmp, name))
+
+    def commit(self, temp: TempBlob) -> bool:
+        """Move a finished temp file into place as its blob; True when the blob is
+        new. If it existed, the bytes are the same: the temp file is dropped.
+
+        :raise OSError: the rename or an fsync failed (the temp file is removed).
+        """
+        try:
+            temp.finish()
+            final = self.path(temp.id)
+            directory = os.path.dirname(final)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if os.path.exists(final):
+                temp.discard()
+                # A fresh mtime restarts GC's grace: a record is about to name it.
+                os.utime(final)
+                return False
+            os.chmod(temp.path, 0o400)
+            os.rename(temp.path, final)
+            _fsync_dir(directory)
+            return True
+        except OSError:
+            temp.discard()
+            raise
+
+    def size(self, archive_id: str) -> int | None:
+        """The blob's size on disk, or None when it is missing."""
+        try:
+            return os.stat(self.path(archive_id)).st_size
+        except FileNotFoundError:
+            return None
+
+    def mtime(self, archive_id: str) -> float | None:
+        """When the blob was last written or re-uploaded, or None when missing."""
+        try:
+            return os.stat(self.path(archive_id)).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def remove(self, archive_id: str) -> int:
+        """Delete a blob; the bytes freed (0 when it was already gone)."""
+        path = self.path(archive_id)
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def ids(self) -> Iterator[str]:
+        """The id of every blob on disk (for GC and fsck)."""
+        if not os.path.isdir(self.blobs):
+            return
+        for first in sorted(os.listdir(self.blobs)):
+            outer = os.path.join(self.blobs, first)
+            if not os.path.isdir(outer):
+                continue
+            for second in sorted(os.listdir(outer)):
+                inner = os.path.join(outer, second)
+                if os.path.isdir(inner):
+                    yield from sorted(os.listdir(inner))
+
+    def remove_stale_temps(self, max_age: float) -> int:
+        """Remove temp files not written for `max_age` seconds; how many went."""
+        if not os.path.isdir(self.tmp):
+            return 0
+        removed = 0
+        deadline = time.time() - max_age
+        for name in os.listdir(self.tmp):
+            path = os.path.join(self.tmp, name)
+            try:
+                if os.stat(path).st_mtime <= deadline:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def rehash(self, archive_id: str) -> str | None:
+        """The SHA-512 of the blob's bytes as they are now, or None when missing."""
+        digest = hashlib.sha512()
+        try:
+            with open(self.path(archive_id), "rb") as file:
+                while chunk := file.read(1 << 20):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return None
+        return digest.hexdigest()
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

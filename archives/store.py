@@ -1,0 +1,600 @@
+"""Archive records in Redis. No HTTP and no Redis calls: methods describe round
+trips (`redisio.calls`) for the caller's client to run.
+
+A record is a hash (its stored fields as JSON, an ETag, ``deleted_at``,
+``last_download_at``) beside its namespace's live and trash indexes, its alias set
+and the alias keys, and the reference sets the asset scripts keep
+(`redisio.assetrefs`). They all share the namespace's hash tag, so an upload that
+also writes an asset, a delete, a restore and a purge are each one script (spec
+archives.md 4.2). Record writes are compare-and-set on the ETag: the caller reads,
+computes, writes, and tries again when another write came between.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any, NamedTuple
+
+from archives.schemas import RecordView, Stored
+from redisio.assetrefs import REFS_LUA
+from redisio.calls import Call, Script, text
+from redisio.keys import Keys
+from sensugo.paging import Batch, Batches, lex_start
+
+BATCH = 500
+
+
+class WriteOutcome(enum.Enum):
+    """What a record write did; values are the write script's replies."""
+
+    NO_NAMESPACE = -1
+    RECORD_CHANGED = -2  # the record's ETag was another: nothing written
+    ASSET_CHANGED = -3  # the asset's ETag was another: nothing written
+    CREATED = 1  # a new record, or a trashed one live again
+    UPDATED = 2
+
+
+class TrashOutcome(enum.Enum):
+    ABSENT = 0
+    TRASHED_ALREADY = -2
+    REFERENCED = -1
+    TRASHED = 1
+
+
+class RestoreOutcome(enum.Enum):
+    ABSENT = 0
+    RESTORED = 1
+    LIVE = 2
+
+
+class AssetWrite(NamedTuple):
+    """An asset written in the same step as a record: compare-and-set on its ETag
+    (`expected` empty: it must not exist)."""
+
+    name: str
+    json: bytes
+    etag: str
+    expected: str
+    ids: list[str]  # the archive ids the new asset names
+
+
+# Lua that reads one record with its aliases and references: `record(id)` gives
+# {data, etag, deleted_at, last_download_at, {aliases}, {refs}} or false.
+# ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
+_READ_LUA = """
+local function record(id)
+  local fields = redis.call('HMGET', ARGV[1] .. id, 'data', 'etag', 'deleted_at',
+                            'last_download_at')
+  if not fields[1] then return false end
+  fields[5] = redis.call('SMEMBERS', ARGV[2] .. id)
+  fields[6] = redis.call('SMEMBERS', ARGV[3] .. id)
+  return fields
+end
+"""
+
+# ARGV: record prefix, alias set prefix, refs prefix, id.
+_GET = Script(_READ_LUA + "return record(ARGV[4]) or {}")
+
+# KEYS[1] an index: live or trash ids, or a sort index of "<key>\0<id>" members
+# of both. ARGV: the three prefixes, the range's start, count, "asc" or "desc", and
+# for a sort index the state to keep ("live" or "trash"; "" keeps all).
+# Returns {last member read ('' at the end), id, record, id, record...}.
+_PAGE = Script(
+    _READ_LUA
+    + """
+local members
+if ARGV[6] == 'desc' then
+  members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[4], '-', 'LIMIT', 0, ARGV[5])
+else
+  members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
+end
+local out = {''}
+if #members == tonumber(ARGV[5]) then out[1] = members[#members] end
+for _, member in ipairs(members) do
+  local id = string.sub(member, -128)
+  local found = record(id)
+  if found and ARGV[7] ~= '' then
+    local live = found[3] == ''
+    if live ~= (ARGV[7] == 'live') then found = false end
+  end
+  if found then
+    out[#out + 1] = id
+    out[#out + 1] = found
+  end
+end
+return out
+"""
+)
+
+# The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
+_SORTS_LUA = """
+local SORTS = {'created_at', 'size', 'filename'}
+"""
+
+# Alias moves: `take_alias(id, alias)` points alias at id, out of its old holder's
+# set; ARGV[1] alias key prefix, ARGV[2] alias set prefix.
+_ALIAS_LUA = """
+local function take_alias(id, alias)
+  local key = ARGV[1] .. alias
+  local holder = redis.call('GET', key)
+  if holder and holder ~= id then redis.call('SREM', ARGV[2] .. holder, alias) end
+  redis.call('SET', key, id)
+  redis.call('SADD', ARGV[2] .. id, alias)
+end
+
+local function drop_alias(id, alias)
+  local key = ARGV[1] .. alias
+  if redis.call('GET', key) == id then redis.call('DEL', key) end
+  redis.call('SREM', ARGV[2] .. id, alias)
+end
+"""
+
+# KEYS[1] namespace marker, KEYS[2] record, KEYS[3] live index, KEYS[4] trash,
+# KEYS[5] alias set, then (with an asset) KEYS[6] asset index, KEYS[7] asset hash.
+# ARGV: alias key prefix, alias set prefix, id, data, etag, expected record etag
+# ('' = none may exist), "add" or "replace" (the aliases), sort index prefix, the
+# record's members of the created_at, size and filename indexes, alias count,
+# aliases..., then with an asset: name, json, etag, expected etag, refs prefix, ids.
+_WRITE = Script(
+    REFS_LUA
+    + _ALIAS_LUA
+    + _SORTS_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local id = ARGV[3]
+local current = redis.call('HGET', KEYS[2], 'etag') or ''
+if current ~= ARGV[6] then return -2 end
+local n = tonumber(ARGV[12])
+local a = 13 + n
+if KEYS[6] then
+  local asset_etag = redis.call('HGET', KEYS[7], 'etag') or ''
+  if asset_etag ~= ARGV[a + 3] then return -3 end
+end
+local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
+local outcome = 2
+if current == '' or (was_deleted and was_deleted ~= '') then outcome = 1 end
+for i, field in ipairs(SORTS) do
+  local old = redis.call('HGET', KEYS[2], 'by_' .. field)
+  if old and old ~= ARGV[8 + i] then redis.call('ZREM', ARGV[8] .. field, old) end
+  redis.call('ZADD', ARGV[8] .. field, 0, ARGV[8 + i])
+  redis.call('HSET', KEYS[2], 'by_' .. field, ARGV[8 + i])
+end
+redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', '')
+redis.call('ZADD', KEYS[3], 0, id)
+redis.call('ZREM', KEYS[4], id)
+local wanted = {}
+for i = 13, 12 + n do wanted[ARGV[i]] = true end
+if ARGV[7] == 'replace' then
+  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    if not wanted[alias] then drop_alias(id, alias) end
+  end
+end
+-- A revived record takes back its aliases that nobody took meanwhile.
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  if not redis.call('GET', ARGV[1] .. alias) then
+    redis.call('SET', ARGV[1] .. alias, id)
+  end
+end
+for i = 13, 12 + n do take_alias(id, ARGV[i]) end
+if KEYS[6] then
+  local old = redis.call('HGET', KEYS[7], 'json')
+  redis.call('HSET', KEYS[7], 'json', ARGV[a + 1], 'etag', ARGV[a + 2])
+  redis.call('ZADD', KEYS[6], 0, ARGV[a])
+  swap_refs(ARGV[a + 4], ARGV[a], old, ARGV[a + 5])
+end
+return outcome
+""",
+    convert=WriteOutcome,
+)
+
+# KEYS[1] record, KEYS[2] live index, KEYS[3] trash, KEYS[4] alias set, KEYS[5] refs.
+# ARGV: alias key prefix, alias set prefix, id, now, etag, "force" or "".
+_TRASH = Script(
+    _ALIAS_LUA
+    + """
+local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
+if not deleted then return 0 end
+if deleted ~= '' then return -2 end
+if ARGV[6] ~= 'force' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
+redis.call('HSET', KEYS[1], 'deleted_at', ARGV[4], 'etag', ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local key = ARGV[1] .. alias
+  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
+end
+return 1
+""",
+    convert=TrashOutcome,
+)
+
+# KEYS as _TRASH but the refs. ARGV: alias key prefix, alias set prefix, id, etag.
+_RESTORE = Script(
+    """
+local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
+if not deleted then return 0 end
+if deleted == '' then return 2 end
+redis.call('HSET', KEYS[1], 'deleted_at', '', 'etag', ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local key = ARGV[1] .. alias
+  local holder = redis.call('GET', key)
+  if not holder then
+    redis.call('SET', key, ARGV[3])
+  elseif holder ~= ARGV[3] then
+    redis.call('SREM', KEYS[4], alias)
+  end
+end
+return 1
+""",
+    convert=RestoreOutcome,
+)
+
+# KEYS as _TRASH. ARGV: alias key prefix, alias set prefix, id, trashed before
+# (a Unix time: only a record in the trash since then, and unreferenced here, is
+# purged; '' purges whatever its state), sort index prefix.
+_PURGE = Script(
+    _SORTS_LUA
+    + """
+local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
+if not deleted then return 0 end
+if ARGV[4] ~= '' then
+  if deleted == '' or tonumber(deleted) > tonumber(ARGV[4]) then return 0 end
+  if redis.call('SCARD', KEYS[5]) > 0 then return -1 end
+end
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local key = ARGV[1] .. alias
+  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
+end
+for _, field in ipairs(SORTS) do
+  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
+  if member then redis.call('ZREM', ARGV[5] .. field, member) end
+end
+redis.call('DEL', KEYS[4], KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+return 1
+"""
+)
+
+# KEYS[1] record. ARGV: now, seconds between updates.
+_TOUCH = Script(
+    """
+local last = redis.call('HGET', KEYS[1], 'last_download_at')
+if last == false and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if last and last ~= '' and tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'last_download_at', ARGV[1])
+return 1
+"""
+)
+
+
+def sort_members(archive_id: str, stored: Stored) -> list[str]:
+    """The record's members of the created_at, size and filename indexes: the key
+    in a form that sorts as text (file names hold no NUL), then the id."""
+    return [
+        f"{stored['created_at']:012d}\0{archive_id}",
+        f"{stored['size']:016d}\0{archive_id}",
+        f"{stored['filename']}\0{archive_id}",
+    ]
+
+
+def sort_member(item: ListedRecord, sort: str) -> str:
+    """The member of `item` in the `sort` index (its id for the id order)."""
+    if sort == "sha512":
+        return item.id
+    members = sort_members(item.id, item.view.stored)
+    return members[["created_at", "size", "filename"].index(sort)]
+
+
+def _int(value: bytes | str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _view(reply: list) -> RecordView | None:
+    if not reply:
+        return None
+    data, etag, deleted_at, last_download, aliases, refs = reply
+    stored: Stored = json.loads(data)
+    return RecordView(
+        stored,
+        text(etag or b""),
+        _int(deleted_at),
+        _int(last_download),
+        [text(a) for a in aliases],
+        [text(r) for r in refs],
+    )
+
+
+class ListedRecord(NamedTuple):
+    namespace: str
+    id: str
+    view: RecordView
+
+
+class ArchiveStore:
+    """The archive records of one deployment."""
+
+    def __init__(self, keys: Keys) -> None:
+        self.keys = keys
+
+    def _prefixes(self, ns: str) -> list[str]:
+        k = self.keys
+        return [
+            k.archive_prefix(ns),
+            k.archive_aliases_prefix(ns),
+            k.archive_refs_prefix(ns),
+        ]
+
+    def _alias_prefixes(self, ns: str) -> list[str]:
+        k = self.keys
+        return [k.archive_alias_prefix(ns), k.archive_aliases_prefix(ns)]
+
+    def get(self, ns: str, archive_id: str) -> Call:
+        """The record of `archive_id` in `ns` as a RecordView, or None."""
+        return _GET([], [*self._prefixes(ns), archive_id])._replace(convert=_view)
+
+    def asset(self, ns: str, name: str) -> Call:
+        """(json, etag) of asset `name` of `ns`, or None: what an upload with
+        ``asset=`` starts from (its write is a compare-and-set on that ETag)."""
+
+        def convert(reply: list) -> tuple[bytes, str] | None:
+            data, etag = reply
+            return None if data is None else (data, text(etag or b""))
+
+        key = self.keys.asset(ns, name)
+        return Call(("HMGET", key, "json", "etag"), convert=convert)
+
+    def alias(self, ns: str, path: str) -> Call:
+        """The id alias `path` of `ns` points at, or None."""
+        key = self.keys.archive_alias(ns, path)
+        return Call(("GET", key), convert=lambda r: None if r is None else text(r))
+
+    def write(
+        self,
+        ns: str,
+        archive_id: str,
+        stored: Stored,
+        etag: str,
+        expected: str,
+        aliases: list[str],
+        replace_aliases: bool = False,
+        asset: AssetWrite | None = None,
+    ) -> Call:
+        """Store a record (live), its aliases and optionally an asset, in one step,
+        if the record's ETag is still `expected` (and the asset's its own): a
+        `WriteOutcome`."""
+        k = self.keys
+        keys = [
+            k.namespace(ns),
+            k.archive(ns, archive_id),
+            k.archive_index(ns),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+        ]
+        args: list[Any] = [
+            *self._alias_prefixes(ns),
+            archive_id,
+            json.dumps(stored, separators=(",", ":")),
+            etag,
+            expected,
+            "replace" if replace_aliases else "add",
+            k.archive_sort_prefix(ns),
+            *sort_members(archive_id, stored),
+            len(aliases),
+            *aliases,
+        ]
+        if asset is not None:
+            keys += [k.asset_index(ns), k.asset(ns, asset.name)]
+            args += [
+                asset.name,
+                asset.json,
+                asset.etag,
+                asset.expected,
+                k.archive_refs_prefix(ns),
+                " ".join(asset.ids),
+            ]
+        return _WRITE(keys, args)
+
+    def _state_keys(self, ns: str, archive_id: str) -> list[str]:
+        k = self.keys
+        return [
+            k.archive(ns, archive_id),
+            k.archive_index(ns),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+            k.archive_refs(ns, archive_id),
+        ]
+
+    def trash(self, ns: str, archive_id: str, now: int, etag: str, force: bool) -> Call:
+        """Move a live record to the trash (its aliases stop resolving): a
+        `TrashOutcome`; without `force`, not while an asset of `ns` names it."""
+        args = [
+            *self._alias_prefixes(ns),
+            archive_id,
+            now,
+            etag,
+            "force" if force else "",
+        ]
+        return _TRASH(self._state_keys(ns, archive_id), args)
+
+    def restore(self, ns: str, archive_id: str, etag: str) -> Call:
+        """Bring a trashed record back with the aliases nobody took: a
+        `RestoreOutcome`."""
+        keys = self._state_keys(ns, archive_id)[:4]
+        return _RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
+
+    def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
+        """Remove a record for good: 1 done, 0 absent (or not due), -1 referenced.
+
+        With `trashed_before`, only a record trashed by then that no asset of `ns`
+        names (GC); without, whatever its state (``purge=true``).
+        """
+        cutoff = "" if trashed_before is None else str(trashed_before)
+        args = [
+            *self._alias_prefixes(ns),
+            archive_id,
+            cutoff,
+            self.keys.archive_sort_prefix(ns),
+        ]
+        return _PURGE(self._state_keys(ns, archive_id), args)
+
+    def touch(self, ns: str, archive_id: str, now: int) -> Call:
+        """Note a download, at most once a minute (``last_download_at``)."""
+        return _TOUCH([self.keys.archive(ns, archive_id)], [now, 60])
+
+    def refs(self, ns: str, archive_id: str) -> Call:
+        """The names of the assets of `ns` naming `archive_id`."""
+        key = self.keys.archive_refs(ns, archive_id)
+        return Call(("SMEMBERS", key), convert=lambda r: sorted(text(n) for n in r))
+
+    def exists(self, ns: str, archive_id: str) -> Call:
+        """True when `ns` holds a record (live or trashed) of `archive_id`."""
+        return Call(("EXISTS", self.keys.archive(ns, archive_id)), convert=bool)
+
+    def trash_ids(self, ns: str) -> Call:
+        """Every trashed id of `ns` (GC walks them)."""
+        key = self.keys.archive_trash(ns)
+        return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(i) for i in r])
+
+    def records(
+        self,
+        ns: str,
+        after: str | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Batches:
+        """The records of `ns` (live, or the trash) in `sort` order, ties by id,
+        strictly after the member `after` (an id when sorted by id)."""
+        return Batches(lambda a: self.batch(ns, a, trash, count, sort, desc), after)
+
+    def every_record(
+        self,
+        namespaces: list[str],
+        after: tuple[str, str | None] | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Batches:
+        """`records` of every namespace of `namespaces`, namespace by namespace
+        (in byte order), strictly after `after`: (namespace, member)."""
+        order = sorted(ns for ns in namespaces if after is None or ns >= after[0])
+
+        # The cursor: which namespace, and the member to resume after in it.
+        def fetch(cursor: tuple[int, str | None]) -> Call | None:
+            i, last = cursor
+            if i == len(order):
+                return None
+            call = self.batch(order[i], last, trash, count, sort, desc)
+
+            def convert(reply: Any) -> Batch:
+                batch = call.result(reply)
+                following = (i + 1, None) if batch.next is None else (i, batch.next)
+                return Batch(batch.items, following)
+
+            return call._replace(convert=convert)
+
+        first = (
+            after[1] if after is not None and order and order[0] == after[0] else None
+        )
+        return Batches(fetch, (0, first))
+
+    def batch(
+        self,
+        ns: str,
+        after: str | None,
+        trash: bool,
+        count: int,
+        sort: str = "sha512",
+        desc: bool = False,
+    ) -> Call:
+        """One batch of `records`; the next cursor is the last member read."""
+
+        def convert(reply: list) -> Batch:
+            last, *flat = reply
+            items = []
+            for i in range(0, len(flat), 2):
+                view = _view(flat[i + 1])
+                if view is not None:
+                    items.append(ListedRecord(ns, text(flat[i]), view))
+            return Batch(items, text(last) or None)
+
+        k = self.keys
+        state = ""
+        if sort != "sha512":
+            index = k.archive_sort(ns, sort)
+            state = "trash" if trash else "live"
+        else:
+            index = k.archive_trash(ns) if trash else k.archive_index(ns)
+        if desc:
+            start = "+" if after is None else "(" + after
+        else:
+            start = lex_start(after)
+        order = "desc" if desc else "asc"
+        args = [*self._prefixes(ns), start, count, order, state]
+        return _PAGE([index], args)._replace(convert=convert)
+
+    def backfill_refs(self, ns: str, after: str | None, count: int = BATCH) -> Call:
+        """Add the references of `count` assets of `ns` after `after` (assets
+        written before reference sets existed); the name to resume after, or None.
+        Only adds: a reference too many keeps an archive, one too few loses it."""
+        k = self.keys
+        args = [k.asset_prefix(ns), k.archive_refs_prefix(ns), lex_start(after), count]
+        return _BACKFILL([k.asset_index(ns)], args)
+
+    def gc_lock(self, token: str, seconds: int) -> Call:
+        """Take the GC lock for `seconds` unless another process holds it."""
+        key = self.keys.archives_gc_lock
+        return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
+
+    def gc_unlock(self, token: str) -> Call:
+        """Give the GC lock back, if this process still holds it."""
+        return _UNLOCK([self.keys.archives_gc_lock], [token])
+
+    def blob_unheld_since(self, archive_id: str, now: int) -> Call:
+        """When GC first saw no record of the blob (now, if this is the first)."""
+        return _UNHELD([self.keys.blob(archive_id)], [now])
+
+    def forget_blob(self, archive_id: str) -> Call:
+        """A blob is held again, or gone: nothing to remember of it."""
+        return Call(("DEL", self.keys.blob(archive_id)))
+
+
+# KEYS[1] an asset index. ARGV: asset hash prefix, reference set prefix, lex start,
+# count. Adds every archive id the assets name to its reference set; returns the
+# last name read, or false at the end of the index.
+_BACKFILL = Script(
+    REFS_LUA
+    + """
+local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
+for _, name in ipairs(names) do
+  for id in pairs(archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))) do
+    redis.call('SADD', ARGV[2] .. id, name)
+  end
+end
+if #names == tonumber(ARGV[4]) then return names[#names] end
+return false
+""",
+    convert=lambda r: None if r is None else text(r),
+)
+
+_UNLOCK = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+_UNHELD = Script(
+    """
+redis.call('HSETNX', KEYS[1], 'unheld_since', ARGV[1])
+return tonumber(redis.call('HGET', KEYS[1], 'unheld_since'))
+"""
+)
