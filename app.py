@@ -15,21 +15,27 @@ import silenced
 import stashes
 from accounts import apikeys
 from accounts.authenticator import Authenticator
+from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
+from assets.backup import AssetBackup
 from assets.store import AssetStore
+from backup.cli import export_backup, import_backup
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
 from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
+from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
 from server.wsgi import Front
+from silenced.backup import SilencedBackup
 from silenced.cli import import_silences
 from silenced.fast import MatchRoute
 from silenced.schemas import check_settings
 from silenced.store import SilencedStore
+from stashes.backup import StashBackup
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
 from stashes.store import StashStore
@@ -70,6 +76,18 @@ def create_app(
     app.url_map.converters["asset"] = assets.AssetName
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
+    app.cli.add_command(export_backup)
+    app.cli.add_command(import_backup)
+    # What a backup holds, in the order a restore needs: a namespace or a user
+    # before what lives in it. Archive records go here too, as their own part.
+    app.extensions["backup"] = [
+        NamespaceBackup(app.extensions["namespaces"]),
+        UserBackup(account_store),
+        ApiKeyBackup(account_store),
+        StashBackup(store),
+        SilencedBackup(silenced_store),
+        AssetBackup(app.extensions["assets"], app.extensions["namespaces"]),
+    ]
     # import-sensu also brings the silencing entries (stashes knows no silenced).
     app.extensions["sensu_importers"] = [import_silences]
     app.register_blueprint(stashes.bp)

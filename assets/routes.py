@@ -8,7 +8,6 @@ by `core.errors` in Sensu Go's ``{"message", "code"}`` dialect.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from assets.schemas import (
     Invalid,
     asset_fields,
     asset_json,
+    etag_of,
     load_asset,
     validate_asset,
 )
@@ -60,11 +60,6 @@ def _assets() -> AssetStore:
 
 def _namespaces() -> NamespaceStore:
     return current_app.extensions["namespaces"]
-
-
-def etag_of(data: bytes) -> str:
-    """The ETag of a stored asset: a digest of exactly what GET sends."""
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def _validated(asset: Asset) -> bytes:

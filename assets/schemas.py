@@ -9,6 +9,7 @@ empty, empty strings and maps are left out (spec assets.md section 3).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, TypedDict
 
@@ -223,3 +224,8 @@ def asset_fields(asset: dict[str, Any]) -> dict[str, str]:
     for key, value in (meta.get("labels") or {}).items():
         found["asset.labels." + key] = value
     return found
+
+
+def etag_of(data: bytes) -> str:
+    """The ETag of a stored asset: a digest of exactly what GET sends."""
+    return hashlib.sha256(data).hexdigest()[:32]

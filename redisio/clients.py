@@ -130,6 +130,42 @@ class BlockingClient:
             reply = self.execute(*call.fallback())
         return call.result(reply)
 
+    def run_all(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` pipelined, in order, in one write, and read their replies.
+        Their scripts are loaded first in the same write, so none is missing
+        halfway (an EVAL after the rest would run out of order). For maintenance
+        commands.
+
+        :raise redis.RedisError: the first error reply, once every reply is read;
+            or no connection, when any of them may have run (never sent again).
+        """
+        if not calls:
+            return []
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = self._connect()
+        local.used = time.monotonic()
+        sources = list(dict.fromkeys(c.script for c in calls if c.script is not None))
+        commands = [("SCRIPT", "LOAD", source) for source in sources]
+        conn.send_packed_command(
+            conn.pack_commands([*commands, *(call.args for call in calls)])
+        )
+        replies: list[Any] = []
+        for _ in range(len(commands) + len(calls)):
+            try:
+                replies.append(conn.read_response())
+            except redis.ResponseError as exc:
+                replies.append(exc)
+        results = []
+        for call, reply in zip(calls, replies[len(commands) :], strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                reply = self.execute(*call.fallback())  # NOSCRIPT: it did not run
+            elif isinstance(reply, Exception):
+                raise reply
+            results.append(call.result(reply))
+        return results
+
     def drive(self, steps: Steps[T]) -> T:
         """Run each call `steps` yields, sending it the result; return its own.
 
