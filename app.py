@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 
 import accounts
 import assets
@@ -23,13 +24,14 @@ from backup.cli import export_backup, import_backup
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
+from core.observe import UNROUTED, Observer
 from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
 from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
-from server.wsgi import Front
+from server.wsgi import ROUTE_KEY, Front
 from silenced.backup import SilencedBackup
 from silenced.cli import import_silences
 from silenced.fast import MatchRoute
@@ -108,5 +110,36 @@ def create_app(
     allows = authenticator if authenticator.guards_stashes else None
     origins = allowed_origins(app.config["ALLOWED_ORIGINS"])
     gate = Gate(cors_headers(app.config["CORS"]), allows, origins)
-    app.wsgi_app = Front(app.wsgi_app, gate, fast, runner)  # type: ignore[method-assign]
+    # Requests are observed only when something reads what they leave behind.
+    observer = (
+        Observer(app.config["ACCESS_LOG"])
+        if app.config["ACCESS_LOG"] or app.config["LOG_FORMAT"] == "json"
+        else None
+    )
+    if observer is not None:
+        app.before_request(note_route)
+    app.wsgi_app = Front(  # type: ignore[method-assign]
+        app.wsgi_app, gate, fast, runner, observer, route_of(app)
+    )
     return app
+
+
+def note_route() -> None:
+    """Leave the route Flask chose in the environ, for `Front` to log and count."""
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = UNROUTED if rule is None else rule.rule
+
+
+def route_of(app: Flask) -> Callable[[str, str], str]:
+    """The route template of a method and path, for requests answered before Flask
+    routed them (OPTIONS, 401): the rule Flask would have chosen."""
+    routes = app.url_map.bind("stashd")
+
+    def template(method: str, path: str) -> str:
+        try:
+            rule, _ = routes.match(path, method, return_rule=True)
+        except HTTPException:  # no route (404, 405), or a redirect
+            return UNROUTED
+        return rule.rule
+
+    return template

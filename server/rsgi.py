@@ -21,12 +21,14 @@ import asyncio
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from time import perf_counter
 from typing import Any
 
 from flask import Flask
 
 from core.errors import Answer
 from core.gate import PENDING
+from core.logs import request_id
 from core.request import RSGIRequest
 from redisio.pipelined import PipelinedClient
 from server.wsgi import Front
@@ -129,6 +131,7 @@ class RSGIApp:
         self.front: Front = app.wsgi_app  # type: ignore[assignment]
         self.gate = self.front.gate
         self.fast = self.front.fast
+        self.observer = self.front.observer
         self.redis = PipelinedClient(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
@@ -139,13 +142,18 @@ class RSGIApp:
         self.pool.shutdown(wait=False)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        started = perf_counter()
         request = RSGIRequest(scope)
         method, fast = request.method, self.fast
         found = fast.find(method, request.path) if fast is not None else None
         if found is None or fast is None:  # (without a fast path, found is None)
+            # Front observes these, on the Flask thread.
             status, headers, body = await self._flask(scope, request.path, protocol)
         else:
             extra, answer = self.gate.check(request, wait=False)
+            observer = self.observer
+            if observer is not None:
+                request_id.set(extra[0][1])
             if answer is PENDING:  # credentials that need Redis or a password hash
                 answer = await self.gate.settle(request, self.redis)
             if answer is None:
@@ -154,6 +162,14 @@ class RSGIApp:
                 answer = await self.redis.drive(fast.handle(request, found))
             status, headers, body = answer
             headers = headers + extra
+            if observer is not None:
+                protocol.response_bytes(
+                    status, headers, b"" if method == "HEAD" else body
+                )
+                route = found[0].template(request.path)
+                rid, client = extra[0][1], request.peer()
+                observer.done(started, method, route, status, rid, client)
+                return
         protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)
 
     async def _flask(self, scope: Any, path: str, protocol: Any) -> Answer:

@@ -27,6 +27,11 @@ class MatchRoute:
         """ "" for the match route, None for every other request."""
         return "" if path == MATCH and (method == "GET" or method == "HEAD") else None
 
+    @staticmethod
+    def template(path: str) -> str:
+        """The route template of the path `route` took: the match route's."""
+        return MATCH
+
     def steps(self, request: Request, raw: str) -> Steps[Reply]:
         """Is the event the query describes silenced? One round trip."""
         return service.match_v1(self.store, request.query)
