@@ -21,6 +21,7 @@ from accounts.store import AccountStore
 from assets.backup import AssetBackup
 from assets.store import AssetStore
 from backup.cli import export_backup, import_backup
+from core import metrics
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
@@ -31,6 +32,8 @@ from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
+from server.metrics import DeploymentCollector
+from server.metrics import bp as metrics_bp
 from server.wsgi import ROUTE_KEY, Front
 from silenced.backup import SilencedBackup
 from silenced.cli import import_silences
@@ -110,11 +113,16 @@ def create_app(
     allows = authenticator if authenticator.guards_stashes else None
     origins = allowed_origins(app.config["ALLOWED_ORIGINS"])
     gate = Gate(cors_headers(app.config["CORS"]), allows, origins)
+    if app.config["METRICS"]:
+        app.extensions["metrics"] = DeploymentCollector(
+            app.extensions["backup"], runner
+        )
+        app.register_blueprint(metrics_bp)
     # Requests are observed only when something reads what they leave behind.
+    counts = metrics.counts if app.config["METRICS"] else None
+    access, tags = app.config["ACCESS_LOG"], app.config["LOG_FORMAT"] == "json"
     observer = (
-        Observer(app.config["ACCESS_LOG"])
-        if app.config["ACCESS_LOG"] or app.config["LOG_FORMAT"] == "json"
-        else None
+        Observer(access, counts, tags) if access or tags or counts is not None else None
     )
     if observer is not None:
         app.before_request(note_route)

@@ -6,11 +6,12 @@ Only values that differ from gunicorn's defaults are set, each with its reason.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import TYPE_CHECKING
 
 from core.logs import dict_config
 from core.settings import DEFAULTS, ConfigError, binds, from_env, load
-from server.start import Started, start_or_exit
+from server.start import Started, metrics_dir, start_or_exit
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -84,6 +85,9 @@ def on_starting(server: Arbiter) -> None:
     server.stashd = start_or_exit(os.environ, server.log)
     # Workers are forked after this and read their settings from the environment.
     os.environ["STASHD_REDIS_URL"] = server.stashd.redis_url
+    # Before `import app`, which brings prometheus-client: it reads this then.
+    if server.stashd.settings["METRICS"]:
+        server.stashd_metrics = metrics_dir(os.environ)
     # Imported once here, the application's modules come to every worker with the
     # fork: a worker is ready in milliseconds, not after a second of imports.
     import app  # noqa: F401
@@ -94,3 +98,6 @@ def on_exit(server: Arbiter) -> None:
     started: Started | None = getattr(server, "stashd", None)
     if started is not None:
         started.stop()
+    made = getattr(server, "stashd_metrics", None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)

@@ -32,11 +32,16 @@ class Recorder(Protocol):
 class Observer:
     """Writes the access log line and feeds the metrics of each request."""
 
-    __slots__ = ("access", "metrics")
+    __slots__ = ("access", "metrics", "tags")
 
-    def __init__(self, access: bool, metrics: Recorder | None = None) -> None:
+    def __init__(
+        self, access: bool, metrics: Recorder | None = None, tags: bool = False
+    ) -> None:
+        """`access`: write access lines; `tags`: lines logged while serving carry
+        the request ID (JSON logs), which the adapters then set."""
         self.access = access
         self.metrics = metrics
+        self.tags = tags or access
 
     def done(
         self,
@@ -48,7 +53,7 @@ class Observer:
         client: str,
     ) -> None:
         """Record a request answered with `status`, begun at `started`
-        (``time.perf_counter()``)."""
+        (``time.perf_counter()``); `client` matters only to access lines."""
         seconds = perf_counter() - started
         if self.metrics is not None:
             self.metrics.request(route, method, status, seconds)

@@ -139,6 +139,10 @@ SETTINGS: tuple[Setting, ...] = (
         "text, or json: one JSON object a line, the servers' own lines included",
     ),
     Setting(
+        "METRICS", "bool", True,
+        "Prometheus metrics at /metrics, counted across every worker",
+    ),
+    Setting(
         "ACCESS_LOG", "bool", False,
         "stashd's own access log line for every request (on under gunicorn)",
     ),

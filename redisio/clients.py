@@ -24,6 +24,7 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import metrics
 from core.errors import UNREACHABLE, redis_refusal
 from redisio.calls import Call, Steps
 
@@ -114,12 +115,14 @@ class BlockingClient:
             conn.send_command(*args)
         except UNREACHABLE:  # not written whole, so not run: once more, afresh
             conn.disconnect()
+            metrics.redis_reconnect()
             conn.send_command(*args)
         try:
             return conn.read_response()
         except redis.ResponseError as exc:
             if redis_refusal(exc) in DROP_AFTER:
                 conn.disconnect()
+                metrics.redis_reconnect()
             raise
 
     def run(self, call: Call) -> Any:
@@ -200,3 +203,4 @@ def _forget_if_closed(conn: redis.connection.AbstractConnection) -> None:
         stale = True
     if stale:
         conn.disconnect()
+        metrics.redis_reconnect()

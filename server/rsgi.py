@@ -152,7 +152,7 @@ class RSGIApp:
         else:
             extra, answer = self.gate.check(request, wait=False)
             observer = self.observer
-            if observer is not None:
+            if observer is not None and observer.tags:
                 request_id.set(extra[0][1])
             if answer is PENDING:  # credentials that need Redis or a password hash
                 answer = await self.gate.settle(request, self.redis)
@@ -167,8 +167,8 @@ class RSGIApp:
                     status, headers, b"" if method == "HEAD" else body
                 )
                 route = found[0].template(request.path)
-                rid, client = extra[0][1], request.peer()
-                observer.done(started, method, route, status, rid, client)
+                client = request.peer() if observer.access else ""
+                observer.done(started, method, route, status, extra[0][1], client)
                 return
         protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)
 

@@ -17,6 +17,7 @@ import json
 import logging
 import logging.config
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 from core.logs import dict_config
 from core.settings import DEFAULTS, LOG_FORMATS, LOG_LEVELS
 from server.embedded import die_with_parent
-from server.start import Started, start_or_exit
+from server.start import Started, metrics_dir, start_or_exit
 
 log = logging.getLogger("stashd.serve")
 
@@ -115,6 +116,16 @@ def serve(started: Started, logging_file: str | None = None) -> int:
     granian = [sys.executable, "-m", "granian", target]
     if logging_file is not None:
         granian += ["--log-config", logging_file]
+    made = metrics_dir(env) if started.settings["METRICS"] else None
+    try:
+        return run_servers(granian, env, started)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def run_servers(granian: list[str], env: dict[str, str], started: Started) -> int:
+    """One granian per address, until one exits; the highest exit status."""
     servers = [
         subprocess.Popen(
             [*granian, "--host", host, "--port", str(port)],

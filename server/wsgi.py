@@ -79,7 +79,9 @@ class Front:
         request = WSGIRequest(environ)
         extra, answer = self.gate.check(request)
         rid = extra[0][1]
-        request_id.set(rid)
+        if observer.tags:
+            request_id.set(rid)
+        client = request.peer() if observer.access else ""
         method, fast = request.method, self.fast
         found = fast.find(method, request.path) if fast is not None else None
         if answer is None and found is not None:
@@ -91,7 +93,7 @@ class Front:
                 route = found[0].template(request.path)
             else:
                 route = self._route_of(method, request.path)
-            observer.done(started, method, route, status, rid, request.peer())
+            observer.done(started, method, route, status, rid, client)
             return [] if method == "HEAD" else [body]
         environ["PATH_INFO"] = request.path
         answered = [500]  # what Flask answers; 500 if it raises
@@ -104,7 +106,7 @@ class Front:
             return self.app(environ, start)
         finally:
             route = environ.get(ROUTE_KEY, UNROUTED)
-            observer.done(started, method, route, answered[0], rid, request.peer())
+            observer.done(started, method, route, answered[0], rid, client)
 
     def _route_of(self, method: str, path: str) -> str:
         return UNROUTED if self.route_of is None else self.route_of(method, path)
