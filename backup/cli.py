@@ -8,15 +8,17 @@ stderr (a bar on a terminal), the counts to stdout at the end.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, NamedTuple
 
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -67,9 +69,23 @@ def _private_file(path: str) -> Iterator[IO[bytes]]:
         raise
 
 
+def _redis_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """`command`, with Redis failures told in one line rather than a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise click.ClickException(f"redis: {exc}") from None
+
+    return wrapper
+
+
 @click.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @with_appcontext
+@_redis_errors
 def export_backup(file: str) -> None:
     """Write every record of this deployment to FILE ("-": stdout) as JSON lines.
 
@@ -266,6 +282,7 @@ def _open(file: str, label: str) -> Iterator[tuple[IO[bytes], Any]]:
     "is written), skip it, or replace what is there",
 )
 @with_appcontext
+@_redis_errors
 def import_backup(file: str, on_conflict: str) -> None:
     """Restore the records of FILE ("-": stdin), a backup made by `export`.
 

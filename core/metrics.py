@@ -141,39 +141,79 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+# (route, method, status) -> [requests per latency bucket..., seconds in all]
+Table = dict[tuple[str, str, int], list[float]]
+
+
 class RequestCounts:
     """This process's request counts, kept in memory and handed to prometheus-client
-    once a second (see the module docstring)."""
+    once a second (see the module docstring).
+
+    Each thread counts in a table of its own, without a lock: only that thread ever
+    writes it. The counts only grow, so a flush (one at a time) hands over what
+    each grew by since the last, read as they are: an increment it misses now is
+    handed over next time.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # (route, method, status) -> [count per bucket..., seconds in all]
-        self._pending: dict[tuple[str, str, int], list[float]] = {}
-        self._flushing = False
+        self._forked()
         # A forked worker has no flushing thread and counts nothing yet.
         os.register_at_fork(after_in_child=self._forked)
 
+    def _forked(self) -> None:
+        self._local = threading.local()
+        self._tables: list[Table] = []
+        self._handed: dict[tuple[int, tuple[str, str, int]], list[float]] = {}
+        self._lock = threading.Lock()  # tables added, flushes: never per request
+        self._flushing = False
+
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one request and its duration."""
+        try:
+            table: Table = self._local.table
+        except AttributeError:
+            table = self._new_table()
         key = (route, method, status)
+        counts = table.get(key)
+        if counts is None:
+            counts = table[key] = [0.0] * (len(BUCKETS) + 2)
+        counts[bisect_left(BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def _new_table(self) -> Table:
+        table: Table = {}
+        self._local.table = table
         with self._lock:
-            counts = self._pending.get(key)
-            if counts is None:
-                counts = self._pending[key] = [0.0] * (len(BUCKETS) + 2)
-            counts[bisect_left(BUCKETS, seconds)] += 1
-            counts[-1] += seconds
-        if not self._flushing:  # the process's first request
-            self._start_flushing()
+            self._tables.append(table)
+            start = not self._flushing
+            self._flushing = True
+        if start:  # the process's first request
+            threading.Thread(
+                target=self._flush_forever, name="metrics", daemon=True
+            ).start()
+        return table
 
     def flush(self) -> None:
-        """Hand the counts kept so far to prometheus-client."""
+        """Hand what the counts grew by since the last flush to prometheus-client."""
         with self._lock:
-            pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        metrics = process()
-        for (route, method, status), counts in pending.items():
+            grown: Table = {}
+            for table in self._tables:
+                # Copied whole while the GIL is held: the thread's writes go on.
+                for key, now in list(table.items()):
+                    now = now[:]
+                    handed = self._handed.setdefault((id(table), key), [0.0] * len(now))
+                    total = grown.setdefault(key, [0.0] * len(now))
+                    for i, value in enumerate(now):
+                        total[i] += value - handed[i]
+                    handed[:] = now
+            self._hand_over(grown)
+
+    def _hand_over(self, grown: Table) -> None:
+        for (route, method, status), counts in grown.items():
             *buckets, seconds = counts
+            if not any(buckets):
+                continue
+            metrics = process()
             metrics.requests.labels(route, method, str(status)).inc(sum(buckets))
             latency = metrics.latency.labels(route, method)
             # prometheus-client has no way to observe many values at once; its
@@ -183,20 +223,6 @@ class RequestCounts:
                 if count:
                     latency._buckets[i].inc(count)
             latency._sum.inc(seconds)
-
-    def _forked(self) -> None:
-        self._lock = threading.Lock()
-        self._pending = {}
-        self._flushing = False
-
-    def _start_flushing(self) -> None:
-        with self._lock:
-            if self._flushing:
-                return
-            self._flushing = True
-        threading.Thread(
-            target=self._flush_forever, name="metrics", daemon=True
-        ).start()
 
     def _flush_forever(self) -> None:
         while True:

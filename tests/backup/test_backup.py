@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 import tracemalloc
@@ -411,3 +412,20 @@ def test_run_all_loads_scripts_redis_lacks(redis_server, real_redis):
     finally:
         runner.close()
         app.extensions["redis"].close()
+
+
+def test_redis_down_is_one_line_not_a_traceback(tmp_path):
+    with socket.socket() as sock:  # a Redis port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    file = tmp_path / "backup.jsonl"
+    try:
+        result = run(app, "export", str(file))
+    finally:
+        app.extensions["redis"].close()
+
+    assert result.exit_code == 1
+    assert "Error: redis: " in result.output
+    assert "Traceback" not in result.output
+    assert not file.exists()

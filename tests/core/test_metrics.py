@@ -4,6 +4,7 @@ counts and latency by route template, failures, Redis errors, record counts."""
 from __future__ import annotations
 
 import socket
+import threading
 
 import fakeredis
 import pytest
@@ -162,3 +163,34 @@ def test_metrics_need_credentials_like_health(app):
 def test_metrics_off_means_no_route():
     app = create_app({"METRICS": False}, redis=fakeredis.FakeRedis())
     assert app.test_client().get("/metrics").status_code == 404
+
+
+def test_threads_counting_while_flushes_run_lose_nothing():
+    counts = RequestCounts()
+    route = "/test-threads"
+    per_thread, threads = 20_000, 4
+
+    def count() -> None:
+        for _ in range(per_thread):
+            counts.request(route, "GET", 200, 0.002)
+
+    workers = [threading.Thread(target=count) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    while any(worker.is_alive() for worker in workers):
+        counts.flush()
+    for worker in workers:
+        worker.join()
+    counts.flush()
+
+    found = {
+        s.name: s.value
+        for family in text_string_to_metric_families(metrics.render([]).decode())
+        for s in family.samples
+        if s.labels.get("route") == route and s.labels.get("le") in (None, "0.0025")
+    }
+    assert found["stashd_http_requests_total"] == per_thread * threads
+    assert found["stashd_http_request_duration_seconds_bucket"] == per_thread * threads
+    assert found["stashd_http_request_duration_seconds_sum"] == pytest.approx(
+        0.002 * per_thread * threads
+    )
