@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 
 import accounts
 import archives
@@ -16,23 +17,33 @@ import silenced
 import stashes
 from accounts import apikeys
 from accounts.authenticator import Authenticator
+from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
 from archives.blobs import BlobStore
 from archives.store import ArchiveStore
+from assets.backup import AssetBackup
 from assets.store import AssetStore
+from backup.cli import export_backup, import_backup
+from core import metrics
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
+from core.observe import UNROUTED, Observer
 from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
+from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import BlockingClient, RedisClient, make_client
 from redisio.keys import Keys
-from server.wsgi import Front
+from server.metrics import DeploymentCollector
+from server.metrics import bp as metrics_bp
+from server.wsgi import ROUTE_KEY, Front
+from silenced.backup import SilencedBackup
 from silenced.cli import import_silences
 from silenced.fast import MatchRoute
 from silenced.schemas import check_settings
 from silenced.store import SilencedStore
+from stashes.backup import StashBackup
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
 from stashes.store import StashStore
@@ -79,6 +90,18 @@ def create_app(
     register_error_handlers(app)
     app.cli.add_command(import_sensu)
     app.cli.add_command(archives.cli)
+    app.cli.add_command(export_backup)
+    app.cli.add_command(import_backup)
+    # What a backup holds, in the order a restore needs: a namespace or a user
+    # before what lives in it. Archive records go here too, as their own part.
+    app.extensions["backup"] = [
+        NamespaceBackup(app.extensions["namespaces"]),
+        UserBackup(account_store),
+        ApiKeyBackup(account_store),
+        StashBackup(store),
+        SilencedBackup(silenced_store),
+        AssetBackup(app.extensions["assets"], app.extensions["namespaces"]),
+    ]
     # import-sensu also brings the silencing entries (stashes knows no silenced).
     app.extensions["sensu_importers"] = [import_silences]
     app.register_blueprint(stashes.bp)
@@ -102,5 +125,41 @@ def create_app(
     allows = authenticator if authenticator.guards_stashes else None
     origins = allowed_origins(app.config["ALLOWED_ORIGINS"])
     gate = Gate(cors_headers(app.config["CORS"]), allows, origins)
-    app.wsgi_app = Front(app.wsgi_app, gate, fast, runner)  # type: ignore[method-assign]
+    if app.config["METRICS"]:
+        app.extensions["metrics"] = DeploymentCollector(
+            app.extensions["backup"], runner
+        )
+        app.register_blueprint(metrics_bp)
+    # Requests are observed only when something reads what they leave behind.
+    counts = metrics.counts if app.config["METRICS"] else None
+    access, tags = app.config["ACCESS_LOG"], app.config["LOG_FORMAT"] == "json"
+    observer = (
+        Observer(access, counts, tags) if access or tags or counts is not None else None
+    )
+    if observer is not None:
+        app.before_request(note_route)
+    app.wsgi_app = Front(  # type: ignore[method-assign]
+        app.wsgi_app, gate, fast, runner, observer, route_of(app)
+    )
     return app
+
+
+def note_route() -> None:
+    """Leave the route Flask chose in the environ, for `Front` to log and count."""
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = UNROUTED if rule is None else rule.rule
+
+
+def route_of(app: Flask) -> Callable[[str, str], str]:
+    """The route template of a method and path, for requests answered before Flask
+    routed them (OPTIONS, 401): the rule Flask would have chosen."""
+    routes = app.url_map.bind("stashd")
+
+    def template(method: str, path: str) -> str:
+        try:
+            rule, _ = routes.match(path, method, return_rule=True)
+        except HTTPException:  # no route (404, 405), or a redirect
+            return UNROUTED
+        return rule.rule
+
+    return template

@@ -6,10 +6,12 @@ Only values that differ from gunicorn's defaults are set, each with its reason.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
+from core.logs import dict_config
 from core.settings import DEFAULTS, ConfigError, binds, from_env, load
-from server.start import Started, start_or_exit
+from server.start import Started, metrics_dir, start_or_exit
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -48,22 +50,32 @@ keepalive = 5
 # collide, and stashd is managed with signals.
 control_socket_disable = True
 
-accesslog = "-"
+_json_logs = _settings["LOG_FORMAT"] == "json"
+if _json_logs and "STASHD_ACCESS_LOG" not in os.environ:
+    # gunicorn logs every request; in JSON, stashd's own access lines do (with the
+    # route template), and the workers read this when they make the app.
+    os.environ["STASHD_ACCESS_LOG"] = "true"
+# With stashd's own access lines, gunicorn's would say the same twice.
+_own_access = _json_logs or _settings["ACCESS_LOG"]
+accesslog = None if _own_access else "-"
 errorlog = "-"
 # The request ID ties an access log line to the client's own logs.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
-# stashd's own loggers write to stderr like gunicorn's error log; gunicorn's two
-# loggers do not propagate to them, so each line is written once.
-logconfig_dict = {
-    "root": {
-        "level": _settings["LOG_LEVEL"].upper(),
-        "handlers": ["error_console"],
-    },
-    "loggers": {
-        "gunicorn.error": {"handlers": ["error_console"], "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "propagate": False},
-    },
-}
+# stashd's logging (core/logs.py), gunicorn's own loggers in the same format; they
+# do not propagate to the root logger, so each line is written once. gunicorn
+# logs access lines whenever a logconfig_dict is set: they are muted when stashd
+# writes its own.
+logconfig_dict = dict_config(_settings["LOG_LEVEL"], _settings["LOG_FORMAT"])
+logconfig_dict["loggers"].update(
+    {
+        "gunicorn.error": {"handlers": ["stashd"], "propagate": False},
+        "gunicorn.access": (
+            {"handlers": [], "level": "CRITICAL", "propagate": False}
+            if _own_access
+            else {"handlers": ["stashd_access"], "propagate": False}
+        ),
+    }
+)
 
 
 def on_starting(server: Arbiter) -> None:
@@ -73,6 +85,9 @@ def on_starting(server: Arbiter) -> None:
     server.stashd = start_or_exit(os.environ, server.log)
     # Workers are forked after this and read their settings from the environment.
     os.environ["STASHD_REDIS_URL"] = server.stashd.redis_url
+    # Before `import app`, which brings prometheus-client: it reads this then.
+    if server.stashd.settings["METRICS"]:
+        server.stashd_metrics = metrics_dir(os.environ)
     # Imported once here, the application's modules come to every worker with the
     # fork: a worker is ready in milliseconds, not after a second of imports.
     import app  # noqa: F401
@@ -90,3 +105,6 @@ def on_exit(server: Arbiter) -> None:
     started: Started | None = getattr(server, "stashd", None)
     if started is not None:
         started.stop()
+    made = getattr(server, "stashd_metrics", None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)

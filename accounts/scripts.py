@@ -67,6 +67,27 @@ return out
 """
 )
 
+# KEYS[1] user index. ARGV: user hash prefix, lex start, count. Returns {last name
+# read ('' when the index ended), name, password hash, created_at, generated, ...};
+# a name whose hash is gone is left out. For backups.
+USER_PAGE = Script(
+    """
+local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
+local out = {''}
+if #names == tonumber(ARGV[3]) then out[1] = names[#names] end
+for _, name in ipairs(names) do
+  local f = redis.call('HMGET', ARGV[1] .. name, 'password', 'created_at', 'generated')
+  if f[1] then
+    out[#out + 1] = name
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2] or '0'
+    out[#out + 1] = f[3] or '0'
+  end
+end
+return out
+"""
+)
+
 # KEYS[1] key, KEYS[2] key index, KEYS[3] the user. ARGV: digest, username,
 # created_by, created_at. Returns 0 when the user does not exist.
 PUT_KEY = Script(

@@ -112,6 +112,29 @@ def _key_batch(reply: list) -> Batch:
     return Batch(keys, text(last) or None)
 
 
+class UserRecord(NamedTuple):
+    """A user as stored, password hash and all (backups only)."""
+
+    name: str
+    password_hash: str
+    created_at: int
+    generated: bool
+
+
+def _user_batch(reply: list) -> Batch:
+    last, *flat = reply
+    users = [
+        UserRecord(
+            text(flat[i]),
+            text(flat[i + 1]),
+            int(flat[i + 2] or 0),
+            text(flat[i + 3]) == "1",
+        )
+        for i in range(0, len(flat), 4)
+    ]
+    return Batch(users, text(last) or None)
+
+
 def _access_token(reply: list) -> AccessToken | None:
     username, expires_at = reply
     if username is None:
@@ -167,6 +190,24 @@ class AccountStore:
         """Every user as (name, generated), by name. For start-up, not requests."""
         call = scripts.USERS([self.keys.user_index], [self.keys.user("")])
         return call._replace(convert=_users)
+
+    def user_records(self, after: str | None) -> Batches:
+        """Users with their password hashes, by name, strictly after `after`; for
+        backups, never for responses."""
+        return Batches(self._user_batch, after)
+
+    def _user_batch(self, after: str | None) -> Call:
+        args = [self.keys.user(""), lex_start(after), BATCH]
+        call = scripts.USER_PAGE([self.keys.user_index], args)
+        return call._replace(convert=_user_batch)
+
+    def count_users(self) -> Call:
+        """How many users there are. One ZCARD."""
+        return Call(("ZCARD", self.keys.user_index))
+
+    def count_apikeys(self) -> Call:
+        """How many API keys there are. One ZCARD."""
+        return Call(("ZCARD", self.keys.apikey_index))
 
     def first_start(self) -> Call:
         """True once per deployment: at the start that finds it not yet seeded."""

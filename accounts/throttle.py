@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from accounts.store import Attempt, Outcome
+from core import metrics
 from core.errors import ApiError, TooManyRequests
 from core.request import Request
 from core.settings import IPNetwork, trusted_proxies
@@ -82,6 +83,7 @@ class Throttle:
             return
         left = deadline - time.monotonic()
         if left > 0:
+            metrics.throttled()
             raise TooManyRequests(left)
         self.blocked.pop(address, None)
 
@@ -101,7 +103,9 @@ class Throttle:
         if attempt.failures >= self.limit:
             self._remember(address, attempt.window_left)
         if attempt.outcome is Outcome.THROTTLED:
+            metrics.throttled()
             return TooManyRequests(attempt.window_left)
+        metrics.failed_login()
         return error
 
     def _remember(self, address: str, seconds: float) -> None:
@@ -125,6 +129,7 @@ class Throttle:
         with self._lock:
             running = self._hashing.get(address, 0)
             if failures + running >= self.limit:
+                metrics.throttled()
                 raise TooManyRequests(self.window)
             self._hashing[address] = running + 1
         try:

@@ -159,6 +159,14 @@ class AssetStore:
         key = self.keys.asset(ns, name)
         return Call(("HMGET", key, "json", "etag"), convert=_stored)
 
+    def exists(self, ns: str, name: str) -> Call:
+        """True while asset `name` of `ns` is stored. One EXISTS."""
+        return Call(("EXISTS", self.keys.asset(ns, name)), convert=bool)
+
+    def count(self, ns: str) -> Call:
+        """How many assets `ns` holds. One ZCARD."""
+        return Call(("ZCARD", self.keys.asset_index(ns)))
+
     def put_asset(
         self, ns: str, name: str, json: bytes, etag: str, create: bool
     ) -> Call:

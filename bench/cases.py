@@ -86,6 +86,16 @@ GROUPS: tuple[Group, ...] = (
             Case("make run: DELETE", "delete", order="sequence"),
         ),
     ),
+    # The same server counting no metrics: what /metrics costs the hot path.
+    Group(
+        "make run, metrics off",
+        "granian",
+        (
+            Case("make run, metrics off: GET", "get"),
+            Case("make run, metrics off: POST /stashes with expire", "post"),
+        ),
+        settings={"STASHD_METRICS": "false"},
+    ),
     Group(
         "make run, auth on",
         "granian",

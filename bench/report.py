@@ -68,6 +68,11 @@ TARGETS = (
     Target("list page CPU per page, 1M / 1k stashes",
            _ratio("make run: list page, 1M stashes", "make run: list page, 1k stashes",
                   "cpu_us"), 1.5, False),
+    Target("make run GET, metrics on / off", _ratio(GET, "make run, metrics off: GET"),
+           0.95, True),
+    Target("make run POST, metrics on / off",
+           _ratio("make run: POST /stashes with expire",
+                  "make run, metrics off: POST /stashes with expire"), 0.95, True),
     Target("make run GET p99 at 64 connections, ms",
            _figure("make run: GET, 64 connections", "p99_ms"), 10, False),
 )  # fmt: skip

@@ -22,6 +22,8 @@ from flask import Flask, Response, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from core import metrics
+
 log = logging.getLogger(__name__)
 
 # What "Redis cannot be reached" looks like to redis-py.
@@ -203,9 +205,12 @@ def as_api_error(exc: Exception, method: str, path: str) -> ApiError:
     refusal = redis_refusal(exc)  # before UNREACHABLE: LOADING is a ConnectionError
     if refusal is not None:
         log.error("redis refused %s %s: %s %s", method, path, refusal, exc)
+        metrics.redis_error("refused")
         return RedisRefused(REFUSALS[refusal])
     if isinstance(exc, UNREACHABLE):
         log.error("redis unreachable on %s %s: %s", method, path, exc)
+        timeout = isinstance(exc, redis.TimeoutError)
+        metrics.redis_error("timeout" if timeout else "unreachable")
         return RedisUnavailable()
     if isinstance(exc, HTTPException):  # Werkzeug's routing and body errors
         code = exc.code or 500
@@ -218,6 +223,8 @@ def as_api_error(exc: Exception, method: str, path: str) -> ApiError:
         error = ApiError(exc.description)
         error.status, error.kind = code, (1 if 400 <= code < 500 else 0)
         return error
+    if isinstance(exc, redis.RedisError):
+        metrics.redis_error("other")
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return ApiError()
 

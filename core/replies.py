@@ -75,6 +75,11 @@ class FastRoute(Protocol):
         """What the request does, as Redis round trips; checks raise when driven."""
         ...
 
+    def template(self, path: str) -> str:
+        """The route template of a path this serves (``/stash/<path>``), for logs
+        and metrics."""
+        ...
+
 
 class FastRoutes:
     """The fast routes of every API; the first that takes a request serves it."""

@@ -35,6 +35,7 @@ KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # An API key shorter than this is too easy to guess.
 MIN_API_KEY_LENGTH = 16
 
+LOG_FORMATS = ("text", "json")
 # The level names that both Python's logging (under gunicorn) and granian take.
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET")
 
@@ -133,6 +134,18 @@ SETTINGS: tuple[Setting, ...] = (
         "serve the stash routes without Flask; off only to compare the two",
     ),
     Setting("LOG_LEVEL", "str", "INFO", "the level of stashd's own log lines"),
+    Setting(
+        "LOG_FORMAT", "str", "text",
+        "text, or json: one JSON object a line, the servers' own lines included",
+    ),
+    Setting(
+        "METRICS", "bool", True,
+        "Prometheus metrics at /metrics, counted across every worker",
+    ),
+    Setting(
+        "ACCESS_LOG", "bool", False,
+        "stashd's own access log line for every request (on under gunicorn)",
+    ),
     Setting(
         "SILENCED_V1_NAMESPACE", "str", "default",
         "the namespace the Sensu 1.x /silenced routes show and write (one registry)",
@@ -297,6 +310,11 @@ def validate(config: Mapping[str, Any]) -> None:
     binds(config["BIND"])
     trusted_proxies(config["TRUSTED_PROXIES"])
     allowed_origins(config["ALLOWED_ORIGINS"])
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(
+            f"{ENV_PREFIX}LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+            f"not {config['LOG_FORMAT']!r}"
+        )
     level = config["LOG_LEVEL"]
     if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
         raise ConfigError(

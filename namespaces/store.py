@@ -81,9 +81,16 @@ class NamespaceStore:
 
     def create(self, ns: str) -> Steps[bool]:
         """Create `ns` and list it, in one script; False when it existed."""
-        keys = [self.keys.namespace(ns), self.keys.namespace_index]
-        created: bool = yield _CREATE(keys, [ns])
+        created: bool = yield self.create_call(ns)
         return created
+
+    def create_call(self, ns: str) -> Call:
+        """The one round trip of `create`, for callers that batch them."""
+        return _CREATE([self.keys.namespace(ns), self.keys.namespace_index], [ns])
+
+    def count(self) -> Call:
+        """How many namespaces there are. One ZCARD."""
+        return Call(("ZCARD", self.keys.namespace_index))
 
     def delete(self, ns: str) -> Steps[DeleteOutcome]:
         """Delete `ns` and unlist it, in one script, if it holds no assets, no

@@ -88,3 +88,17 @@ class Script:
 def text(reply: bytes | str) -> str:
     """A Redis string reply as text, whether the client decodes replies or not."""
     return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def info(section: str) -> Call:
+    """``INFO <section>`` as a dict of its fields (text), for metrics."""
+
+    def fields(reply: bytes | str) -> dict[str, str]:
+        out = {}
+        for line in text(reply).splitlines():
+            name, colon, value = line.partition(":")
+            if colon and not name.startswith("#"):
+                out[name] = value.strip()
+        return out
+
+    return Call(("INFO", section), convert=fields)

@@ -24,6 +24,7 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core import metrics
 from core.errors import UNREACHABLE, redis_refusal
 from redisio.calls import Call, Steps
 
@@ -114,12 +115,14 @@ class BlockingClient:
             conn.send_command(*args)
         except UNREACHABLE:  # not written whole, so not run: once more, afresh
             conn.disconnect()
+            metrics.redis_reconnect()
             conn.send_command(*args)
         try:
             return conn.read_response()
         except redis.ResponseError as exc:
             if redis_refusal(exc) in DROP_AFTER:
                 conn.disconnect()
+                metrics.redis_reconnect()
             raise
 
     def run(self, call: Call) -> Any:
@@ -129,6 +132,42 @@ class BlockingClient:
         except redis.exceptions.NoScriptError:
             reply = self.execute(*call.fallback())
         return call.result(reply)
+
+    def run_all(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` pipelined, in order, in one write, and read their replies.
+        Their scripts are loaded first in the same write, so none is missing
+        halfway (an EVAL after the rest would run out of order). For maintenance
+        commands.
+
+        :raise redis.RedisError: the first error reply, once every reply is read;
+            or no connection, when any of them may have run (never sent again).
+        """
+        if not calls:
+            return []
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = self._connect()
+        local.used = time.monotonic()
+        sources = list(dict.fromkeys(c.script for c in calls if c.script is not None))
+        commands = [("SCRIPT", "LOAD", source) for source in sources]
+        conn.send_packed_command(
+            conn.pack_commands([*commands, *(call.args for call in calls)])
+        )
+        replies: list[Any] = []
+        for _ in range(len(commands) + len(calls)):
+            try:
+                replies.append(conn.read_response())
+            except redis.ResponseError as exc:
+                replies.append(exc)
+        results = []
+        for call, reply in zip(calls, replies[len(commands) :], strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                reply = self.execute(*call.fallback())  # NOSCRIPT: it did not run
+            elif isinstance(reply, Exception):
+                raise reply
+            results.append(call.result(reply))
+        return results
 
     def drive(self, steps: Steps[T]) -> T:
         """Run each call `steps` yields, sending it the result; return its own.
@@ -164,3 +203,4 @@ def _forget_if_closed(conn: redis.connection.AbstractConnection) -> None:
         stale = True
     if stale:
         conn.disconnect()
+        metrics.redis_reconnect()

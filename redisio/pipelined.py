@@ -14,6 +14,7 @@ import redis
 from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
+from core import metrics
 from core.errors import redis_refusal
 from redisio.calls import Call, Steps
 from redisio.clients import DROP_AFTER, NotSent
@@ -237,12 +238,15 @@ class PipelinedClient:
         async with self._connecting:  # one connection, however many ask at once
             if self._pipe is None or not self._pipe.accepting:
                 self._retired = {p for p in self._retired if p.lost is None}
+                replaced = self._pipe is not None
                 if self._pipe is not None and self._pipe.lost is None:
                     self._retired.add(self._pipe)
                 try:
                     self._pipe = await asyncio.wait_for(self._open(), self.timeout)
                 except TimeoutError:
                     raise NotSent("cannot connect to redis in time") from None
+                if replaced:
+                    metrics.redis_reconnect()
         return self._pipe
 
     async def _open(self) -> _Pipe:

@@ -21,6 +21,7 @@ import asyncio
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from time import perf_counter
 from typing import Any
 
 from flask import Flask
@@ -28,6 +29,7 @@ from flask import Flask
 from core.errors import Body
 from core.files import FileBody
 from core.gate import PENDING
+from core.logs import request_id
 from core.replies import pieces
 from core.request import RSGIRequest
 from redisio.pipelined import PipelinedClient
@@ -131,6 +133,7 @@ class RSGIApp:
         self.front: Front = app.wsgi_app  # type: ignore[assignment]
         self.gate = self.front.gate
         self.fast = self.front.fast
+        self.observer = self.front.observer
         self.redis = PipelinedClient(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
@@ -141,11 +144,13 @@ class RSGIApp:
         self.pool.shutdown(wait=False)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        started = perf_counter()
         request = RSGIRequest(scope)
         method, fast = request.method, self.fast
         found = fast.find(method, request.path) if fast is not None else None
         body: Body
         if found is None or fast is None:  # (without a fast path, found is None)
+            # Front observes these, on the Flask thread.
             status, headers, answered = await self._flask(scope, request.path, protocol)
             if isinstance(answered, FileBody):
                 self._send_file(protocol, status, headers, answered, method)
@@ -153,6 +158,9 @@ class RSGIApp:
             body = answered
         else:
             extra, answer = self.gate.check(request, wait=False)
+            observer = self.observer
+            if observer is not None and observer.tags:
+                request_id.set(extra[0][1])
             if answer is PENDING:  # credentials that need Redis or a password hash
                 answer = await self.gate.settle(request, self.redis)
             if answer is None:
@@ -161,17 +169,33 @@ class RSGIApp:
                 answer = await self.redis.drive(fast.handle(request, found))
             status, headers, body = answer
             headers = headers + extra
-        if method == "HEAD":
-            protocol.response_bytes(status, headers, b"")
-        elif isinstance(body, bytes):
-            protocol.response_bytes(status, headers, body)
-        else:  # a big body: a piece at a time, the loop free for others in between
-            transport = protocol.response_stream(status, headers)
-            for piece in pieces(body):
-                await transport.send_bytes(piece)
-                # granian takes a piece without making the loop wait: give the
-                # other requests their turn between pieces.
-                await asyncio.sleep(0)
+            if observer is not None:
+                if isinstance(body, bytes) or method == "HEAD":
+                    protocol.response_bytes(
+                        status, headers, b"" if method == "HEAD" else body
+                    )
+                else:
+                    await self._stream(protocol, status, headers, body)
+                route = found[0].template(request.path)
+                client = request.peer() if observer.access else ""
+                observer.done(started, method, route, status, extra[0][1], client)
+                return
+        if isinstance(body, bytes) or method == "HEAD":
+            protocol.response_bytes(status, headers, b"" if method == "HEAD" else body)
+        else:
+            await self._stream(protocol, status, headers, body)
+
+    @staticmethod
+    async def _stream(
+        protocol: Any, status: int, headers: list, body: list[bytes]
+    ) -> None:
+        """A big body, a piece at a time, the loop free for others in between."""
+        transport = protocol.response_stream(status, headers)
+        for piece in pieces(body):
+            await transport.send_bytes(piece)
+            # granian takes a piece without making the loop wait: give the other
+            # requests their turn between pieces.
+            await asyncio.sleep(0)
 
     @staticmethod
     def _send_file(

@@ -14,17 +14,23 @@ only set where the variable is not.
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.config
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
+from typing import Any
 
-from core.settings import DEFAULTS
+from core.logs import dict_config
+from core.settings import DEFAULTS, LOG_FORMATS, LOG_LEVELS
 from server.embedded import die_with_parent
-from server.start import Started, start_or_exit
+from server.start import Started, metrics_dir, start_or_exit
 
 log = logging.getLogger("stashd.serve")
 
@@ -51,28 +57,76 @@ def granian_defaults(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def log_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """stashd's logging (core/logs.py) for the launcher and every granian process.
+
+    Read before the settings are checked, so a bad level or format gives way to
+    the defaults here; the start then refuses it with one line saying why.
+    """
+    level = (environ.get("STASHD_LOG_LEVEL") or DEFAULTS["LOG_LEVEL"]).upper()
+    fmt = environ.get("STASHD_LOG_FORMAT") or DEFAULTS["LOG_FORMAT"]
+    return dict_config(
+        level if level in LOG_LEVELS else DEFAULTS["LOG_LEVEL"],
+        fmt if fmt in LOG_FORMATS else DEFAULTS["LOG_FORMAT"],
+    )
+
+
+def access_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """In JSON, an access log asked of granian is written by stashd instead: its
+    lines are JSON, with the request ID and route template granian cannot know."""
+    asked = environ.get("GRANIAN_LOG_ACCESS_ENABLED", "").lower() in ("1", "true")
+    if environ.get("STASHD_LOG_FORMAT") != "json" or not asked:
+        return {}
+    return {
+        "GRANIAN_LOG_ACCESS_ENABLED": "false",
+        "STASHD_ACCESS_LOG": environ.get("STASHD_ACCESS_LOG", "true"),
+    }
+
+
 def main() -> int:
     """Start stashd, serve until a signal or a server exits, then stop; the status.
 
     A start that fails exits 1 after one line saying why (server/start.py).
     """
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [stashd] %(message)s")
+    config = log_config(os.environ)
+    logging.config.dictConfig(config)
     started = start_or_exit(os.environ, log)
     try:
-        return serve(started)
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".json", prefix="stashd-log-"
+        ) as f:
+            json.dump(config, f)
+            f.flush()
+            return serve(started, f.name)
     finally:
         started.stop()
 
 
-def serve(started: Started) -> int:
-    """Run one granian per address until one exits; the highest exit status."""
+def serve(started: Started, logging_file: str | None = None) -> int:
+    """Run one granian per address until one exits; the highest exit status.
+
+    `logging_file`: a JSON logging configuration for granian and its workers.
+    """
     env = {
         **granian_defaults(os.environ),
         **os.environ,
+        **access_settings(os.environ),
         "STASHD_REDIS_URL": started.redis_url,
     }
     target = "wsgi:app" if env["GRANIAN_INTERFACE"] == "wsgi" else "rsgi:app"
     granian = [sys.executable, "-m", "granian", target]
+    if logging_file is not None:
+        granian += ["--log-config", logging_file]
+    made = metrics_dir(env) if started.settings["METRICS"] else None
+    try:
+        return run_servers(granian, env, started)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def run_servers(granian: list[str], env: dict[str, str], started: Started) -> int:
+    """One granian per address, until one exits; the highest exit status."""
     servers = [
         subprocess.Popen(
             [*granian, "--host", host, "--port", str(port)],

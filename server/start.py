@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -94,3 +95,24 @@ def start_or_exit(environ: Mapping[str, str], launcher: Log) -> Started:
     except StartError as exc:
         launcher.error("stashd cannot start: %s", " ".join(str(exc).splitlines()))
         raise SystemExit(1) from None
+
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_dir(environ: MutableMapping[str, str]) -> str | None:
+    """Give the workers a directory for their metric values (core/metrics.py), in
+    `environ`: ``PROMETHEUS_MULTIPROC_DIR`` emptied of a previous run's values
+    (prometheus-client's rule), else a new one, returned to be removed at exit.
+
+    Set before any worker imports prometheus-client, which reads it then.
+    """
+    given = environ.get(METRICS_DIR)
+    if not given:
+        made = environ[METRICS_DIR] = tempfile.mkdtemp(prefix="stashd-metrics-")
+        return made
+    os.makedirs(given, exist_ok=True)
+    for name in os.listdir(given):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(given, name))
+    return None

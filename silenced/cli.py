@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import cast
 
 import click
@@ -24,21 +25,24 @@ def import_silences(source: redis.Redis) -> None:
     client = current_app.extensions["client"]
     copied = skipped = 0
     members: set[bytes] = cast(set[bytes], source.smembers("silenced"))
-    for member in sorted(members):
-        with source.pipeline(transaction=True) as pipe:
-            pipe.get(member)
-            pipe.pttl(member)
-            raw, pttl = pipe.execute()
-        if raw is None:
-            continue  # listed but expired or cleared: Sensu cleans the set lazily
-        try:
-            if not member.startswith(PREFIX):
-                raise BadRequest("not a silence:<id> key")
-            name, write = load_v1_import(strictjson.parse(raw), pttl)
-        except BadRequest as exc:
-            click.echo(f"skipped {member!r}: {exc}", err=True)
-            skipped += 1
-            continue
-        client.run(store.put(store.v1_namespace, name, write, False, False))
-        copied += 1
+    with click.progressbar(
+        sorted(members), label="importing silences", file=sys.stderr
+    ) as progress:
+        for member in progress:
+            with source.pipeline(transaction=True) as pipe:
+                pipe.get(member)
+                pipe.pttl(member)
+                raw, pttl = pipe.execute()
+            if raw is None:
+                continue  # listed but expired or cleared: Sensu cleans the set lazily
+            try:
+                if not member.startswith(PREFIX):
+                    raise BadRequest("not a silence:<id> key")
+                name, write = load_v1_import(strictjson.parse(raw), pttl)
+            except BadRequest as exc:
+                click.echo(f"skipped {member!r}: {exc}", err=True)
+                skipped += 1
+                continue
+            client.run(store.put(store.v1_namespace, name, write, False, False))
+            copied += 1
     click.echo(f"imported {copied} silences, skipped {skipped}")

@@ -24,6 +24,7 @@ MATCH = "/silenced/match"
 # The Flask blueprint of the Sensu Go silenced routes, whose scope rules apply.
 GO_BLUEPRINT = "silenced_go"
 _GO_TAIL = MATCH
+_GO_TEMPLATE = service.GO_PREFIX + "<ns>" + _GO_TAIL
 
 
 class MatchRoute:
@@ -47,6 +48,11 @@ class MatchRoute:
             if ns and "/" not in ns and path.isascii():
                 return "go"
         return None
+
+    @staticmethod
+    def template(path: str) -> str:
+        """The route template of a path `route` took, as Flask names it."""
+        return MATCH if path == MATCH else _GO_TEMPLATE
 
     def steps(self, request: Request, raw: str) -> Steps[Reply]:
         """Is the event the query describes silenced?"""

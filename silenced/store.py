@@ -14,7 +14,7 @@ command: each method describes its round trips (`redisio.calls`) for a client to
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from redisio.calls import LIST_BUDGET, Call, Steps
@@ -64,6 +64,10 @@ class Candidate(NamedTuple):
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _same(batch: list[Stored]) -> list[Stored]:
+    return batch
 
 
 def _names(flat: Iterable[bytes | str]) -> list[str]:
@@ -180,9 +184,14 @@ class SilencedStore:
         found = yield from self._read(ns, _names(names))
         return total - (len(names) - len(found)), found
 
-    def scan(self, ns: str) -> Steps[list[Stored]]:
+    def scan(
+        self,
+        ns: str,
+        each: Callable[[list[Stored]], list[Stored]] = _same,
+    ) -> Steps[list[Stored]]:
         """Every live entry of `ns` by name: a batch of names per round trip, then
-        their entries in one or more (up to `LIST_BUDGET` each)."""
+        their entries in one or more (up to `LIST_BUDGET` each), each batch passed
+        through `each` as it comes (a backup keeps none)."""
         entries: list[Stored] = []
         start = "-"
         while True:
@@ -190,10 +199,19 @@ class SilencedStore:
             if not done:
                 continue
             if names:
-                entries += yield from self._read(ns, _names(names))
+                entries += each((yield from self._read(ns, _names(names))))
             if len(names) < BATCH:
                 return entries
             start = "(" + _text(names[-1])
+
+    def exists(self, ns: str, name: str) -> Call:
+        """True while entry `name` of `ns` is stored (expired ones are gone)."""
+        return Call(("EXISTS", self.keys.silence(ns, name)), convert=bool)
+
+    def count(self, ns: str) -> Call:
+        """How many names the index of `ns` holds: live entries, and expired ones
+        not yet purged. One ZCARD, for gauges and progress bars."""
+        return Call(("ZCARD", self.keys.silenced_index(ns)))
 
     def namespaces(self) -> Call:
         """Every namespace name, the 1.x view's own included, in byte order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import cast
 
 import click
@@ -29,26 +30,29 @@ def import_sensu(source_url: str) -> None:
     source: redis.Redis = redis.Redis.from_url(source_url)
     copied = skipped = 0
     members: set[bytes] = cast(set[bytes], source.smembers("stashes"))
-    for member in sorted(members):
-        key = b"stash:" + member
-        with source.pipeline(transaction=True) as pipe:
-            pipe.get(key)
-            pipe.pttl(key)
-            raw, pttl = pipe.execute()
-        if raw is None:
-            continue  # listed but expired or gone: Sensu left it in the set
-        try:
-            path = member.decode()
-            content = strictjson.parse(raw)
-            if not isinstance(content, dict):
-                raise BadRequest("not a JSON object")
-        except (BadRequest, UnicodeDecodeError) as exc:
-            click.echo(f"skipped {member!r}: {exc}", err=True)
-            skipped += 1
-            continue
-        ttl = -(-pttl // 1000) if pttl > 0 else None
-        client.run(store.put(path, strictjson.dumps(content), ttl))
-        copied += 1
+    with click.progressbar(
+        sorted(members), label="importing stashes", file=sys.stderr
+    ) as progress:
+        for member in progress:
+            key = b"stash:" + member
+            with source.pipeline(transaction=True) as pipe:
+                pipe.get(key)
+                pipe.pttl(key)
+                raw, pttl = pipe.execute()
+            if raw is None:
+                continue  # listed but expired or gone: Sensu left it in the set
+            try:
+                path = member.decode()
+                content = strictjson.parse(raw)
+                if not isinstance(content, dict):
+                    raise BadRequest("not a JSON object")
+            except (BadRequest, UnicodeDecodeError) as exc:
+                click.echo(f"skipped {member!r}: {exc}", err=True)
+                skipped += 1
+                continue
+            ttl = -(-pttl // 1000) if pttl > 0 else None
+            client.run(store.put(path, strictjson.dumps(content), ttl))
+            copied += 1
     click.echo(f"imported {copied} stashes, skipped {skipped}")
     # The other APIs' parts of the same Redis; app.py lists them.
     for importer in current_app.extensions.get("sensu_importers", ()):

@@ -22,6 +22,9 @@ from stashes import service
 from stashes.store import StashStore
 
 _PREFIXES = (("/stash/", 7), ("/stashes/", 9))
+# Flask's rules for the same routes (routes.ONE_STASH), so logs and metrics name a
+# route alike whichever path served it.
+_TEMPLATES = ("/stash/<stash:path>", "/stashes/<stash:path>")
 _METHODS = frozenset({"GET", "HEAD", "POST", "DELETE"})
 
 
@@ -45,6 +48,13 @@ class FastPath:
             if path.startswith(prefix):
                 return path[length:]
         return "" if path == "/stashes" and method != "DELETE" else None
+
+    @staticmethod
+    def template(path: str) -> str:
+        """The route template of a path `route` took."""
+        if path == "/stashes":
+            return path
+        return _TEMPLATES[0] if path.startswith("/stash/") else _TEMPLATES[1]
 
     def steps(self, request: Request, raw: str) -> Steps[Reply]:
         """What the request does, as `service` steps; a POST's body is read here.

@@ -172,6 +172,15 @@ class StashStore:
         """The stored content JSON of `path`, or None (absent or expired). One GET."""
         return Call(("GET", self.keys.stash(path)))
 
+    def count(self) -> Call:
+        """How many paths the index holds: live stashes, and expired ones not yet
+        purged. One ZCARD, for gauges and progress bars."""
+        return Call(("ZCARD", self.keys.stash_index))
+
+    def exists(self, path: str) -> Call:
+        """True while a stash is stored at `path`. One EXISTS."""
+        return Call(("EXISTS", self.keys.stash(path)), convert=bool)
+
     def size(self, path: str) -> Call:
         """Length of the stored content of `path`; 0 when absent. One STRLEN."""
         return Call(("STRLEN", self.keys.stash(path)))
