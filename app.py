@@ -50,7 +50,9 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
-    runner = app.extensions["client"] = BlockingClient(client)
+    runner = app.extensions["client"] = BlockingClient(
+        client, app.config["REDIS_WAIT_REPLICAS"]
+    )
     keys = Keys(app.config["KEY_PREFIX"])
     store = app.extensions["stashes"] = StashStore(keys)
     app.extensions["namespaces"] = NamespaceStore(keys)

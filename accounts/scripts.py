@@ -64,7 +64,8 @@ for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   out[#out + 1] = redis.call('HGET', ARGV[1] .. name, 'generated') or '0'
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] key, KEYS[2] key index, KEYS[3] the user. ARGV: digest, username,
@@ -120,7 +121,8 @@ for _, digest in ipairs(digests) do
   end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] the user, KEYS[2] its token index, KEYS[3] access token, KEYS[4]
@@ -157,7 +159,8 @@ return redis.call('DEL', unpack(KEYS, 2))
 REFRESH_USER = Script(
     """
 return {redis.call('GET', KEYS[1]), redis.call('TTL', KEYS[1])}
-"""
+""",
+    write=False,
 )
 
 # Every credential lookup starts with this. KEYS[1] the failures of the client's
@@ -188,11 +191,12 @@ PASSWORD = Script(
     _THROTTLE
     + """
 return {redis.call('HGET', KEYS[2], 'password'), 0, failures, 0}
-"""
+""",
+    write=False,
 )
 
 # Counts a failure the caller found (a wrong password, a malformed header).
-FAILED = Script(_THROTTLE + "return failed()\n")
+FAILED = Script(_THROTTLE + "return failed()\n", write=False)
 
 # KEYS[2] the API key. ARGV[3] user hash prefix. The user of the key, if it exists.
 APIKEY = Script(
@@ -203,7 +207,8 @@ if user and redis.call('EXISTS', ARGV[3] .. user) == 1 then
   return {user, 0, failures, 0}
 end
 return failed()
-"""
+""",
+    write=False,
 )
 
 # KEYS[2] the access token. ARGV[3] user hash prefix, ARGV[4] now (Unix s),
@@ -218,5 +223,6 @@ if user and redis.call('EXISTS', ARGV[3] .. user) == 1
   return {user, 0, failures, 0}
 end
 return failed()
-"""
+""",
+    write=False,
 )

@@ -107,7 +107,8 @@ for _, name in ipairs(names) do
   end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 

@@ -26,6 +26,9 @@ class Call(NamedTuple):
     # The Lua source, when `args` is an EVALSHA: it is EVALed when Redis lacks it.
     script: str | None = None
     convert: Callable[[Any], Any] | None = None
+    # Changes data that must survive a failover: with REDIS_WAIT_REPLICAS set,
+    # replicas confirm it before it counts as done.
+    write: bool = False
 
     def result(self, reply: Any) -> Any:
         return reply if self.convert is None else self.convert(reply)
@@ -44,15 +47,25 @@ class Script:
     """A Lua script; calling it with keys and arguments describes an EVALSHA."""
 
     def __init__(
-        self, source: str, convert: Callable[[Any], Any] | None = None
+        self,
+        source: str,
+        convert: Callable[[Any], Any] | None = None,
+        *,
+        write: bool = True,
     ) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.convert = convert
+        # False for scripts that read, though they may tidy expired entries on the
+        # way: losing such tidying in a failover loses nothing.
+        self.write = write
 
     def __call__(self, keys: list, args: list) -> Call:
         return Call(
-            ("EVALSHA", self.sha, len(keys), *keys, *args), self.source, self.convert
+            ("EVALSHA", self.sha, len(keys), *keys, *args),
+            self.source,
+            self.convert,
+            self.write,
         )
 
 

@@ -131,7 +131,8 @@ for i, key in ipairs(KEYS) do
   out[i] = fields
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # ARGV: offset, limit. Returns {done, live total, names at those ranks...}.
@@ -146,7 +147,8 @@ if done == 1 and limit > 0 and offset < out[2] then
   for _, name in ipairs(names) do out[#out + 1] = name end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # ARGV: lex start, count. Returns {done, names...}.
@@ -160,7 +162,8 @@ if done == 1 then
   for _, name in ipairs(names) do out[#out + 1] = name end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # Each entry's match string holds what a match needs of it, so that a match reads
@@ -190,7 +193,8 @@ for i = 1, #KEYS do
   if found[i] and begun(found[i]) then out[#out + 1] = i end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS: the candidates' match strings; ARGV: subscription, check of each ('' for
@@ -213,7 +217,8 @@ for i = 1, #KEYS do
   end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] index, KEYS[2] expiry, then the candidates' entries, then their match

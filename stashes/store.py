@@ -157,8 +157,8 @@ return out
 
 _PUT = Script(_PUT_LUA)
 _DELETE = Script(_DELETE_LUA, convert=bool)
-_PAGE = Script(_PAGE_LUA)
-_SCAN = Script(_SCAN_LUA)
+_PAGE = Script(_PAGE_LUA, write=False)
+_SCAN = Script(_SCAN_LUA, write=False)
 
 # Offsets and limits past this are all alike ("past the end"); Lua numbers are doubles.
 _MAX_RANK = 2**40
