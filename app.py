@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from redis import RedisCluster
 
 import accounts
 import assets
@@ -23,7 +24,7 @@ from core.http import JSONResponse
 from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
 from namespaces.store import NamespaceStore
-from redisio.clients import BlockingClient, RedisClient, make_client
+from redisio.clients import RedisClient, make_client, make_runner
 from redisio.keys import Keys
 from server.wsgi import Front
 from silenced.cli import import_silences
@@ -50,12 +51,11 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
-    runner = app.extensions["client"] = BlockingClient(
-        client, app.config["REDIS_WAIT_REPLICAS"]
-    )
+    runner = app.extensions["client"] = make_runner(app.config, client)
     keys = Keys(app.config["KEY_PREFIX"])
     store = app.extensions["stashes"] = StashStore(keys)
-    app.extensions["namespaces"] = NamespaceStore(keys)
+    cluster = isinstance(client, RedisCluster)
+    app.extensions["namespaces"] = NamespaceStore(keys, cluster)
     app.extensions["assets"] = AssetStore(keys)
     silenced_store = app.extensions["silenced"] = SilencedStore(
         keys, app.config["SILENCED_V1_NAMESPACE"]

@@ -4,6 +4,9 @@ The marker carries the namespace's hash tag, so asset scripts check it in the sa
 atomic step as the asset. Creating and deleting a namespace are each one script over
 the marker and the list (as asset writes are), so no reader ever sees one without
 the other; the scripts declare every key they touch (see redisio/keys.py on Cluster).
+On Redis Cluster the marker and the list are in two slots, which no script may span:
+there each is one step on the marker, then one on the list, so a reader may see a
+namespace created or deleted a moment before it is listed or unlisted.
 Nothing here talks to Redis: methods describe round trips for a client to run.
 """
 
@@ -61,6 +64,26 @@ return existed
 )
 
 
+# The delete's first step on Redis Cluster: _DELETE without KEYS[3] (the list, in
+# another slot). KEYS[1] marker, KEYS[2] asset index, KEYS[3] silenced index, KEYS[4]
+# its expiry schedule.
+_UNMARK = Script(
+    """
+local existed = redis.call('EXISTS', KEYS[1])
+if existed == 1 then
+  if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local dead = redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. now)
+  if redis.call('ZCARD', KEYS[3]) - dead > 0 then return -1 end
+end
+redis.call('DEL', KEYS[1])
+return existed
+""",
+    convert=DeleteOutcome,
+)
+
+
 def _names_batch(reply: list) -> Batch:
     names = [text(name) for name in reply]
     return Batch(names, names[-1] if len(names) == BATCH else None)
@@ -69,8 +92,10 @@ def _names_batch(reply: list) -> Batch:
 class NamespaceStore:
     """The namespaces of one deployment."""
 
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, keys: Keys, cluster: bool = False) -> None:
         self.keys = keys
+        # On Redis Cluster the marker and the list are changed in two steps.
+        self.cluster = cluster
 
     def exists(self, ns: str) -> Call:
         """True while namespace `ns` exists. One EXISTS."""
@@ -78,9 +103,14 @@ class NamespaceStore:
 
     def create(self, ns: str) -> Steps[bool]:
         """Create `ns` and list it, in one script; False when it existed."""
+        if self.cluster:
+            marker = self.keys.namespace(ns)
+            created = yield Call(("SET", marker, "1", "NX"), convert=bool, write=True)
+            yield Call(("ZADD", self.keys.namespace_index, 0, ns), write=True)
+            return bool(created)
         keys = [self.keys.namespace(ns), self.keys.namespace_index]
-        created: bool = yield _CREATE(keys, [ns])
-        return created
+        created = yield _CREATE(keys, [ns])
+        return bool(created)
 
     def delete(self, ns: str) -> Steps[DeleteOutcome]:
         """Delete `ns` and unlist it, in one script, if it holds no assets and no
@@ -92,7 +122,13 @@ class NamespaceStore:
             self.keys.silenced_index(ns),
             self.keys.silenced_expiry(ns),
         ]
-        outcome: DeleteOutcome = yield _DELETE(keys, [ns])
+        if not self.cluster:
+            outcome: DeleteOutcome = yield _DELETE(keys, [ns])
+            return outcome
+        del keys[2]
+        outcome = yield _UNMARK(keys, [])
+        if outcome is not DeleteOutcome.NOT_EMPTY:
+            yield Call(("ZREM", self.keys.namespace_index, ns), write=True)
         return outcome
 
     def batches(self, after: str | None = None) -> Batches:

@@ -2,9 +2,10 @@
 
 * `make_client`: the process's redis-py client (pooled): /health, /info,
   maintenance commands, and the connection settings of the lean clients. It follows
-  ``REDIS_URL``'s mode: one Redis, or the primary Sentinel names.
+  ``REDIS_URL``'s mode: one Redis, the primary Sentinel names, or a Redis Cluster.
 * `BlockingClient`: one connection per thread, for Flask views and WSGI servers.
 * `pipelined.PipelinedClient`: one pipelined connection per event loop, for RSGI.
+* `cluster`: both lean clients over Redis Cluster, a client per primary.
 
 None of them sends a command twice (spec stashes.md 17.6): once written, a command
 may have run even if its reply never comes, so a timeout or a lost connection
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 import redis
 from flask import current_app
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode
 from redis.connection import parse_url
 from redis.retry import Retry
 from redis.sentinel import Sentinel
@@ -31,7 +33,7 @@ from core.errors import UNREACHABLE, redis_refusal
 from core.settings import RedisTarget, redis_target
 from redisio.calls import Call, Steps
 
-RedisClient = redis.Redis  # | redis.RedisCluster once Cluster support lands
+RedisClient = redis.Redis | redis.RedisCluster
 
 T = TypeVar("T")
 
@@ -40,7 +42,7 @@ T = TypeVar("T")
 DROP_AFTER = frozenset({"READONLY", "MASTERDOWN"})
 # Of the Redis timeout, the share WAIT may block for: its reply must come before the
 # connection gives up on it.
-WAIT_SHARE = 0.8
+WAIT_SHARE = 0.6
 # A connection idle this long is checked before a command is written to it: Redis
 # may have closed it meanwhile (a restart, its idle timeout), and a command written
 # to a closed connection has an outcome nobody knows.
@@ -53,8 +55,9 @@ class NotSent(redis.ConnectionError):
 
 
 def make_client(config: Mapping[str, Any]) -> RedisClient:
-    """A client for ``REDIS_URL``: one Redis (redis://, rediss://, unix://) or the
-    primary of a Sentinel service (redis+sentinel://, rediss+sentinel://).
+    """A client for ``REDIS_URL``: one Redis (redis://, rediss://, unix://), the
+    primary of a Sentinel service (redis[s]+sentinel://) or a Redis Cluster
+    (redis[s]+cluster://, redis-py's `RedisCluster`, which reads the slot map now).
 
     Commands are never retried: redis-py resends after a timeout, when the first
     may have run. A pooled connection Redis closed (after a restart) is replaced
@@ -86,7 +89,25 @@ def make_client(config: Mapping[str, Any]) -> RedisClient:
         return sentinel.master_for(
             target.service, client_name="stashd", **options, **node, **tls
         )
-    raise NotImplementedError(f"Redis mode {target.mode}")
+    node, tls = node_options(target)
+    node.pop("db", None)
+    return redis.RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+        client_name="stashd",
+        **options,
+        **node,
+        **tls,
+    )
+
+
+def make_runner(config: Mapping[str, Any], client: RedisClient) -> BlockingClient:
+    """The `BlockingClient` for ``REDIS_URL``'s mode, beside `client` (make_client's,
+    or a test's own): slot-aware on Redis Cluster."""
+    if isinstance(client, redis.RedisCluster):
+        from redisio.cluster import ClusterBlockingClient  # it builds on this module
+
+        return ClusterBlockingClient(config)
+    return BlockingClient(client, config.get("REDIS_WAIT_REPLICAS", 0))
 
 
 def node_options(target: RedisTarget) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -122,7 +143,7 @@ class BlockingClient:
     that many replicas (``WAIT``) on its own connection, or raises.
     """
 
-    def __init__(self, client: RedisClient, replicas: int = 0) -> None:
+    def __init__(self, client: redis.Redis, replicas: int = 0) -> None:
         pool = client.connection_pool
         # Made like the pool's own connections, but not counted against its
         # max_connections: each is owned by one thread and closed when it ends.
@@ -173,10 +194,10 @@ class BlockingClient:
         except redis.exceptions.NoScriptError:
             reply = self.execute(*call.fallback())
         if self.replicas and call.write:
-            self._confirm()
+            self.confirm_writes()
         return call.result(reply)
 
-    def _confirm(self) -> None:
+    def confirm_writes(self) -> None:
         """Wait for the replicas to confirm what the thread's connection wrote.
 
         On that connection and no other: WAIT counts its own client's writes only.

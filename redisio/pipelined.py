@@ -378,6 +378,15 @@ class PipelinedClient:
         raise NotSent(f"no sentinel names a primary: {'; '.join(errors)}")
 
 
+def make_pipelined(config: Mapping[str, Any]) -> PipelinedClient:
+    """The `PipelinedClient` for ``REDIS_URL``'s mode: slot-aware on Redis Cluster."""
+    if redis_target(config["REDIS_URL"]).mode == "cluster":
+        from redisio.cluster import ClusterPipelinedClient  # it builds on this module
+
+        return ClusterPipelinedClient(config)
+    return PipelinedClient(config)
+
+
 def _discard(waiter: asyncio.Future) -> None:
     """Leave a reply nobody will read: cancelled while due, else its error taken."""
     if not waiter.done():

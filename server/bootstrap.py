@@ -26,11 +26,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from redis import RedisCluster
+
 from accounts.passwords import digest, hash_password, verify_password
 from accounts.store import AccountStore, ApiKey
 from core.errors import UNREACHABLE
 from namespaces.store import NamespaceStore
-from redisio.clients import BlockingClient, RedisClient, make_client
+from redisio.clients import BlockingClient, RedisClient, make_client, make_runner
 from redisio.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -48,18 +50,20 @@ def password_file(config: Mapping[str, Any]) -> str:
 def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
     """Seed the deployment and set up its administrator (see the module docstring);
     the stores' round trips run on a connection of its own, closed at the end."""
-    runner = BlockingClient(client)
+    runner = make_runner(config, client)
     try:
-        _bootstrap(config, runner)
+        _bootstrap(config, runner, isinstance(client, RedisCluster))
     finally:
         runner.close()
 
 
-def _bootstrap(config: Mapping[str, Any], client: BlockingClient) -> None:
+def _bootstrap(
+    config: Mapping[str, Any], client: BlockingClient, cluster: bool
+) -> None:
     keys = Keys(config["KEY_PREFIX"])
     accounts = AccountStore(keys)
     if client.run(accounts.first_start()):
-        client.drive(NamespaceStore(keys).create(DEFAULT_NAMESPACE))
+        client.drive(NamespaceStore(keys, cluster).create(DEFAULT_NAMESPACE))
         log.info("new deployment: created namespace %s", DEFAULT_NAMESPACE)
     now = int(time.time())
     user, password = config["API_USER"], config["API_PASSWORD"]
@@ -155,7 +159,8 @@ def at_start(settings: Mapping[str, Any], redis_url: str) -> None:
 
     :raise RuntimeError: Redis cannot be reached; stashd should not start.
     """
-    client = make_client({**settings, "REDIS_URL": redis_url})
+    settings = {**settings, "REDIS_URL": redis_url}
+    client = make_client(settings)
     try:
         bootstrap(settings, client)
     except UNREACHABLE as exc:

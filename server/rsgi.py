@@ -28,7 +28,7 @@ from flask import Flask
 from core.errors import Answer
 from core.gate import PENDING
 from core.request import RSGIRequest
-from redisio.pipelined import PipelinedClient
+from redisio.pipelined import make_pipelined
 from server.wsgi import Front
 
 # Threads for the requests Flask serves (the assets API, /auth, /health, /info): they
@@ -129,7 +129,7 @@ class RSGIApp:
         self.front: Front = app.wsgi_app  # type: ignore[assignment]
         self.gate = self.front.gate
         self.fast = self.front.fast
-        self.redis = PipelinedClient(app.config)
+        self.redis = make_pipelined(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
 

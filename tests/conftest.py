@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from app import create_app
+from tests.ha import ClusterSetup
 from tests.servers import SERVERS, RedisServer, Stashd
 
 
@@ -26,6 +27,17 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterSetup]:
+    """A Redis Cluster of three primaries, for the session."""
+    cluster = ClusterSetup()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture
@@ -66,9 +78,14 @@ def app(backend: str, config: dict, request: pytest.FixtureRequest):
         return create_app(config, redis=fakeredis.FakeRedis())
     if backend == "flask":  # every request through Flask: both paths must agree
         return create_app({**config, "FAST_PATH": False}, redis=fakeredis.FakeRedis())
-    # The real backend goes through make_client: production timeouts and retry.
-    request.getfixturevalue("real_redis")
-    url = request.getfixturevalue("redis_server").url
+    # The real backends go through make_client: production timeouts and retry.
+    if backend == "cluster":  # the stash and asset tests add it
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        url = cluster.url()
+    else:
+        request.getfixturevalue("real_redis")
+        url = request.getfixturevalue("redis_server").url
     app = create_app({**config, "REDIS_URL": url})
     # Connections left to the garbage collector warn (and warnings fail).
     request.addfinalizer(app.extensions["client"].close)

@@ -36,6 +36,14 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _good_replica(replicas: list[dict]) -> bool:
+    """Whether a sentinel sees a replica it could promote: up, and linked to the
+    primary (a replica paused a moment ago may still be marked down)."""
+    return any(
+        not r["is_sdown"] and r.get("master-link-status") == "ok" for r in replicas
+    )
+
+
 class SentinelSetup:
     """A primary, one replica and three sentinels (quorum 2) watching them."""
 
@@ -88,7 +96,7 @@ class SentinelSetup:
             wait_until(
                 lambda s=sentinel: (
                     int(s.sentinel_master(SERVICE)["num-other-sentinels"]) == 2
-                    and len(s.sentinel_slaves(SERVICE)) >= 1
+                    and _good_replica(s.sentinel_slaves(SERVICE))
                 ),
                 timeout,
                 "the sentinels to know each other and the replica",
@@ -146,3 +154,116 @@ class SentinelSetup:
                 server.process = None  # stopped by a test
             server.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cli() -> str:
+    """The valkey-cli beside the embedded server's binary."""
+    return os.path.join(os.path.dirname(executable()), "valkey-cli")
+
+
+class ClusterSetup:
+    """A Redis Cluster of three primaries (no replicas) on 127.0.0.1."""
+
+    def __init__(self, primaries: int = 3) -> None:
+        self.nodes = [
+            RedisServer(args=self._options(f"nodes-{n}.conf")) for n in range(primaries)
+        ]
+
+    @staticmethod
+    def _options(config_file: str) -> tuple[str, ...]:
+        return (
+            "--cluster-enabled", "yes",
+            "--cluster-node-timeout", "1000",
+            "--cluster-config-file", config_file,
+            # Not port + 10000, which may be past 65535.
+            "--cluster-port", str(free_port()),
+        )  # fmt: skip
+
+    def url(self, scheme: str = "redis+cluster") -> str:
+        return f"{scheme}://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [
+                cli(),
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],  # fmt: skip
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+        )
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, socket_timeout=1)
+            wait_until(
+                lambda c=client: c.cluster("info")["cluster_state"] == "ok",
+                20,
+                "the cluster to come up",
+            )
+            client.close()
+
+    def client(self) -> redis.RedisCluster:
+        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port)
+
+    def flushall(self) -> None:
+        for node in self.nodes:
+            client = redis.Redis(port=node.port, socket_timeout=1)
+            client.flushall()
+            client.close()
+
+    def remove(self) -> None:
+        for node in self.nodes:
+            node.remove()
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_timeout=2)
+
+    def node_id(self, port: int) -> str:
+        client = self.node(port)
+        try:
+            return client.execute_command("CLUSTER", "MYID").decode()
+        finally:
+            client.close()
+
+    def owner(self, slot: int) -> int:
+        """The port of the primary serving `slot`."""
+        client = self.node(self.nodes[0].port)
+        try:
+            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return int(primary[1])
+        finally:
+            client.close()
+        raise LookupError(slot)
+
+    def begin_migration(self, slot: int, target: int) -> int:
+        """Mark `slot` migrating from its owner to the node on port `target` (keys
+        stay where they are); return the owner's port."""
+        source = self.owner(slot)
+        with self.node(target) as dst, self.node(source) as src:
+            dst.execute_command(
+                "CLUSTER", "SETSLOT", slot, "IMPORTING", self.node_id(source)
+            )
+            src.execute_command(
+                "CLUSTER", "SETSLOT", slot, "MIGRATING", self.node_id(target)
+            )
+        return source
+
+    def finish_migration(self, slot: int, source: int, target: int) -> None:
+        """Move the keys of `slot` and give it to the node on port `target`."""
+        with self.node(source) as src:
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+                src.execute_command(
+                    "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys
+                )
+        target_id = self.node_id(target)
+        others = [n.port for n in self.nodes if n.port not in (source, target)]
+        for port in (target, source, *others):  # the order Redis documents
+            with self.node(port) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)

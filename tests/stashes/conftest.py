@@ -15,6 +15,19 @@ from redisio.keys import Keys
 from tests.stashes.helpers import Api
 
 
+@pytest.fixture(
+    params=[
+        "fake",
+        "flask",
+        pytest.param("real", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """tests/conftest.py's backends, and a 3-primary Redis Cluster."""
+    return request.param
+
+
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
