@@ -25,7 +25,7 @@ from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
 from namespaces.store import NamespaceStore
 from redisio.clients import RedisClient, make_client, make_runner
-from redisio.keys import Keys
+from redisio.keys import STASH_BUCKETS, Keys
 from server.wsgi import Front
 from silenced.cli import import_silences
 from silenced.fast import MatchRoute
@@ -33,7 +33,7 @@ from silenced.schemas import check_settings
 from silenced.store import SilencedStore
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
-from stashes.store import StashStore
+from stashes.store import BucketedStashStore, StashStore
 
 
 def create_app(
@@ -53,8 +53,11 @@ def create_app(
     app.extensions["redis"] = client
     runner = app.extensions["client"] = make_runner(app.config, client)
     keys = Keys(app.config["KEY_PREFIX"])
-    store = app.extensions["stashes"] = StashStore(keys)
     cluster = isinstance(client, RedisCluster)
+    # On Redis Cluster stashes spread over buckets; elsewhere they keep one.
+    store = app.extensions["stashes"] = (
+        BucketedStashStore(keys, STASH_BUCKETS) if cluster else StashStore(keys)
+    )
     app.extensions["namespaces"] = NamespaceStore(keys, cluster)
     app.extensions["assets"] = AssetStore(keys)
     silenced_store = app.extensions["silenced"] = SilencedStore(

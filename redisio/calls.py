@@ -39,7 +39,9 @@ class Call(NamedTuple):
 
 
 # A generator of the round trips an operation needs: it yields each Call, is sent its
-# result, and returns its own (service functions, StashStore.page and .scan).
+# result, and returns its own (service functions, StashStore.page and .scan). On
+# Redis Cluster a step may be a list of Calls (one per stash bucket), sent the list
+# of their results: the cluster clients run them at once.
 Steps = Generator[Call, Any, T]
 
 

@@ -16,7 +16,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.crc import key_slot
@@ -24,7 +24,7 @@ from redis.exceptions import AskError, MovedError, NoScriptError, TryAgainError
 
 from core.errors import UNREACHABLE
 from core.settings import redis_target
-from redisio.calls import Call
+from redisio.calls import Call, Steps
 from redisio.clients import BlockingClient, confirm, node_options
 from redisio.pipelined import PipelinedClient, _discard
 
@@ -35,6 +35,7 @@ MAX_REDIRECTS = 5
 TRY_AGAIN_DELAY = 0.02
 
 Address = tuple[str, int]
+T = TypeVar("T")
 
 # Commands that name no key: they go to any node.
 _KEYLESS = frozenset({b"PING", b"TIME", b"WAIT", b"INFO", b"CLUSTER", b"SCRIPT"})
@@ -148,6 +149,24 @@ class ClusterBlockingClient(BlockingClient):
         """Run one command on the primary of its key's slot."""
         return self.run(Call(args))
 
+    def drive(self, steps: Steps[T]) -> T:
+        """`BlockingClient.drive`; a step may also be a list of calls (one per
+        bucket of the stashes), sent the list of their results."""
+        try:
+            call: Any = next(steps)
+            while True:
+                try:
+                    if isinstance(call, list):
+                        result: Any = [self.run(one) for one in call]
+                    else:
+                        result = self.run(call)
+                except Exception as exc:  # the steps may answer it
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
     def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""
         slot = call_slot(call.args)
@@ -233,6 +252,33 @@ class ClusterPipelinedClient(PipelinedClient):
     async def execute(self, *args: Any) -> Any:
         """Run one command on the primary of its key's slot."""
         return await self.run(Call(args))
+
+    async def drive(self, steps: Steps[T]) -> T:
+        """`PipelinedClient.drive`; a step may also be a list of calls, run at once
+        (pipelined on each primary's connection) and sent the list of results."""
+        try:
+            call: Any = next(steps)
+            while True:
+                try:
+                    if isinstance(call, list):
+                        result: Any = await self._all(call)
+                    else:
+                        result = await self.run(call)
+                except Exception as exc:  # the steps may answer it
+                    call = steps.throw(exc)
+                else:
+                    call = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
+    async def _all(self, calls: list[Call]) -> list[Any]:
+        results = await asyncio.gather(
+            *(self.run(call) for call in calls), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
 
     async def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""

@@ -6,6 +6,10 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{stashes}:index        zset     every stash path, score 0: code-point order
     P:{stashes}:expiry       zset     path -> deadline (Unix ms) of stashes with a TTL
 
+    On Redis Cluster, stashes are split into STASH_BUCKETS buckets by a hash of the
+    path, each with the same three kinds of key under a tag of its own:
+    P:{stashes.<k>}:s:<path>, P:{stashes.<k>}:index, P:{stashes.<k>}:expiry.
+
     P:{ns:<ns>}:namespace        string   present while namespace <ns> exists
     P:{ns:<ns>}:assets           zset     asset names of <ns>, score 0: byte order
     P:{ns:<ns>}:asset:<name>     hash     one asset: its JSON and its ETag
@@ -37,19 +41,63 @@ Cluster runs a script only when all its keys share a slot: the ``{stashes}`` has
 puts them in one. Likewise every key of one namespace carries ``{ns:<ns>}`` (namespace
 names cannot contain braces), so an asset, its namespace's index and the namespace's
 existence change together in one script. The list of namespaces lives apart, yet
-a namespace's create and delete are each one script over its marker and the list:
-on Redis Cluster both must then be reachable from one script (a later issue).
+a namespace's create and delete are each one script over its marker and the list,
+except on Redis Cluster, where the two are in different slots: there each is two
+steps (namespaces/store.py).
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
 Every account key shares ``{accounts}``: a credential lookup reads the failures of
 the client's address in the same script, and deleting a user or changing its
 password revokes its keys and tokens in one step.
 Secrets (API keys, tokens) are stored as SHA-256 digests only, never as they are.
+A stash write is one script within its bucket; on Redis Cluster the buckets' tags
+are chosen so that their slots fall evenly over the slot space, so the buckets of a
+fresh cluster spread evenly over its primaries.
 The prefix cannot contain ``:``, so deployments never share a key.
 Changing any pattern here strands stored data: it needs a CHANGELOG entry.
 """
 
 from __future__ import annotations
+
+import zlib
+from typing import NamedTuple
+
+from redis.crc import key_slot
+
+# Stash buckets on Redis Cluster (one elsewhere: today's keys). Fixed: changing it
+# strands every stash.
+STASH_BUCKETS = 16
+_SLOTS = 16384
+
+
+class StashKeys(NamedTuple):
+    """The keys of one stash bucket: its index (of paths), expiry schedule and
+    content key prefix."""
+
+    paths: str
+    expiry: str
+    prefix: str
+
+
+def stash_tags(buckets: int) -> list[str]:
+    """The hash tag of each stash bucket: ``stashes`` for one; else ``stashes.<k>``,
+    the first k whose slot falls in the bucket's share of the slot space."""
+    if buckets == 1:
+        return ["stashes"]
+    tags: list[str | None] = [None] * buckets
+    k = 0
+    while None in tags:
+        tag = f"stashes.{k}"
+        share = key_slot(tag.encode()) * buckets // _SLOTS
+        if tags[share] is None:
+            tags[share] = tag
+        k += 1
+    return [tag for tag in tags if tag is not None]
+
+
+def stash_bucket(path: str, buckets: int) -> int:
+    """The bucket of the stash at `path`: a CRC-32 of it, so any client agrees."""
+    return zlib.crc32(path.encode()) % buckets
 
 
 class Keys:
@@ -75,6 +123,13 @@ class Keys:
     def stash(self, path: str) -> str:
         """The key holding the content of the stash at `path`."""
         return self.stash_prefix + path
+
+    def stash_buckets(self, buckets: int) -> list[StashKeys]:
+        """The keys of each of `buckets` stash buckets; for one, today's keys."""
+        return [
+            StashKeys(f"{t}index", f"{t}expiry", f"{t}s:")
+            for t in (f"{self._prefix}:{{{tag}}}:" for tag in stash_tags(buckets))
+        ]
 
     def namespace(self, ns: str) -> str:
         """Present while namespace `ns` exists; asset writes check it atomically."""
