@@ -52,8 +52,8 @@ def create_app(
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
     runner = app.extensions["client"] = make_runner(app.config, client)
-    keys = Keys(app.config["KEY_PREFIX"])
     cluster = isinstance(client, RedisCluster)
+    keys = Keys(app.config["KEY_PREFIX"], cluster)
     # On Redis Cluster stashes spread over buckets; elsewhere they keep one.
     store = app.extensions["stashes"] = (
         BucketedStashStore(keys, STASH_BUCKETS) if cluster else StashStore(keys)

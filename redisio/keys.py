@@ -9,6 +9,7 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     On Redis Cluster, stashes are split into STASH_BUCKETS buckets by a hash of the
     path, each with the same three kinds of key under a tag of its own:
     P:{stashes.<k>}:s:<path>, P:{stashes.<k>}:index, P:{stashes.<k>}:expiry.
+    There too, {accounts} is {accounts.<k>} and {namespaces} is {namespaces.<k>}.
 
     P:{ns:<ns>}:namespace        string   present while namespace <ns> exists
     P:{ns:<ns>}:assets           zset     asset names of <ns>, score 0: byte order
@@ -84,15 +85,16 @@ def stash_tags(buckets: int) -> list[str]:
     the first k whose slot falls in the bucket's share of the slot space."""
     if buckets == 1:
         return ["stashes"]
-    tags: list[str | None] = [None] * buckets
+    return [spread_tag("stashes", share, buckets) for share in range(buckets)]
+
+
+def spread_tag(name: str, share: int, shares: int) -> str:
+    """``<name>.<k>`` for the first k whose slot is in share `share` of `shares`
+    equal shares of the slot space."""
     k = 0
-    while None in tags:
-        tag = f"stashes.{k}"
-        share = key_slot(tag.encode()) * buckets // _SLOTS
-        if tags[share] is None:
-            tags[share] = tag
+    while key_slot(f"{name}.{k}".encode()) * shares // _SLOTS != share:
         k += 1
-    return [tag for tag in tags if tag is not None]
+    return f"{name}.{k}"
 
 
 def stash_bucket(path: str, buckets: int) -> int:
@@ -103,16 +105,21 @@ def stash_bucket(path: str, buckets: int) -> int:
 class Keys:
     """The keyspace of one deployment, under its key prefix."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, cluster: bool = False) -> None:
+        # On Redis Cluster, the tags of the accounts and of the namespace list fall
+        # in the first and second third of the slots, and {ns:default} in the last:
+        # a fresh 3-primary cluster holds one each.
+        accounts_tag = spread_tag("accounts", 0, 3) if cluster else "accounts"
+        namespaces_tag = spread_tag("namespaces", 1, 3) if cluster else "namespaces"
         stashes = f"{prefix}:{{stashes}}:"
         self.stash_index: str = stashes + "index"
         self.stash_expiry: str = stashes + "expiry"
         # Content keys are this plus the path; scripts that walk the index add it.
         self.stash_prefix: str = stashes + "s:"
 
-        self.namespace_index: str = f"{prefix}:{{namespaces}}:index"
+        self.namespace_index: str = f"{prefix}:{{{namespaces_tag}}}:index"
         self._prefix = prefix
-        accounts = f"{prefix}:{{accounts}}:"
+        accounts = f"{prefix}:{{{accounts_tag}}}:"
         self.apikey_index: str = accounts + "apikeys"
         self.user_index: str = accounts + "users"
         self.configured_key: str = accounts + "configured-key"

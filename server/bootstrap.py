@@ -60,7 +60,7 @@ def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
 def _bootstrap(
     config: Mapping[str, Any], client: BlockingClient, cluster: bool
 ) -> None:
-    keys = Keys(config["KEY_PREFIX"])
+    keys = Keys(config["KEY_PREFIX"], cluster)
     accounts = AccountStore(keys)
     if client.run(accounts.first_start()):
         client.drive(NamespaceStore(keys, cluster).create(DEFAULT_NAMESPACE))

@@ -47,7 +47,8 @@ def _good_replica(replicas: list[dict]) -> bool:
 class SentinelSetup:
     """A primary, one replica and three sentinels (quorum 2) watching them."""
 
-    def __init__(self) -> None:
+    def __init__(self, sentinel_password: str | None = None) -> None:
+        self.sentinel_password = sentinel_password
         self.primary = RedisServer()
         self.replica = RedisServer(
             args=("--replicaof", "127.0.0.1", str(self.primary.port))
@@ -72,6 +73,12 @@ class SentinelSetup:
                     f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
                     f"sentinel failover-timeout {SERVICE} 10000\n"
                 )
+                if sentinel_password := self.sentinel_password:
+                    # Its own, and the one it gives the other sentinels.
+                    out.write(
+                        f"requirepass {sentinel_password}\n"
+                        f"sentinel sentinel-pass {sentinel_password}\n"
+                    )
             self.sentinels.append(
                 subprocess.Popen(
                     [executable(), conf, "--sentinel"], stdout=subprocess.DEVNULL
@@ -103,7 +110,8 @@ class SentinelSetup:
             )
 
     def client(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=1)
+        password = self.sentinel_password if port in self.sentinel_ports else None
+        return redis.Redis(port=port, socket_timeout=1, password=password)
 
     def primary_port(self) -> int:
         """The primary's port, as the first sentinel sees it."""

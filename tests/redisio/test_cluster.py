@@ -129,3 +129,16 @@ def test_both_clients_ask_the_importing_node_for_keys_not_migrated(cluster):
     _, lean = both(cluster)
     assert on_loop(lean, Call(("GET", "a{elsewhere}"))) == [b"old"]
     blocking.close()
+
+
+def test_rediss_cluster_urls_take_tls_to_every_node():
+    config = load({"REDIS_URL": "rediss+cluster://u:pw@127.0.0.1:1?ssl_cert_reqs=none"})
+    blocking = ClusterBlockingClient(config)
+    node = blocking._node(("127.0.0.1", 2))._connect()
+    assert isinstance(node, redis.SSLConnection)
+    assert (node.host, node.port, node.password) == ("127.0.0.1", 2, "pw")
+    lean = make_pipelined(config)
+    assert isinstance(lean, ClusterPipelinedClient)
+    pipelined = lean._node(("127.0.0.1", 2))
+    assert pipelined.tls is not None
+    assert (pipelined.params["host"], pipelined.params["port"]) == ("127.0.0.1", 2)

@@ -114,6 +114,32 @@ def test_reads_never_wait_for_replicas(sentinel, clients):
         blocking.run(STORE.delete("nothing"))
 
 
+def test_sentinels_with_a_password_of_their_own():
+    setup = SentinelSetup(sentinel_password="sentinel-secret")
+    try:
+        setup.start()
+        config = settings(setup, REDIS_SENTINEL_PASSWORD="sentinel-secret")
+        client = make_client(config)
+        blocking = BlockingClient(client)
+        try:
+            assert blocking.run(STORE.put("p", b"{}", None)) == 1
+            assert pipelined(PipelinedClient(config), STORE.get("p")) == [b"{}"]
+            assert client.get("stashd:{stashes}:s:p") == b"{}"
+        finally:
+            blocking.close()
+            client.close()
+        # Without it, no sentinel answers: Redis is out of reach.
+        config = settings(setup)
+        with pytest.raises(redis.ConnectionError):
+            pipelined(PipelinedClient(config), STORE.get("p"))
+        client = make_client(config)
+        with pytest.raises(redis.ConnectionError):
+            client.get("x")
+        client.close()
+    finally:
+        setup.remove()
+
+
 # Last in the module: the roles have changed after it.
 def test_every_client_follows_a_graceful_failover(sentinel, clients):
     client, blocking, lean = clients()
@@ -139,3 +165,18 @@ def test_every_client_follows_a_graceful_failover(sentinel, clients):
     serves(lambda: pipelined(lean, STORE.put("after-lean", b"{}", None)))
     assert blocking.run(STORE.get("before")) == b"{}"
     assert blocking.run(STORE.get("after-lean")) == b"{}"
+
+
+def test_rediss_sentinel_urls_take_tls_to_sentinels_and_data_nodes():
+    config = load(
+        {"REDIS_URL": "rediss+sentinel://127.0.0.1:1/primary?ssl_cert_reqs=none"}
+    )
+    client = make_client(config)
+    pool = client.connection_pool
+    assert issubclass(pool.connection_class, redis.SSLConnection)
+    assert pool.connection_kwargs["ssl_cert_reqs"] == "none"
+    sentinel = pool.sentinel_manager.sentinels[0].connection_pool
+    assert issubclass(sentinel.connection_class, redis.SSLConnection)
+    lean = PipelinedClient(config)
+    assert lean.tls is not None and lean.sentinels == (("127.0.0.1", 1),)
+    client.close()

@@ -35,7 +35,7 @@ def api(client: Any) -> Api:
 
 @pytest.fixture
 def keys(app: Any) -> Keys:
-    return Keys(app.config["KEY_PREFIX"])
+    return app.extensions["stashes"].keys  # the app's own: other tags on Cluster
 
 
 @pytest.fixture

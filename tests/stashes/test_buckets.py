@@ -146,3 +146,21 @@ def test_the_rank_search_stops_close_to_the_offset(filled, offset):
     client.close()
     assert skip <= SEEK_SLACK
     assert steps <= 1 + 2 * 3
+
+
+def test_accounts_namespaces_and_the_default_namespace_fall_in_three_thirds():
+    plain = Keys("stashd")
+    assert (plain.user_index, plain.namespace_index) == (
+        "stashd:{accounts}:users",
+        "stashd:{namespaces}:index",
+    )
+    spread = Keys("stashd", cluster=True)
+    tags = [
+        key.split("{")[1].split("}")[0]
+        for key in (
+            spread.user_index,
+            spread.namespace_index,
+            spread.namespace("default"),
+        )
+    ]
+    assert [key_slot(tag.encode()) * 3 // 16384 for tag in tags] == [0, 1, 2]
