@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import AskError, MovedError, NoScriptError, TryAgainError
+from redis.retry import Retry
 
 from core.errors import UNREACHABLE
 from core.settings import redis_target
@@ -109,6 +111,8 @@ class ClusterBlockingClient(BlockingClient):
             **tls,
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
+            # No retries: redis-py's default tries a refused connect ten times.
+            "retry": Retry(NoBackoff(), 0),
             "client_name": "stashd",
         }
         self.replicas = config.get("REDIS_WAIT_REPLICAS", 0)

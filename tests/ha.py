@@ -170,11 +170,13 @@ def cli() -> str:
 
 
 class ClusterSetup:
-    """A Redis Cluster of three primaries (no replicas) on 127.0.0.1."""
+    """A Redis Cluster of three primaries on 127.0.0.1, with `replicas` each."""
 
-    def __init__(self, primaries: int = 3) -> None:
+    def __init__(self, primaries: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
         self.nodes = [
-            RedisServer(args=self._options(f"nodes-{n}.conf")) for n in range(primaries)
+            RedisServer(args=self._options(f"nodes-{n}.conf"))
+            for n in range(primaries * (1 + replicas))
         ]
 
     @staticmethod
@@ -200,7 +202,7 @@ class ClusterSetup:
                 "create",
                 *(f"127.0.0.1:{n.port}" for n in self.nodes),
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],  # fmt: skip
             check=True,
@@ -213,6 +215,15 @@ class ClusterSetup:
                 lambda c=client: c.cluster("info")["cluster_state"] == "ok",
                 20,
                 "the cluster to come up",
+            )
+            # A replica that never synced would not stand for election.
+            wait_until(
+                lambda c=client: (
+                    c.info("replication").get("role") == "master"
+                    or c.info("replication").get("master_link_status") == "up"
+                ),
+                20,
+                "the replicas to sync",
             )
             client.close()
 
@@ -240,8 +251,9 @@ class ClusterSetup:
             client.close()
 
     def owner(self, slot: int) -> int:
-        """The port of the primary serving `slot`."""
-        client = self.node(self.nodes[0].port)
+        """The port of the primary serving `slot`, as a live node sees it."""
+        live = next(n for n in self.nodes if n.process is not None)
+        client = self.node(live.port)
         try:
             for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
                 if start <= slot <= end:
@@ -249,6 +261,14 @@ class ClusterSetup:
         finally:
             client.close()
         raise LookupError(slot)
+
+    def kill(self, port: int) -> None:
+        """``kill -9`` the node on `port`."""
+        server = next(n for n in self.nodes if n.port == port)
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        server.process = None
 
     def begin_migration(self, slot: int, target: int) -> int:
         """Mark `slot` migrating from its owner to the node on port `target` (keys

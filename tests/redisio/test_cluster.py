@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,3 +143,35 @@ def test_rediss_cluster_urls_take_tls_to_every_node():
     pipelined = lean._node(("127.0.0.1", 2))
     assert pipelined.tls is not None
     assert (pipelined.params["host"], pipelined.params["port"]) == ("127.0.0.1", 2)
+
+
+@pytest.mark.integration
+def test_both_clients_follow_a_replica_taking_over_a_dead_primary():
+    cluster = ClusterSetup(replicas=1)
+    try:
+        cluster.start()
+        blocking, lean = both(cluster)
+        put = STORE.put("p", b"{}", None)
+        blocking.run(put)
+        assert on_loop(lean, STORE.get("p")) == [b"{}"]  # both maps are read
+        old = cluster.owner(STASH_SLOT)
+        cluster.kill(old)
+        deadline = time.monotonic() + 20
+        for run in (
+            lambda: blocking.run(STORE.get("p")),
+            lambda: on_loop(lean, STORE.get("p"))[0],
+        ):
+            while True:
+                started = time.monotonic()
+                try:
+                    assert run() == b"{}"
+                    break
+                except redis.ConnectionError:
+                    assert time.monotonic() - started < 2
+                assert time.monotonic() < deadline, "no replica took over"
+                time.sleep(0.05)
+        promoted = cluster.owner(STASH_SLOT)
+        assert promoted != old
+        blocking.close()
+    finally:
+        cluster.remove()
