@@ -17,6 +17,8 @@ import pytest
 import redis
 
 from app import create_app
+from core.settings import load
+from redisio.clients import make_client
 from tests.ha import ClusterSetup
 from tests.servers import SERVERS, RedisServer, Stashd
 
@@ -38,6 +40,15 @@ def redis_cluster() -> Iterator[ClusterSetup]:
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def cluster_client(redis_cluster: ClusterSetup) -> Iterator[redis.RedisCluster]:
+    """The redis-py client the apps on `redis_cluster` share."""
+    client = make_client(load({"REDIS_URL": redis_cluster.url()}))
+    assert isinstance(client, redis.RedisCluster)
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -82,7 +93,12 @@ def app(backend: str, config: dict, request: pytest.FixtureRequest):
     if backend == "cluster":  # the stash and asset tests add it
         cluster = request.getfixturevalue("redis_cluster")
         cluster.flushall()
-        url = cluster.url()
+        # One RedisCluster for the session: making one reads the slot map and the
+        # command table, which would double the time of each test.
+        shared = request.getfixturevalue("cluster_client")
+        app = create_app({**config, "REDIS_URL": cluster.url()}, redis=shared)
+        request.addfinalizer(app.extensions["client"].close)
+        return app
     else:
         request.getfixturevalue("real_redis")
         url = request.getfixturevalue("redis_server").url
