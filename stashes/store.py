@@ -273,6 +273,47 @@ return {done, redis.call('ZCARD', KEYS[1])}
     write=False,
 )
 
+# KEYS[1] index, KEYS[2] expiry; ARGV: lex start, count. Purges, then lists:
+# {done, paths...}.
+_PATHS = Script(
+    _PRELUDE
+    + """
+if purge(PURGE_BATCH) == 0 then return {0} end
+local out = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])
+table.insert(out, 1, 1)
+return out
+""",
+    write=False,
+)
+
+# KEYS[1] index, KEYS[2] expiry, KEYS[3...] the content keys of ARGV[2...] (paths);
+# ARGV[1] content budget (bytes). As _FETCH, with every key declared: returns
+# {paths taken, path, content, PTTL, ...}; a path whose content is gone is unlisted.
+_FETCH_KEYS = Script(
+    """
+local budget, read, taken, out = tonumber(ARGV[1]), 0, 0, {0}
+for i = 3, #KEYS do
+  local key, path = KEYS[i], ARGV[i - 1]
+  local size = redis.call('STRLEN', key)
+  if read > 0 and read + size > budget then break end
+  local content = redis.call('GET', key)
+  if content then
+    out[#out + 1] = path
+    out[#out + 1] = content
+    out[#out + 1] = redis.call('PTTL', key)
+    read = read + math.max(size, 1)
+  else
+    redis.call('ZREM', KEYS[1], path)
+    redis.call('ZREM', KEYS[2], path)
+  end
+  taken = taken + 1
+end
+out[1] = taken
+return out
+""",
+    write=False,
+)
+
 # Rounds of the rank search a page makes before reading (each two round trips), and
 # how far short of the offset it may stop: the rest is read and skipped.
 SEEK_ROUNDS = 8
@@ -396,6 +437,48 @@ class BucketedStashStore(StashStore):
             start = b"[" + pivot
         return start, offset - sum(below)
 
+    def _fill(
+        self,
+        due: list[int],
+        cursors: list[bytes],
+        buffers: list[deque[RawStash]],
+        ended: list[bool],
+        budget: int,
+        need: int,
+    ) -> Generator[list[Call], Any, None]:
+        """Read the next paths of each bucket in `due`, then their contents, in two
+        steps: the second script declares every content key it reads, so it runs
+        (or is told to try again) correctly while the bucket's slot migrates."""
+        per = min(BATCH, need)
+        replies = yield [
+            _PATHS(list(self.buckets[b][:2]), [cursors[b], per]) for b in due
+        ]
+        listed = []
+        for b, (done, *paths) in zip(due, replies, strict=True):
+            if not done:
+                continue  # expired paths still being purged: again
+            if not paths:
+                ended[b] = True
+            else:
+                listed.append((b, paths))
+        if not listed:
+            return
+        replies = yield [
+            _FETCH_KEYS(
+                [
+                    *self.buckets[b][:2],
+                    *(self.buckets[b].prefix.encode() + p for p in paths),
+                ],
+                [budget, *paths],
+            )
+            for b, paths in listed
+        ]
+        for (b, paths), (taken, *flat) in zip(listed, replies, strict=True):
+            buffers[b].extend(_items(flat))
+            cursors[b] = b"(" + paths[taken - 1]
+            if taken == len(paths) and len(paths) < per:
+                ended[b] = True
+
     def _merged(
         self,
         start: bytes,
@@ -415,22 +498,7 @@ class BucketedStashStore(StashStore):
         while need > 0:
             due = [b for b in range(n) if not buffers[b] and not ended[b]]
             if due:
-                per = min(BATCH, need)
-                replies = yield [
-                    _SCAN(
-                        list(self.buckets[b][:2]),
-                        [self.buckets[b].prefix, budget, cursors[b], per],
-                    )
-                    for b in due
-                ]
-                for b, (done, last, *flat) in zip(due, replies, strict=True):
-                    if not done:
-                        continue  # expired paths still being purged: again
-                    buffers[b].extend(_items(flat))
-                    if last:
-                        cursors[b] = b"(" + last
-                    else:
-                        ended[b] = True
+                yield from self._fill(due, cursors, buffers, ended, budget, need)
             batch: list[RawStash] = []
             # A path can go out once every bucket that may hold a smaller one has
             # shown its next.

@@ -164,3 +164,37 @@ def test_accounts_namespaces_and_the_default_namespace_fall_in_three_thirds():
         )
     ]
     assert [key_slot(tag.encode()) * 3 // 16384 for tag in tags] == [0, 1, 2]
+
+
+@pytest.mark.integration
+def test_a_list_while_a_bucket_migrates_drops_no_stash(redis_cluster):
+    cluster = redis_cluster
+    cluster.flushall()
+    store = BucketedStashStore(KEYS, STASH_BUCKETS)
+    client = ClusterBlockingClient(load({"REDIS_URL": cluster.url()}))
+    paths = sorted(f"m{n}" for n in range(200))
+    for path in paths:
+        client.run(store.put(path, b"{}", None))
+    moving = store.bucket(paths[0])
+    slot = key_slot(moving.paths.split("{")[1].split("}")[0].encode())
+    source = cluster.owner(slot)
+    target = next(n.port for n in cluster.nodes if n.port != source)
+    cluster.begin_migration(slot, target)
+    try:
+        # Half its content keys gone ahead: the scripts declare them, so Redis
+        # tells the client to try again instead of the list thinking them deleted.
+        mine = [p for p in paths if store.bucket(p) == moving]
+        with cluster.node(source) as src:
+            src.execute_command(
+                "MIGRATE", "127.0.0.1", target, "", 0, 5000,
+                "KEYS", *(moving.prefix + p for p in mine[::2]),
+            )  # fmt: skip
+        with pytest.raises(redis.ConnectionError):
+            client.drive(store.scan())
+    finally:
+        cluster.finish_migration(slot, source, target)
+    total, items = client.drive(store.page(0, 1000))
+    assert total == len(paths)
+    assert [item.path for item in items] == paths
+    client.close()
+    cluster.flushall()
