@@ -135,15 +135,8 @@ def assert_empty_success(response: Any, status: int) -> None:
 # Fixtures
 
 
-@pytest.fixture(
-    params=[
-        "fake",
-        pytest.param("real", marks=pytest.mark.integration),
-        pytest.param("cluster", marks=pytest.mark.integration),
-    ]
-)
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.integration)])
 def backend(request: pytest.FixtureRequest) -> str:
-    """fake: fakeredis; real: redis-server; cluster: a 3-primary Redis Cluster."""
     return request.param
 
 
