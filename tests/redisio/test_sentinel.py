@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 
+from core.errors import UNREACHABLE
 from core.settings import load
 from redisio.clients import BlockingClient, make_client
 from redisio.keys import Keys
@@ -94,9 +95,11 @@ def test_writes_wait_for_the_replica_and_fail_while_it_is_paused(sentinel, clien
     os.kill(replica.process.pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        with pytest.raises(redis.ConnectionError, match="0 of 1 replicas"):
+        # "0 of 1 replicas confirmed", or on a busy machine the WAIT's own reply
+        # late: a 500 either way.
+        with pytest.raises(UNREACHABLE):
             blocking.run(STORE.put("unconfirmed", b"{}", None))
-        with pytest.raises(redis.ConnectionError, match="0 of 1 replicas"):
+        with pytest.raises(UNREACHABLE):
             pipelined(lean, STORE.put("unconfirmed", b"{}", None))
         assert time.monotonic() - started < 2
         # Reads need no replica.
