@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, request
+from redis import RedisCluster
 from werkzeug.exceptions import HTTPException
 
 import accounts
@@ -33,8 +34,8 @@ from core.replies import FastRoutes
 from core.settings import allowed_origins, cors_headers, from_env, load
 from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
-from redisio.clients import BlockingClient, RedisClient, make_client
-from redisio.keys import Keys
+from redisio.clients import RedisClient, make_client, make_runner
+from redisio.keys import STASH_BUCKETS, Keys
 from server.metrics import DeploymentCollector
 from server.metrics import bp as metrics_bp
 from server.wsgi import ROUTE_KEY, Front
@@ -46,7 +47,7 @@ from silenced.store import SilencedStore
 from stashes.backup import StashBackup
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
-from stashes.store import StashStore
+from stashes.store import BucketedStashStore, StashStore
 
 
 def create_app(
@@ -64,10 +65,14 @@ def create_app(
 
     client = redis if redis is not None else make_client(app.config)
     app.extensions["redis"] = client
-    runner = app.extensions["client"] = BlockingClient(client)
-    keys = Keys(app.config["KEY_PREFIX"])
-    store = app.extensions["stashes"] = StashStore(keys)
-    app.extensions["namespaces"] = NamespaceStore(keys)
+    runner = app.extensions["client"] = make_runner(app.config, client)
+    cluster = isinstance(client, RedisCluster)
+    keys = Keys(app.config["KEY_PREFIX"], cluster)
+    # On Redis Cluster stashes spread over buckets; elsewhere they keep one.
+    store = app.extensions["stashes"] = (
+        BucketedStashStore(keys, STASH_BUCKETS) if cluster else StashStore(keys)
+    )
+    app.extensions["namespaces"] = NamespaceStore(keys, cluster)
     app.extensions["assets"] = AssetStore(keys)
     app.extensions["archives"] = ArchiveStore(keys)
     app.extensions["blobs"] = BlobStore(

@@ -64,7 +64,8 @@ for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   out[#out + 1] = redis.call('HGET', ARGV[1] .. name, 'generated') or '0'
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] user index. ARGV: user hash prefix, lex start, count. Returns {last name
@@ -143,7 +144,8 @@ for _, digest in ipairs(digests) do
   end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] the user, KEYS[2] its token index, KEYS[3] access token, KEYS[4]
@@ -180,7 +182,8 @@ return redis.call('DEL', unpack(KEYS, 2))
 REFRESH_USER = Script(
     """
 return {redis.call('GET', KEYS[1]), redis.call('TTL', KEYS[1])}
-"""
+""",
+    write=False,
 )
 
 # Every credential lookup starts with this. KEYS[1] the failures of the client's
@@ -211,11 +214,12 @@ PASSWORD = Script(
     _THROTTLE
     + """
 return {redis.call('HGET', KEYS[2], 'password'), 0, failures, 0}
-"""
+""",
+    write=False,
 )
 
 # Counts a failure the caller found (a wrong password, a malformed header).
-FAILED = Script(_THROTTLE + "return failed()\n")
+FAILED = Script(_THROTTLE + "return failed()\n", write=False)
 
 # KEYS[2] the API key. ARGV[3] user hash prefix. The user of the key, if it exists,
 # and its scopes (JSON; '' for none).
@@ -228,7 +232,8 @@ if user and redis.call('EXISTS', ARGV[3] .. user) == 1 then
   return {user, 0, failures, 0, key[2] or ''}
 end
 return failed()
-"""
+""",
+    write=False,
 )
 
 # KEYS[2] the access token. ARGV[3] user hash prefix, ARGV[4] now (Unix s),
@@ -243,5 +248,6 @@ if user and redis.call('EXISTS', ARGV[3] .. user) == 1
   return {user, 0, failures, 0}
 end
 return failed()
-"""
+""",
+    write=False,
 )

@@ -211,7 +211,7 @@ class AccountStore:
 
     def first_start(self) -> Call:
         """True once per deployment: at the start that finds it not yet seeded."""
-        return Call(("SET", self.keys.seeded, "1", "NX"), convert=bool)
+        return Call(("SET", self.keys.seeded, "1", "NX"), convert=bool, write=True)
 
     def configured_user(self) -> Call:
         """The STASHD_API_USER of the last start that had one, or None."""
@@ -219,7 +219,7 @@ class AccountStore:
 
     def set_configured_user(self, name: str) -> Call:
         """Remember `name` as the configured administrator."""
-        return Call(("SET", self.keys.configured_user, name))
+        return Call(("SET", self.keys.configured_user, name), write=True)
 
     # Credential lookups, each with the throttle of `address` (spec 17.4): `limit`
     # failures are allowed per `window` seconds. Each returns an `Attempt`.
@@ -319,8 +319,8 @@ class AccountStore:
     def set_configured_key(self, digest: str | None) -> Call:
         """Remember the digest of STASHD_API_KEY; None forgets it."""
         if digest is None:
-            return Call(("DEL", self.keys.configured_key))
-        return Call(("SET", self.keys.configured_key, digest))
+            return Call(("DEL", self.keys.configured_key), write=True)
+        return Call(("SET", self.keys.configured_key, digest), write=True)
 
     # Tokens
 

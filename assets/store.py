@@ -127,7 +127,8 @@ for i, name in ipairs(names) do
   end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 

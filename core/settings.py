@@ -70,6 +70,15 @@ SETTINGS: tuple[Setting, ...] = (
         "where Redis is; unset, the launchers start the embedded Redis and set it",
     ),
     Setting(
+        "REDIS_SENTINEL_PASSWORD", "str", None,
+        "the sentinels' own password, when they need one besides the data nodes'",
+        secret=True,
+    ),
+    Setting(
+        "REDIS_WAIT_REPLICAS", "int", 0,
+        "replicas that must confirm a write (WAIT) before it is acknowledged",
+    ),
+    Setting(
         "REDIS_TIMEOUT", "float", 0.5,
         "seconds to connect to or wait on Redis: two attempts fit in 2 s (spec 2.6)",
     ),
@@ -304,6 +313,11 @@ def validate(config: Mapping[str, Any]) -> None:
             f"{ENV_PREFIX}REFRESH_TOKEN_TTL must not be shorter than "
             f"{ENV_PREFIX}ACCESS_TOKEN_TTL"
         )
+    if config["REDIS_URL"]:
+        redis_target(config["REDIS_URL"])
+    replicas = config["REDIS_WAIT_REPLICAS"]
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise ConfigError(f"{ENV_PREFIX}REDIS_WAIT_REPLICAS must be 0 or more")
     cors = config["CORS"]
     if isinstance(cors, dict) and not all(isinstance(v, str) for v in cors.values()):
         raise ConfigError(f"{ENV_PREFIX}CORS values must be strings")
@@ -343,6 +357,90 @@ def public_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+RedisMode = Literal["standalone", "sentinel", "cluster"]
+
+# Ports assumed for nodes named without one, by mode.
+_REDIS_PORTS = {"sentinel": 26379, "cluster": 6379}
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where Redis is, read from ``REDIS_URL``.
+
+    `node_url` is a ``redis://`` or ``rediss://`` URL carrying what every data node
+    is reached with (credentials, db, ``ssl_*`` options); its host is a placeholder
+    in the sentinel and cluster modes, where `nodes` are the sentinels or the seeds.
+    """
+
+    mode: RedisMode
+    node_url: str
+    nodes: tuple[tuple[str, int], ...] = ()
+    service: str | None = None
+
+
+def redis_target(url: str) -> RedisTarget:
+    """Read ``REDIS_URL``: ``redis://``, ``rediss://``, ``unix://`` (one Redis), or
+    ``redis[s]+sentinel://[[user]:password@]host:port[,...]/<service>[/<db>]`` and
+    ``redis[s]+cluster://[[user]:password@]host:port[,...]``.
+
+    :raise ConfigError: a URL of none of these forms.
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL must be a string")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if sep and scheme in ("redis", "rediss", "unix"):
+        return RedisTarget("standalone", url)
+    base, _, mode = scheme.partition("+")
+    if not sep or base not in ("redis", "rediss") or mode not in _REDIS_PORTS:
+        raise ConfigError(
+            f"{ENV_PREFIX}REDIS_URL must start redis://, rediss://, unix://, "
+            f"redis+sentinel://, rediss+sentinel://, redis+cluster:// or "
+            f"rediss+cluster://, not {url.partition('://')[0]!r}"
+        )
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    nodes = tuple(_node(item, _REDIS_PORTS[mode]) for item in hosts.split(",") if item)
+    if not nodes:
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL names no host:port")
+    parts = path.split("/") if path else []
+    service = None
+    if mode == "sentinel":
+        if not parts or not parts[0]:
+            raise ConfigError(
+                f"{ENV_PREFIX}REDIS_URL must name the Sentinel service: "
+                "redis+sentinel://host:port/<service name>"
+            )
+        service, parts = parts[0], parts[1:]
+    db = parts[0] if parts and parts[0] else "0"
+    if len(parts) > 1 or not (db.isascii() and db.isdigit()):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL: {path!r} is not a valid path")
+    if mode == "cluster" and db != "0":
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL: Redis Cluster has database 0 only")
+    host, port = nodes[0]
+    host = f"[{host}]" if ":" in host else host
+    node_url = f"{base}://{userinfo}{at}{host}:{port}/{db}"
+    if query:
+        node_url += "?" + query
+    return RedisTarget(mode, node_url, nodes, service)  # type: ignore[arg-type]
+
+
+def _node(item: str, default_port: int) -> tuple[str, int]:
+    """One ``host[:port]`` of a sentinel or cluster URL (``[::1]:port`` for IPv6)."""
+    if item.startswith("["):
+        host, _, tail = item[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else tail
+    elif item.count(":") == 1:
+        host, _, port = item.partition(":")
+    else:
+        host, port = item, ""
+    if not port:
+        port = str(default_port)
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL: {item!r} is not host:port")
+    return host, int(port)
 
 
 def origin_key(origin: str) -> str | None:

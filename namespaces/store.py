@@ -4,6 +4,9 @@ The marker carries the namespace's hash tag, so asset scripts check it in the sa
 atomic step as the asset. Creating and deleting a namespace are each one script over
 the marker and the list (as asset writes are), so no reader ever sees one without
 the other; the scripts declare every key they touch (see redisio/keys.py on Cluster).
+On Redis Cluster the marker and the list are in two slots, which no script may span:
+there each is one step on the marker, then one on the list, so a reader may see a
+namespace created or deleted a moment before it is listed or unlisted.
 Nothing here talks to Redis: methods describe round trips for a client to run.
 """
 
@@ -42,9 +45,8 @@ return created
 # KEYS[1] namespace marker, KEYS[2] its asset index, KEYS[3] the namespace index,
 # KEYS[4] its silenced index, KEYS[5] their expiry schedule, KEYS[6] and KEYS[7] its
 # live and trashed archives (a record, trashed or not, keeps its namespace); ARGV[1]
-# the name. A
-# silence past its deadline (not purged yet) does not count. A name listed without
-# its marker is unlisted all the same.
+# the name. A silence past its deadline (not purged yet) does not count. A name
+# listed without its marker is unlisted all the same.
 _DELETE = Script(
     """
 local existed = redis.call('EXISTS', KEYS[1])
@@ -64,6 +66,27 @@ return existed
 )
 
 
+# The delete's first step on Redis Cluster: _DELETE without KEYS[3] (the list, in
+# another slot). KEYS[1] marker, KEYS[2] asset index, KEYS[3] silenced index, KEYS[4]
+# its expiry schedule, KEYS[5] and KEYS[6] live and trashed archives.
+_UNMARK = Script(
+    """
+local existed = redis.call('EXISTS', KEYS[1])
+if existed == 1 then
+  if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
+  if redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6]) > 0 then return -1 end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local dead = redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. now)
+  if redis.call('ZCARD', KEYS[3]) - dead > 0 then return -1 end
+end
+redis.call('DEL', KEYS[1])
+return existed
+""",
+    convert=DeleteOutcome,
+)
+
+
 def _names_batch(reply: list) -> Batch:
     names = [text(name) for name in reply]
     return Batch(names, names[-1] if len(names) == BATCH else None)
@@ -72,8 +95,10 @@ def _names_batch(reply: list) -> Batch:
 class NamespaceStore:
     """The namespaces of one deployment."""
 
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, keys: Keys, cluster: bool = False) -> None:
         self.keys = keys
+        # On Redis Cluster the marker and the list are changed in two steps.
+        self.cluster = cluster
 
     def exists(self, ns: str) -> Call:
         """True while namespace `ns` exists. One EXISTS."""
@@ -81,8 +106,13 @@ class NamespaceStore:
 
     def create(self, ns: str) -> Steps[bool]:
         """Create `ns` and list it, in one script; False when it existed."""
-        created: bool = yield self.create_call(ns)
-        return created
+        if self.cluster:
+            marker = self.keys.namespace(ns)
+            created = yield Call(("SET", marker, "1", "NX"), convert=bool, write=True)
+            yield Call(("ZADD", self.keys.namespace_index, 0, ns), write=True)
+            return bool(created)
+        created = yield self.create_call(ns)
+        return bool(created)
 
     def create_call(self, ns: str) -> Call:
         """The one round trip of `create`, for callers that batch them."""
@@ -104,7 +134,13 @@ class NamespaceStore:
             self.keys.archive_index(ns),
             self.keys.archive_trash(ns),
         ]
-        outcome: DeleteOutcome = yield _DELETE(keys, [ns])
+        if not self.cluster:
+            outcome: DeleteOutcome = yield _DELETE(keys, [ns])
+            return outcome
+        del keys[2]
+        outcome = yield _UNMARK(keys, [])
+        if outcome is not DeleteOutcome.NOT_EMPTY:
+            yield Call(("ZREM", self.keys.namespace_index, ns), write=True)
         return outcome
 
     def batches(self, after: str | None = None) -> Batches:

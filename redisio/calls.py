@@ -55,6 +55,9 @@ class Call(NamedTuple):
     # The Lua source, when `args` is an EVALSHA: it is EVALed when Redis lacks it.
     script: str | None = None
     convert: Callable[[Any], Any] | None = None
+    # Changes data that must survive a failover: with REDIS_WAIT_REPLICAS set,
+    # replicas confirm it before it counts as done.
+    write: bool = False
 
     def result(self, reply: Any) -> Any:
         return reply if self.convert is None else self.convert(reply)
@@ -65,7 +68,9 @@ class Call(NamedTuple):
 
 
 # A generator of the round trips an operation needs: it yields each Call, is sent its
-# result, and returns its own (service functions, StashStore.page and .scan).
+# result, and returns its own (service functions, StashStore.page and .scan). On
+# Redis Cluster a step may be a list of Calls (one per stash bucket), sent the list
+# of their results: the cluster clients run them at once.
 Steps = Generator[Call, Any, T]
 
 
@@ -73,15 +78,25 @@ class Script:
     """A Lua script; calling it with keys and arguments describes an EVALSHA."""
 
     def __init__(
-        self, source: str, convert: Callable[[Any], Any] | None = None
+        self,
+        source: str,
+        convert: Callable[[Any], Any] | None = None,
+        *,
+        write: bool = True,
     ) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.convert = convert
+        # False for scripts that read, though they may tidy expired entries on the
+        # way: losing such tidying in a failover loses nothing.
+        self.write = write
 
     def __call__(self, keys: list, args: list) -> Call:
         return Call(
-            ("EVALSHA", self.sha, len(keys), *keys, *args), self.source, self.convert
+            ("EVALSHA", self.sha, len(keys), *keys, *args),
+            self.source,
+            self.convert,
+            self.write,
         )
 
 

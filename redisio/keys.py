@@ -6,6 +6,11 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{stashes}:index        zset     every stash path, score 0: code-point order
     P:{stashes}:expiry       zset     path -> deadline (Unix ms) of stashes with a TTL
 
+    On Redis Cluster, stashes are split into STASH_BUCKETS buckets by a hash of the
+    path, each with the same three kinds of key under a tag of its own:
+    P:{stashes.<k>}:s:<path>, P:{stashes.<k>}:index, P:{stashes.<k>}:expiry.
+    There too, {accounts} is {accounts.<k>} and {namespaces} is {namespaces.<k>}.
+
     P:{ns:<ns>}:namespace        string   present while namespace <ns> exists
     P:{ns:<ns>}:assets           zset     asset names of <ns>, score 0: byte order
     P:{ns:<ns>}:asset:<name>     hash     one asset: its JSON and its ETag
@@ -51,37 +56,86 @@ Cluster runs a script only when all its keys share a slot: the ``{stashes}`` has
 puts them in one. Likewise every key of one namespace carries ``{ns:<ns>}`` (namespace
 names cannot contain braces), so an asset, its namespace's index and the namespace's
 existence change together in one script. The list of namespaces lives apart, yet
-a namespace's create and delete are each one script over its marker and the list:
-on Redis Cluster both must then be reachable from one script (a later issue).
-An archive record, its indexes, aliases and reference sets share the tag too: an
-upload that also writes an asset changes all of them, and the asset's own writes
-keep the reference sets, each in one script.
+a namespace's create and delete are each one script over its marker and the list,
+except on Redis Cluster, where the two are in different slots: there each is two
+steps (namespaces/store.py). An archive record, its indexes, aliases and reference
+sets share the tag too: an upload that also writes an asset changes all of them,
+and the asset's own writes keep the reference sets, each in one script.
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
 Every account key shares ``{accounts}``: a credential lookup reads the failures of
 the client's address in the same script, and deleting a user or changing its
 password revokes its keys and tokens in one step.
 Secrets (API keys, tokens) are stored as SHA-256 digests only, never as they are.
+A stash write is one script within its bucket; on Redis Cluster the buckets' tags
+are chosen so that their slots fall evenly over the slot space, so the buckets of a
+fresh cluster spread evenly over its primaries.
 The prefix cannot contain ``:``, so deployments never share a key.
 Changing any pattern here strands stored data: it needs a CHANGELOG entry.
 """
 
 from __future__ import annotations
 
+import zlib
+from typing import NamedTuple
+
+from redis.crc import key_slot
+
+# Stash buckets on Redis Cluster (one elsewhere: today's keys). Fixed: changing it
+# strands every stash.
+STASH_BUCKETS = 16
+_SLOTS = 16384
+
+
+class StashKeys(NamedTuple):
+    """The keys of one stash bucket: its index (of paths), expiry schedule and
+    content key prefix."""
+
+    paths: str
+    expiry: str
+    prefix: str
+
+
+def stash_tags(buckets: int) -> list[str]:
+    """The hash tag of each stash bucket: ``stashes`` for one; else ``stashes.<k>``,
+    the first k whose slot falls in the bucket's share of the slot space."""
+    if buckets == 1:
+        return ["stashes"]
+    return [spread_tag("stashes", share, buckets) for share in range(buckets)]
+
+
+def spread_tag(name: str, share: int, shares: int) -> str:
+    """``<name>.<k>`` for the first k whose slot is in share `share` of `shares`
+    equal shares of the slot space."""
+    k = 0
+    while key_slot(f"{name}.{k}".encode()) * shares // _SLOTS != share:
+        k += 1
+    return f"{name}.{k}"
+
+
+def stash_bucket(path: str, buckets: int) -> int:
+    """The bucket of the stash at `path`: a CRC-32 of it, so any client agrees."""
+    return zlib.crc32(path.encode()) % buckets
+
 
 class Keys:
     """The keyspace of one deployment, under its key prefix."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, cluster: bool = False) -> None:
+        # On Redis Cluster, the tags of the accounts and of the namespace list fall
+        # in the first and second third of the slots, and {ns:default} in the last:
+        # a fresh 3-primary cluster holds one each.
+        accounts_tag = spread_tag("accounts", 0, 3) if cluster else "accounts"
+        namespaces_tag = spread_tag("namespaces", 1, 3) if cluster else "namespaces"
         stashes = f"{prefix}:{{stashes}}:"
         self.stash_index: str = stashes + "index"
         self.stash_expiry: str = stashes + "expiry"
         # Content keys are this plus the path; scripts that walk the index add it.
         self.stash_prefix: str = stashes + "s:"
 
-        self.namespace_index: str = f"{prefix}:{{namespaces}}:index"
+        self.namespace_index: str = f"{prefix}:{{{namespaces_tag}}}:index"
         self._prefix = prefix
-        accounts = f"{prefix}:{{accounts}}:"
+        accounts = f"{prefix}:{{{accounts_tag}}}:"
         self.apikey_index: str = accounts + "apikeys"
         self.user_index: str = accounts + "users"
         self.configured_key: str = accounts + "configured-key"
@@ -93,6 +147,13 @@ class Keys:
     def stash(self, path: str) -> str:
         """The key holding the content of the stash at `path`."""
         return self.stash_prefix + path
+
+    def stash_buckets(self, buckets: int) -> list[StashKeys]:
+        """The keys of each of `buckets` stash buckets; for one, today's keys."""
+        return [
+            StashKeys(f"{t}index", f"{t}expiry", f"{t}s:")
+            for t in (f"{self._prefix}:{{{tag}}}:" for tag in stash_tags(buckets))
+        ]
 
     def namespace(self, ns: str) -> str:
         """Present while namespace `ns` exists; asset writes check it atomically."""

@@ -16,8 +16,9 @@ from redis.connection import parse_url
 
 from core import metrics
 from core.errors import redis_refusal
+from core.settings import redis_target
 from redisio.calls import Call, Steps
-from redisio.clients import DROP_AFTER, NotSent
+from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
 
 T = TypeVar("T")
 
@@ -160,12 +161,21 @@ class PipelinedClient:
     waits on a thread of its own (docs/benchmarks.md). Settings come from
     ``REDIS_URL`` and ``REDIS_TIMEOUT`` as for `make_client`, TLS options included. A
     command that could not be written is tried once more on a fresh connection; one
-    that was written is never sent again.
+    that was written is never sent again. Under Sentinel, each new connection goes to
+    the primary the sentinels name, and one that meets a replica or is lost gives way
+    to a new one; with ``REDIS_WAIT_REPLICAS``, a write is followed by its ``WAIT``
+    on the same connection.
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.params = parse_url(config["REDIS_URL"])
+        target = redis_target(config["REDIS_URL"])
+        self.sentinels = target.nodes if target.mode == "sentinel" else ()
+        self.service = target.service
+        self.sentinel_password: str | None = config.get("REDIS_SENTINEL_PASSWORD")
+        self.params = parse_url(target.node_url)
         self.timeout: float = config["REDIS_TIMEOUT"]
+        self.replicas: int = config.get("REDIS_WAIT_REPLICAS", 0)
+        self._wait = wait_command(self.replicas, self.timeout)
         # Made once: a bad certificate path fails at start, not per connection.
         self.tls = tls_context(self.params)
         self._pipe: _Pipe | None = None
@@ -175,11 +185,50 @@ class PipelinedClient:
 
     async def run(self, call: Call) -> Any:
         """Run `call` as `BlockingClient.run` does, without blocking the loop."""
+        if self.replicas and call.write:
+            return await self._run_confirmed(call)
         try:
             reply = await self.execute(*call.args)
         except redis.exceptions.NoScriptError:
             reply = await self.execute(*call.fallback())
         return call.result(reply)
+
+    async def _run_confirmed(self, call: Call) -> Any:
+        try:
+            reply = await self._confirmed(call.args)
+        except redis.exceptions.NoScriptError:
+            reply = await self._confirmed(call.fallback())
+        return call.result(reply)
+
+    async def _confirmed(self, args: tuple) -> Any:
+        """Run a write and its WAIT back to back on one connection (WAIT counts the
+        writes of its own connection only); raise unless enough replicas confirm it.
+
+        :raise redis.ConnectionError: too few replicas confirmed it, or no reply.
+        """
+        for attempt in (1, 2):
+            pipe = await self._connection()
+            try:
+                done = pipe.send(args)
+            except NotSent as exc:
+                if attempt == 2:
+                    raise redis.ConnectionError(*exc.args) from None
+                continue
+            acked = pipe.send(self._wait)
+            try:
+                reply = await done
+            except BaseException as exc:
+                _discard(acked)
+                if isinstance(exc, NotSent) and attempt == 1:
+                    continue
+                if isinstance(exc, NotSent):
+                    raise redis.ConnectionError(*exc.args) from None
+                if isinstance(exc, redis.ResponseError):
+                    self._refused(pipe, exc)
+                raise
+            confirm(await acked, self.replicas)
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def drive(self, steps: Steps[T]) -> T:
         """`BlockingClient.drive`, without blocking the loop."""
@@ -214,9 +263,20 @@ class PipelinedClient:
         try:
             return await pipe.send(args)
         except redis.ResponseError as exc:
-            if redis_refusal(exc) in DROP_AFTER:
-                pipe.retire()
+            self._refused(pipe, exc)
             raise
+
+    def _refused(self, pipe: _Pipe, exc: redis.ResponseError) -> None:
+        """After an error reply: a connection that met a replica (or a primary that
+        lost its own) gives way to a fresh one. Under Sentinel that is a failover
+        under way, so the command fails as Redis being out of reach.
+
+        :raise redis.ConnectionError: under Sentinel, for READONLY and MASTERDOWN.
+        """
+        if redis_refusal(exc) in DROP_AFTER:
+            pipe.retire()
+            if self.sentinels:
+                raise redis.ConnectionError(f"primary changing: {exc}") from exc
 
     def close(self) -> None:
         """Close the connections (on their loop); the next command opens another."""
@@ -257,11 +317,15 @@ class PipelinedClient:
             if "path" in params:
                 _, pipe = await loop.create_unix_connection(make, params["path"])
             else:
-                host, port = params.get("host", "localhost"), params.get("port", 6379)
+                if self.sentinels:
+                    host, port = await self._primary()
+                else:
+                    host = params.get("host", "localhost")
+                    port = params.get("port", 6379)
                 _, pipe = await loop.create_connection(make, host, port, ssl=self.tls)
         except OSError as exc:  # TLS failures too
             raise NotSent(f"cannot connect to redis: {exc}") from exc
-        setup = []
+        setup: list[tuple] = []
         if params.get("password"):
             user = params.get("username")
             setup.append(
@@ -271,14 +335,68 @@ class PipelinedClient:
             )
         if params.get("db"):
             setup.append(("SELECT", params["db"]))
+        if self.sentinels:
+            # A sentinel may still name a primary that was demoted meanwhile.
+            setup.append(("ROLE",))
         try:
             for command in setup:
-                await pipe.send(command)
+                reply = await pipe.send(command)
         except redis.RedisError as exc:
             error = NotSent(f"redis refused the connection: {exc}")
             pipe.fail(error)
             raise error from exc
+        if self.sentinels and reply[0] != b"master":
+            error = NotSent("the primary the sentinels named is not one any more")
+            pipe.fail(error)
+            raise error
         return pipe
+
+    async def _primary(self) -> tuple[str, int]:
+        """The address of the primary, as the first sentinel that knows a healthy
+        one names it (``SENTINEL MASTER``: not subjectively or objectively down).
+
+        :raise NotSent: no sentinel names one.
+        """
+        loop = asyncio.get_running_loop()
+        errors = []
+        for host, port in self.sentinels:
+            pipe = None
+            try:
+                _, pipe = await loop.create_connection(
+                    partial(_Pipe, self.timeout), host, port, ssl=self.tls
+                )
+                if self.sentinel_password:
+                    await pipe.send(("AUTH", self.sentinel_password))
+                reply = await pipe.send(("SENTINEL", "MASTER", self.service))
+            except (OSError, redis.RedisError) as exc:
+                errors.append(f"{host}:{port}: {exc}")
+                continue
+            finally:
+                if pipe is not None and pipe.lost is None:
+                    pipe.fail(redis.ConnectionError("sentinel asked"))
+            state = dict(zip(reply[::2], reply[1::2], strict=True))
+            flags = state.get(b"flags", b"").split(b",")
+            if b"master" in flags and not {b"s_down", b"o_down"} & set(flags):
+                return state[b"ip"].decode(), int(state[b"port"])
+            errors.append(f"{host}:{port}: primary down")
+        raise NotSent(f"no sentinel names a primary: {'; '.join(errors)}")
+
+
+def make_pipelined(config: Mapping[str, Any]) -> PipelinedClient:
+    """The `PipelinedClient` for ``REDIS_URL``'s mode: slot-aware on Redis Cluster."""
+    if redis_target(config["REDIS_URL"]).mode == "cluster":
+        from redisio.cluster import ClusterPipelinedClient  # it builds on this module
+
+        return ClusterPipelinedClient(config)
+    return PipelinedClient(config)
+
+
+def _discard(waiter: asyncio.Future) -> None:
+    """Leave a reply nobody will read: cancelled while due, else its error taken."""
+    if not waiter.done():
+        waiter.cancel()
+    elif not waiter.cancelled():
+        waiter.exception()
 
 
 def tls_context(params: Mapping[str, Any]) -> ssl.SSLContext | None:

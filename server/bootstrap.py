@@ -28,13 +28,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from redis import RedisCluster
+
 from accounts.passwords import digest, hash_password, verify_password
 from accounts.store import AccountStore, ApiKey
 from archives.service import backfill_refs
 from archives.store import ArchiveStore
 from core.errors import UNREACHABLE
 from namespaces.store import NamespaceStore
-from redisio.clients import BlockingClient, RedisClient, make_client
+from redisio.clients import BlockingClient, RedisClient, make_client, make_runner
 from redisio.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -52,21 +54,24 @@ def password_file(config: Mapping[str, Any]) -> str:
 def bootstrap(config: Mapping[str, Any], client: RedisClient) -> None:
     """Seed the deployment and set up its administrator (see the module docstring);
     the stores' round trips run on a connection of its own, closed at the end."""
-    runner = BlockingClient(client)
+    runner = make_runner(config, client)
     try:
-        _bootstrap(config, runner)
+        cluster = isinstance(client, RedisCluster)
+        _bootstrap(config, runner, cluster)
         keys = Keys(config["KEY_PREFIX"])
-        namespaces = runner.drive(NamespaceStore(keys).names())
+        namespaces = runner.drive(NamespaceStore(keys, cluster).names())
         backfill_refs(runner, ArchiveStore(keys), namespaces)
     finally:
         runner.close()
 
 
-def _bootstrap(config: Mapping[str, Any], client: BlockingClient) -> None:
-    keys = Keys(config["KEY_PREFIX"])
+def _bootstrap(
+    config: Mapping[str, Any], client: BlockingClient, cluster: bool
+) -> None:
+    keys = Keys(config["KEY_PREFIX"], cluster)
     accounts = AccountStore(keys)
     if client.run(accounts.first_start()):
-        client.drive(NamespaceStore(keys).create(DEFAULT_NAMESPACE))
+        client.drive(NamespaceStore(keys, cluster).create(DEFAULT_NAMESPACE))
         log.info("new deployment: created namespace %s", DEFAULT_NAMESPACE)
     now = int(time.time())
     user, password = config["API_USER"], config["API_PASSWORD"]
@@ -162,7 +167,8 @@ def at_start(settings: Mapping[str, Any], redis_url: str) -> None:
 
     :raise RuntimeError: Redis cannot be reached; stashd should not start.
     """
-    client = make_client({**settings, "REDIS_URL": redis_url})
+    settings = {**settings, "REDIS_URL": redis_url}
+    client = make_client(settings)
     try:
         bootstrap(settings, client)
     except UNREACHABLE as exc:

@@ -32,7 +32,7 @@ from core.gate import PENDING
 from core.logs import request_id
 from core.replies import pieces
 from core.request import RSGIRequest
-from redisio.pipelined import PipelinedClient
+from redisio.pipelined import make_pipelined
 from server.wsgi import Front
 
 # Threads for the requests Flask serves (the assets API, /auth, /health, /info): they
@@ -134,7 +134,7 @@ class RSGIApp:
         self.gate = self.front.gate
         self.fast = self.front.fast
         self.observer = self.front.observer
-        self.redis = PipelinedClient(app.config)
+        self.redis = make_pipelined(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
 

@@ -113,7 +113,8 @@ for i, key in ipairs(KEYS) do
   out[i] = fields
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # ARGV: offset, limit. Returns {done, live total, names at those ranks...}.
@@ -128,7 +129,8 @@ if done == 1 and limit > 0 and offset < out[2] then
   for _, name in ipairs(names) do out[#out + 1] = name end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # ARGV: lex start, count. Returns {done, names...}.
@@ -142,7 +144,8 @@ if done == 1 then
   for _, name in ipairs(names) do out[#out + 1] = name end
 end
 return out
-"""
+""",
+    write=False,
 )
 
 # KEYS[1] index, KEYS[2] expiry, then the candidates' entries, then their match

@@ -17,6 +17,9 @@ import pytest
 import redis
 
 from app import create_app
+from core.settings import load
+from redisio.clients import make_client
+from tests.ha import ClusterSetup
 from tests.servers import SERVERS, RedisServer, Stashd
 
 
@@ -26,6 +29,26 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterSetup]:
+    """A Redis Cluster of three primaries, for the session."""
+    cluster = ClusterSetup()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def cluster_client(redis_cluster: ClusterSetup) -> Iterator[redis.RedisCluster]:
+    """The redis-py client the apps on `redis_cluster` share."""
+    client = make_client(load({"REDIS_URL": redis_cluster.url()}))
+    assert isinstance(client, redis.RedisCluster)
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -66,9 +89,19 @@ def app(backend: str, config: dict, request: pytest.FixtureRequest):
         return create_app(config, redis=fakeredis.FakeRedis())
     if backend == "flask":  # every request through Flask: both paths must agree
         return create_app({**config, "FAST_PATH": False}, redis=fakeredis.FakeRedis())
-    # The real backend goes through make_client: production timeouts and retry.
-    request.getfixturevalue("real_redis")
-    url = request.getfixturevalue("redis_server").url
+    # The real backends go through make_client: production timeouts and retry.
+    if backend == "cluster":  # the stash and asset tests add it
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        # One RedisCluster for the session: making one reads the slot map and the
+        # command table, which would double the time of each test.
+        shared = request.getfixturevalue("cluster_client")
+        app = create_app({**config, "REDIS_URL": cluster.url()}, redis=shared)
+        request.addfinalizer(app.extensions["client"].close)
+        return app
+    else:
+        request.getfixturevalue("real_redis")
+        url = request.getfixturevalue("redis_server").url
     app = create_app({**config, "REDIS_URL": url})
     # Connections left to the garbage collector warn (and warnings fail).
     request.addfinalizer(app.extensions["client"].close)

@@ -28,10 +28,11 @@ def free_port() -> int:
 class RedisServer:
     """A throwaway Redis server on 127.0.0.1 that tests can stop and start again."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="stashd-test-redis-")
         self.process: subprocess.Popen | None = None
+        self.args = args  # more options: replication, cluster mode
 
     @property
     def url(self) -> str:
@@ -45,6 +46,7 @@ class RedisServer:
             "--dir", self.dir,
             "--save", "",
             "--appendonly", "no",
+            *self.args,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_timeout=1)

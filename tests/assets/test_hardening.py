@@ -92,7 +92,7 @@ def test_namespace_create_and_delete_are_one_script_over_every_key():
 
 
 def test_namespace_delete_of_a_listed_name_without_marker_unlists_it(sensu, app):
-    keys = Keys(app.config["KEY_PREFIX"])
+    keys = app.extensions["namespaces"].keys  # the app's own (Cluster: other tags)
     app.extensions["redis"].zadd(keys.namespace_index, {"ghost": 0})
     assert [n["name"] for n in sensu.request("GET", NS).get_json()] == [
         "default",

@@ -16,6 +16,7 @@ from core.settings import (
     from_env,
     load,
     public_settings,
+    redis_target,
 )
 from tests.servers import ROOT
 
@@ -153,3 +154,78 @@ def test_public_settings_leave_secrets_out_and_mask_the_redis_password():
 def test_cors_headers_follow_the_setting():
     assert ("Access-Control-Allow-Origin", "*") in cors_headers(DEFAULT_CORS)
     assert cors_headers(False) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "mode", "node_url", "nodes", "service"),
+    [
+        ("redis://h:1/2", "standalone", "redis://h:1/2", (), None),
+        ("unix:///tmp/r.sock", "standalone", "unix:///tmp/r.sock", (), None),
+        (
+            "redis+sentinel://h1:26380,h2/primary",
+            "sentinel",
+            "redis://h1:26380/0",
+            (("h1", 26380), ("h2", 26379)),
+            "primary",
+        ),
+        (
+            "rediss+sentinel://u:p%40ss@[::1]:5/primary/3?ssl_cert_reqs=none",
+            "sentinel",
+            "rediss://u:p%40ss@[::1]:5/3?ssl_cert_reqs=none",
+            (("::1", 5),),
+            "primary",
+        ),
+        (
+            "redis+cluster://:secret@a:7000,b:7001",
+            "cluster",
+            "redis://:secret@a:7000/0",
+            (("a", 7000), ("b", 7001)),
+            None,
+        ),
+        ("rediss+cluster://a/", "cluster", "rediss://a:6379/0", (("a", 6379),), None),
+    ],
+)
+def test_redis_url_names_the_mode_and_its_nodes(url, mode, node_url, nodes, service):
+    target = redis_target(url)
+    assert (target.mode, target.node_url, target.nodes, target.service) == (
+        mode,
+        node_url,
+        nodes,
+        service,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://h:1", "must start redis://"),
+        ("redis+replica://h:1", "must start redis://"),
+        ("redis+sentinel://h:1", "must name the Sentinel service"),
+        ("redis+sentinel://h:1/", "must name the Sentinel service"),
+        ("redis+sentinel://h:port/m", "'h:port' is not host:port"),
+        ("redis+sentinel:///m", "names no host:port"),
+        ("redis+sentinel://h/m/x", "is not a valid path"),
+        ("redis+cluster://h:1/3", "database 0 only"),
+        ("redis+cluster://h:70000", "is not host:port"),
+    ],
+)
+def test_a_redis_url_of_no_known_form_stops_the_start(url, message):
+    with pytest.raises(ConfigError, match=message):
+        load({"REDIS_URL": url})
+
+
+def test_wait_replicas_and_the_sentinel_password_are_read_as_typed():
+    environ = {"STASHD_REDIS_WAIT_REPLICAS": "2", "STASHD_REDIS_SENTINEL_PASSWORD": "7"}
+    settings = load(from_env(environ))
+    assert settings["REDIS_WAIT_REPLICAS"] == 2
+    assert settings["REDIS_SENTINEL_PASSWORD"] == "7"
+    assert "REDIS_SENTINEL_PASSWORD" not in public_settings(settings)
+    with pytest.raises(ConfigError, match="REDIS_WAIT_REPLICAS must be 0 or more"):
+        load({"REDIS_WAIT_REPLICAS": -1})
+
+
+def test_public_settings_mask_the_password_of_a_sentinel_url():
+    config = load({"REDIS_URL": "redis+sentinel://u:hunter2@h1:1,h2:2/primary"})
+    assert (
+        public_settings(config)["REDIS_URL"] == "redis+sentinel://***@h1:1,h2:2/primary"
+    )

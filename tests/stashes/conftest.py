@@ -15,6 +15,19 @@ from redisio.keys import Keys
 from tests.stashes.helpers import Api
 
 
+@pytest.fixture(
+    params=[
+        "fake",
+        "flask",
+        pytest.param("real", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """tests/conftest.py's backends, and a 3-primary Redis Cluster."""
+    return request.param
+
+
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
@@ -22,21 +35,28 @@ def api(client: Any) -> Api:
 
 @pytest.fixture
 def keys(app: Any) -> Keys:
-    return Keys(app.config["KEY_PREFIX"])
+    return app.extensions["stashes"].keys  # the app's own: other tags on Cluster
 
 
 @pytest.fixture
-def pttl(redis_client: Any, keys: Keys) -> Any:
+def bucket(app: Any) -> Any:
+    """bucket(path): the keys of the stash bucket holding `path` (one bucket on a
+    single Redis, several on Redis Cluster)."""
+    return app.extensions["stashes"].bucket
+
+
+@pytest.fixture
+def pttl(redis_client: Any, bucket: Any) -> Any:
     """pttl(path): the stash's remaining lifetime in ms as Redis reports it."""
 
     def pttl(path: str) -> int:
-        return redis_client.pttl(keys.stash(path))
+        return redis_client.pttl(bucket(path).prefix + path)
 
     return pttl
 
 
 @pytest.fixture
-def shorten(redis_client: Any, keys: Keys) -> Any:
+def shorten(redis_client: Any, bucket: Any) -> Any:
     """shorten(path, ms): as if time had passed, leaving the stash `ms` to live.
 
     Behind the API, both the content key's TTL and the expiry schedule move.
@@ -45,7 +65,8 @@ def shorten(redis_client: Any, keys: Keys) -> Any:
     def shorten(path: str, remaining_ms: int) -> None:
         seconds, micros = redis_client.time()
         deadline = seconds * 1000 + micros // 1000 + remaining_ms
-        redis_client.pexpireat(keys.stash(path), deadline)
-        redis_client.zadd(keys.stash_expiry, {path: deadline})
+        keys = bucket(path)
+        redis_client.pexpireat(keys.prefix + path, deadline)
+        redis_client.zadd(keys.expiry, {path: deadline})
 
     return shorten

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from app import create_app
 from tests.stashes.helpers import Api
@@ -17,9 +18,16 @@ def write_everything(api):
     api.delete("p/permanent")
 
 
+def every_key(client: redis.Redis | redis.RedisCluster) -> list[bytes]:
+    """Every key, of every primary on Redis Cluster."""
+    if isinstance(client, redis.RedisCluster):
+        return client.keys("*", target_nodes=redis.RedisCluster.PRIMARIES)
+    return client.keys("*")
+
+
 def test_key_prefix_default_is_stashd(api, redis_client):
     write_everything(api)
-    written = redis_client.keys("*")
+    written = every_key(redis_client)
     assert written
     assert all(key.startswith(b"stashd:") for key in written), written
 
@@ -31,7 +39,7 @@ class TestConfigured:
 
     def test_key_prefix_starts_every_key(self, api, redis_client):
         write_everything(api)
-        written = redis_client.keys("*")
+        written = every_key(redis_client)
         assert written
         assert all(key.startswith(b"team-a.prod_1:") for key in written), written
 

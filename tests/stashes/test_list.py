@@ -516,12 +516,12 @@ def test_list_query_that_is_not_utf8_is_not_a_server_error(api, five, query):
     assert api.list(query).status_code < 500
 
 
-def test_list_skips_an_unreadable_stored_value(api, redis_client, keys):
+def test_list_skips_an_unreadable_stored_value(api, redis_client, bucket):
     # A value no write of ours makes (an import gone wrong, a hand edit).
     api.create("a", {"v": 1})
     api.create("c", {"v": 3})
-    redis_client.set(keys.stash("b"), b"{not json")
-    redis_client.zadd(keys.stash_index, {"b": 0})
+    redis_client.set(bucket("b").prefix + "b", b"{not json")
+    redis_client.zadd(bucket("b").paths, {"b": 0})
     assert api.paths() == ["a", "c"]
 
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from stashes.store import StashStore
 from tests.stashes.helpers import DEFAULT_CORS, assert_json_error, cors_headers
 
 FIXED_ID = {"X-Request-ID": "fixed"}
@@ -153,11 +152,12 @@ def test_response_delete_ignores_a_body(api):
     assert response.data == b""
 
 
-def test_response_unexpected_error_is_500_json(api, monkeypatch):
+def test_response_unexpected_error_is_500_json(api, app, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("something unexpected")
 
-    monkeypatch.setattr(StashStore, "get", broken)
+    # The app's own store class: BucketedStashStore on Redis Cluster.
+    monkeypatch.setattr(type(app.extensions["stashes"]), "get", broken)
     response = api.client.get("/stashes/p", headers=FIXED_ID)
     assert_json_error(response, 500)
     assert response.headers["X-Request-ID"] == "fixed"
