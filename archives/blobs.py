@@ -99,6 +99,20 @@ class TempBlob:
             pass
 
 
+def private_dirs(path: str) -> None:
+    """Make `path` and its missing parents, each for its owner only (spec stashes.md
+    17.11): os.makedirs gives its mode to the last directory alone."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+
+
 class BlobStore:
     """The blobs and temp files under one directory."""
 
@@ -113,7 +127,7 @@ class BlobStore:
 
     def temp(self) -> TempBlob:
         """A new temp file to write an archive into. :raise OSError:"""
-        os.makedirs(self.tmp, mode=0o700, exist_ok=True)
+        private_dirs(self.tmp)
         name = secrets.token_hex(16) + ".part"
         return TempBlob(os.path.join(self.tmp, name))
 
@@ -127,7 +141,7 @@ class BlobStore:
             temp.finish()
             final = self.path(temp.id)
             directory = os.path.dirname(final)
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+            private_dirs(directory)
             if os.path.exists(final):
                 temp.discard()
                 # A fresh mtime restarts GC's grace: a record is about to name it.

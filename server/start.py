@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import redis
 
-from archives.blobs import BlobStore
+from archives.blobs import BlobStore, private_dirs
 from core.settings import ConfigError, binds, from_env, load
 from server.bootstrap import at_start
 from server.embedded import EmbeddedRedis
@@ -72,7 +72,7 @@ def start(environ: Mapping[str, str]) -> Started:
         # Uploads cut off by the last stop leave temp files (spec archives.md 4.1);
         # this also fails the start when the data directory is not writable.
         blobs = BlobStore(os.path.join(settings["DATA_DIR"], "archives"))
-        os.makedirs(blobs.tmp, mode=0o700, exist_ok=True)
+        private_dirs(blobs.tmp)
         blobs.remove_stale_temps(settings["ARCHIVE_TMP_MAX_AGE_SECONDS"])
     # RuntimeError: the data directory is in use, or Redis cannot be reached.
     except (RuntimeError, OSError) as exc:

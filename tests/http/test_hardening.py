@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.archives.helpers import tarball
 from tests.servers import Stashd, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
@@ -352,6 +353,17 @@ def test_data_dir_and_every_file_in_it_are_the_owners_only(server_kind, tmp_path
     stashd.start()
     try:
         assert requests.post(f"{stashd.url}/stash/x", data="{}").status_code == 201
+        # An archive blob and the directories it lands in (spec archives.md 4.1), by
+        # the generated administrator.
+        password = (data_dir / "admin-password").read_text().strip()
+        login = requests.get(f"{stashd.url}/auth", auth=("admin", password))
+        token = login.json()["access_token"]
+        uploaded = requests.post(
+            f"{stashd.url}/api/core/v2/namespaces/default/archives",
+            data=tarball(),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
         assert _private(data_dir)
     finally:
         stashd.stop()
