@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from silenced.fast import MatchRoute
-from tests.sensugo import assert_error
+from tests.sensugo import AUTH, CORE, assert_error
 from tests.silenced.go.helpers import names, silence, url
 
 
@@ -114,3 +115,18 @@ def test_the_fast_match_checks_credentials_before_the_namespace(sensu):
     assert head.headers["Content-Length"] == str(
         len(b'{"silenced":false,"silenced_by":[]}')
     )
+
+
+def test_a_scoped_key_is_refused_the_match(client):
+    """A key scoped to other areas gets 403 at the match, as at every silenced
+    route (spec archives.md section 2)."""
+    body = {"username": "admin", "scopes": ["archives:read"]}
+    made = client.post(f"{CORE}/apikeys", data=json.dumps(body), headers=AUTH)
+    assert made.status_code == 201, made.data
+    key = made.headers["Location"].rsplit("/", 1)[1]
+    response = client.get(
+        url() + "/match?check=x", headers={"Authorization": f"Key {key}"}
+    )
+    assert response.status_code == 403
+    assert response.get_json()["message"] == "unauthorized to perform action"
+    assert client.get(url() + "/match?check=x", headers=AUTH).status_code == 200
