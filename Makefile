@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CLIENTS := .venv-clients
+# pytest processes for `make test`: most tests wait on servers, not on a core.
+TEST_WORKERS ?= 4
 # Each Sensu client gets a virtualenv of its own: pysensu and pysensu-ng both
 # install a module named `pysensu`.
 CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5 sensu-go==0.5.0 \
@@ -50,7 +52,7 @@ lint: deps ## ruff (lint and format check), then mypy on the application code
 	$(BIN)/mypy
 
 test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-fast: deps ## the tests that need no server process
 	$(BIN)/pytest -m "not integration and not http and not clients and not slow"
