@@ -61,6 +61,8 @@ accesslog = None if _own_access else "-"
 errorlog = "-"
 # The request ID ties an access log line to the client's own logs.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# gunicorn's logger, with API keys in URLs redacted from its access lines.
+logger_class = "server.accesslog.AccessLogger"
 # stashd's logging (core/logs.py), gunicorn's own loggers in the same format; they
 # do not propagate to the root logger, so each line is written once. gunicorn
 # logs access lines whenever a logconfig_dict is set: they are muted when stashd

@@ -383,3 +383,38 @@ def _private(data_dir) -> bool:
     shared = {path: oct(mode) for path, mode in modes.items() if mode & 0o077}
     assert shared == {}
     return len(modes) >= 4  # lock, log, password, AOF directory and its files
+
+
+# No credential in the logs ----------------------------------------------------------
+
+
+def test_gunicorn_access_lines_never_name_an_api_key(tmp_path):
+    """An API key is the last segment of its own URL; gunicorn's plain access
+    lines show it redacted, however the path is spelled."""
+    admin = ("ops", "log-pass-0123")
+    env = {
+        "STASHD_DATA_DIR": str(tmp_path / "data"),
+        "STASHD_API_USER": admin[0],
+        "STASHD_API_PASSWORD": admin[1],
+    }
+    stashd = Stashd("gunicorn", env)
+    stashd.start()
+    try:
+        token = requests.get(f"{stashd.url}/auth", auth=admin).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        base = f"{stashd.url}/api/core/v2"
+        made = requests.post(
+            f"{base}/apikeys", json={"username": "ops"}, headers=bearer
+        )
+        assert made.status_code == 201, made.text
+        key = made.headers["Location"].rsplit("/", 1)[1]
+        for path in (f"/apikeys/{key}", f"/api%6beys/{key}"):
+            assert requests.get(base + path, headers=bearer).status_code == 200
+        assert (
+            requests.delete(f"{base}/apikeys/{key}", headers=bearer).status_code == 204
+        )
+    finally:
+        stashd.stop()
+    output = stashd.output()
+    assert key not in output
+    assert output.count("/apikeys/<redacted>") == 3, output
