@@ -11,7 +11,7 @@ CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5 sensu-go==0.5
   sensu-cli==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help deps clients run run-gunicorn dev fmt lint test test-fast bench clean
+.PHONY: help deps clients system-deps run run-gunicorn dev fmt lint test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,18 @@ $(CLIENTS)/.deps: Makefile
 	touch $@
 
 clients: $(CLIENTS)/.deps ## set up a virtualenv per real Sensu client (for the tests)
+
+# What the tests use that no wheel brings: redis-server with TLS (the embedded Valkey
+# is built without it), curl and jq (the README's example). Debian's packages.
+SYSTEM_TOOLS := redis-server curl jq
+system-deps: ## install the system tools the tests use, with apt-get, if missing
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q $$missing; \
+	fi
 
 run: deps ## serve on 127.0.0.1:4567 and :8080 under granian (embedded Redis unless STASHD_REDIS_URL)
 	$(BIN)/python -m server

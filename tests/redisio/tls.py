@@ -23,8 +23,6 @@ import trustme
 from server.embedded import executable
 from tests.servers import free_port
 
-APT = ["apt-get", "install", "-y", "-q", "redis-server"]
-
 
 class TlsRedis:
     """A redis-server speaking TLS only, which wants a client certificate too.
@@ -142,14 +140,9 @@ def _start_any() -> TlsRedis | None:
 def tls_redis() -> Iterator[TlsRedis]:
     """A started TlsRedis, removed after (the body of a fixture)."""
     server = _start_any()
-    ci = bool(os.environ.get("CI"))
-    if server is None and ci and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-q"], timeout=600, capture_output=True)
-        subprocess.run(APT, timeout=600, capture_output=True)
-        server = _start_any()
     if server is None:
-        message = f"no redis-server with TLS; install one with: sudo {' '.join(APT)}"
-        if ci:
+        message = "no redis-server with TLS; install one with: make system-deps"
+        if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     yield server
