@@ -2,7 +2,8 @@
 archives.md). ``bp`` is the management API under ``/api/core/v2``, ``downloads``
 the download routes at ``/archives/...``, ``cli`` the ``archives`` commands."""
 
+from archives import lists, routes, serve  # noqa: F401 - they register the routes
 from archives.cli import cli
-from archives.routes import ArchiveId, bp, downloads
+from archives.web import ArchiveId, bp, downloads
 
 __all__ = ["ArchiveId", "bp", "cli", "downloads"]
