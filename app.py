@@ -20,6 +20,7 @@ from accounts import apikeys
 from accounts.authenticator import Authenticator
 from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
+from archives.backup import ArchiveBackup
 from archives.blobs import BlobStore
 from archives.store import ArchiveStore
 from assets.backup import AssetBackup
@@ -98,7 +99,7 @@ def create_app(
     app.cli.add_command(export_backup)
     app.cli.add_command(import_backup)
     # What a backup holds, in the order a restore needs: a namespace or a user
-    # before what lives in it. Archive records go here too, as their own part.
+    # before what lives in it.
     app.extensions["backup"] = [
         NamespaceBackup(app.extensions["namespaces"]),
         UserBackup(account_store),
@@ -106,6 +107,11 @@ def create_app(
         StashBackup(store),
         SilencedBackup(silenced_store),
         AssetBackup(app.extensions["assets"], app.extensions["namespaces"]),
+        ArchiveBackup(
+            app.extensions["archives"],
+            app.extensions["namespaces"],
+            app.extensions["blobs"],
+        ),
     ]
     # import-sensu also brings the silencing entries (stashes knows no silenced).
     app.extensions["sensu_importers"] = [import_silences]

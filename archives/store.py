@@ -259,6 +259,46 @@ return 1
 """
 )
 
+# A record as a backup holds it, in its state (live or trashed), replacing the
+# record there. KEYS: as _WRITE's first five. ARGV: alias key prefix, alias set
+# prefix, id, data, etag, deleted_at ('' live), last_download_at ('' never), sort
+# index prefix, the record's three sort members, alias count, aliases...
+# Returns 0 without the namespace, else 1.
+_LOAD = Script(
+    _ALIAS_LUA
+    + _SORTS_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local id, live = ARGV[3], ARGV[6] == ''
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias) end
+for i, field in ipairs(SORTS) do
+  local old = redis.call('HGET', KEYS[2], 'by_' .. field)
+  if old and old ~= ARGV[8 + i] then redis.call('ZREM', ARGV[8] .. field, old) end
+  redis.call('ZADD', ARGV[8] .. field, 0, ARGV[8 + i])
+  redis.call('HSET', KEYS[2], 'by_' .. field, ARGV[8 + i])
+end
+redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
+           'last_download_at', ARGV[7])
+if live then
+  redis.call('ZADD', KEYS[3], 0, id)
+  redis.call('ZREM', KEYS[4], id)
+else
+  redis.call('ZADD', KEYS[4], 0, id)
+  redis.call('ZREM', KEYS[3], id)
+end
+-- A trashed record keeps its aliases in its set only, as a trashed one does.
+for i = 13, 12 + tonumber(ARGV[12]) do
+  if live then
+    take_alias(id, ARGV[i])
+  else
+    redis.call('SADD', KEYS[5], ARGV[i])
+  end
+end
+return 1
+""",
+    convert=bool,
+)
+
 # KEYS[1] record. ARGV: now, seconds between updates.
 _TOUCH = Script(
     """
@@ -443,6 +483,36 @@ class ArchiveStore:
         ]
         return _PURGE(self._state_keys(ns, archive_id), args)
 
+    def load(
+        self,
+        ns: str,
+        archive_id: str,
+        view: RecordView,
+    ) -> Call:
+        """Store a record as a backup holds it (live or trashed, with its ETag and
+        aliases), replacing the record there: False when `ns` does not exist."""
+        k = self.keys
+        keys = [
+            k.namespace(ns),
+            k.archive(ns, archive_id),
+            k.archive_index(ns),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+        ]
+        args: list[Any] = [
+            *self._alias_prefixes(ns),
+            archive_id,
+            json.dumps(view.stored, separators=(",", ":")),
+            view.etag,
+            "" if view.deleted_at is None else view.deleted_at,
+            "" if view.last_download_at is None else view.last_download_at,
+            k.archive_sort_prefix(ns),
+            *sort_members(archive_id, view.stored),
+            len(view.aliases),
+            *view.aliases,
+        ]
+        return _LOAD(keys, args)
+
     def touch(self, ns: str, archive_id: str, now: int) -> Call:
         """Note a download, at most once a minute (``last_download_at``)."""
         return _TOUCH([self.keys.archive(ns, archive_id)], [now, 60])
@@ -455,6 +525,11 @@ class ArchiveStore:
     def exists(self, ns: str, archive_id: str) -> Call:
         """True when `ns` holds a record (live or trashed) of `archive_id`."""
         return Call(("EXISTS", self.keys.archive(ns, archive_id)), convert=bool)
+
+    def count(self, ns: str) -> Call:
+        """How many records `ns` holds, live and trashed."""
+        k = self.keys
+        return _COUNT([k.archive_index(ns), k.archive_trash(ns)], [])
 
     def trash_ids(self, ns: str) -> Call:
         """Every trashed id of `ns` (GC walks them)."""
@@ -584,6 +659,8 @@ return false
 """,
     convert=lambda r: None if r is None else text(r),
 )
+
+_COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])")
 
 _UNLOCK = Script(
     """

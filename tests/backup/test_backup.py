@@ -20,9 +20,11 @@ from accounts.store import ApiKey
 from app import create_app
 from redisio.calls import Call
 from sensugo.paging import take_page
+from tests.archives.helpers import sha512, tarball, upload
 from tests.sensugo import AUTH, CORE, asset
 
 STASHES = 1_205  # past a batch of the store (1,000) and of the import (500)
+ARCHIVES = [tarball({"bin/tool": b"#!/bin/sh\n"}), tarball({"bin/old": b"old\n"})]
 
 
 def run(app: Any, *args: str) -> Any:
@@ -31,7 +33,8 @@ def run(app: Any, *args: str) -> Any:
 
 def populate(app: Any, client: Any) -> None:
     """Every kind of record: namespaces, users, API keys (the fixture's too),
-    stashes with and without a lifetime, silences of both APIs, assets."""
+    stashes with and without a lifetime, silences of both APIs, assets, archive
+    records (one with an alias, one in the trash)."""
     accounts, runner = app.extensions["accounts"], app.extensions["client"]
     runner.run(accounts.put_user("ops", hash_password("ops-pw"), 1_700_000_000))
     key = ApiKey(digest="cd" * 32, username="ops", created_by="admin", created_at=7)
@@ -68,15 +71,20 @@ def populate(app: Any, client: Any) -> None:
         body = asset(name, ns, labels={"region": "eu"})
         url = f"{CORE}/namespaces/{ns}/assets"
         assert client.post(url, json=body, headers=AUTH).status_code == 201
+    kept = upload(client, ARCHIVES[0], ns="ops", alias="tools/latest.tar.gz")
+    assert kept.status_code == 201, kept.data
+    assert upload(client, ARCHIVES[1]).status_code == 201
+    trashed = f"{CORE}/namespaces/default/archives/{sha512(ARCHIVES[1])}"
+    assert client.delete(trashed, headers=AUTH).status_code == 204
 
 
 def snapshot(app: Any) -> dict[str, Any]:
     """Everything the deployment holds, read through its stores; lifetimes to the
-    minute, so a round trip's seconds do not count."""
+    nearest minute, so a round trip's seconds do not count."""
     runner = app.extensions["client"]
     drive, run_ = runner.drive, runner.run
     stashes = [
-        (s.path, s.content, -1 if s.expire < 0 else s.expire // 60)
+        (s.path, s.content, -1 if s.expire < 0 else (s.expire + 30) // 60)
         for s in drive(app.extensions["stashes"].scan())
     ]
     silenced_store = app.extensions["silenced"]
@@ -86,7 +94,13 @@ def snapshot(app: Any) -> dict[str, Any]:
             fields = dict(entry.fields)
             deadline = fields.pop("deadline", None)
             silences.append(
-                (ns, entry.name, fields, deadline is not None, entry.pttl // 60_000)
+                (
+                    ns,
+                    entry.name,
+                    fields,
+                    deadline is not None,
+                    (entry.pttl + 30_000) // 60_000,
+                )
             )
     namespaces = drive(app.extensions["namespaces"].names())
     assets = []
@@ -95,6 +109,16 @@ def snapshot(app: Any) -> dict[str, Any]:
         for item in page:
             stored = run_(app.extensions["assets"].get_asset(ns, item.name))
             assets.append((ns, item.name, json.loads(item.json), stored.etag))
+    archives = [
+        (item.namespace, item.id, item.view)
+        for trash in (False, True)
+        for item in drive(
+            take_page(
+                app.extensions["archives"].every_record(namespaces, None, trash, 2),
+                None,
+            )
+        )[0]
+    ]
     accounts = app.extensions["accounts"]
     users, _ = drive(take_page(accounts.user_records(None), None))
     keys, _ = drive(take_page(accounts.apikeys(None), None))
@@ -103,6 +127,7 @@ def snapshot(app: Any) -> dict[str, Any]:
         "stashes": stashes,
         "silenced": silences,
         "assets": assets,
+        "archives": archives,
         "users": users,
         "apikeys": keys,
     }
@@ -130,7 +155,7 @@ def test_round_trip_restores_every_record(deployment, tmp_path):
     result = run(deployment, "export", str(file))
 
     assert result.exit_code == 0, result.output
-    total = 2 + 2 + 2 + STASHES + 1 + 3 + 3
+    total = 2 + 2 + 2 + STASHES + 1 + 3 + 3 + 2
     assert f"exported {total} records to {file}" in result.output
     assert f"{STASHES + 1} stash" in result.output
     wipe(deployment)
@@ -147,17 +172,24 @@ def test_round_trip_restores_every_record(deployment, tmp_path):
     assert ("silence/web1", '{"reason":"é"}'.encode(), 60) in before["stashes"]
     assert len(before["silenced"]) == 3
     assert before["users"][1].password_hash.startswith("scrypt")
+    (_, _, live), (_, _, trashed) = before["archives"]
+    assert live.aliases == ["tools/latest.tar.gz"] and live.deleted_at is None
+    assert trashed.deleted_at is not None
 
 
 def test_round_trip_serves_the_same_answers(deployment, client, tmp_path):
     file = tmp_path / "backup.jsonl"
     urls = [
+        # First: it notes the download, which the record shows.
+        "/archives/ops/paths/tools/latest.tar.gz",
         "/stash/silence/web1",
         "/silenced",
         f"{CORE}/namespaces/ops/silenced",
         f"{CORE}/namespaces/ops/assets",
         f"{CORE}/namespaces/default/assets/sensu%2Fslack",
         "/silenced/match?client=db1&check=disk&subscription=linux",
+        f"{CORE}/namespaces/ops/archives/{sha512(ARCHIVES[0])}",
+        f"{CORE}/namespaces/default/archives?deleted=true",
     ]
     before = [client.get(url, headers=AUTH) for url in urls]
     assert run(deployment, "export", str(file)).exit_code == 0
@@ -175,6 +207,9 @@ def test_round_trip_serves_the_same_answers(deployment, client, tmp_path):
         assert new_json == old_json or _without_lifetimes(new_json) == (
             _without_lifetimes(old_json)
         )
+    assert after[0].data == before[0].data == ARCHIVES[0]
+    for response in before + after:
+        response.close()
     # The API key and the user's password still open the door.
     assert client.get(f"{CORE}/namespaces", headers=AUTH).status_code == 200
     login = client.get("/auth", auth=("ops", "ops-pw"))
@@ -205,7 +240,7 @@ def test_export_file_format_and_privacy(deployment, tmp_path):
     assert records[-1] == {"kind": "end", "records": len(records) - 2}
     kinds = [r["kind"] for r in records[1:-1]]
     # The order a restore needs: namespaces and users before what lives in them.
-    order = ["namespace", "user", "apikey", "stash", "silenced", "asset"]
+    order = ["namespace", "user", "apikey", "stash", "silenced", "asset", "archive"]
     assert sorted(set(kinds), key=order.index) == order
     assert kinds == sorted(kinds, key=order.index)
     by_kind = {r["kind"]: r for r in records[-2:0:-1]}  # the first of each kind
@@ -221,6 +256,26 @@ def test_export_file_format_and_privacy(deployment, tmp_path):
     text = file.read_text()
     assert "ops-pw" not in text and "test-key" not in text
     assert "access" not in text  # tokens are left behind
+
+
+def test_import_leaves_out_an_archive_record_whose_blob_is_missing(
+    deployment, client, tmp_path
+):
+    file = tmp_path / "backup.jsonl"
+    assert run(deployment, "export", str(file)).exit_code == 0
+    wipe(deployment)
+    missing = sha512(ARCHIVES[0])
+    os.remove(deployment.extensions["blobs"].path(missing))
+
+    result = run(deployment, "import", str(file))
+
+    assert result.exit_code == 1
+    assert f"archive {missing[:16]}... has no blob of" in result.output
+    assert "1 invalid" in result.output
+    records = f"{CORE}/namespaces/ops/archives/{missing}"
+    assert client.get(records, headers=AUTH).status_code == 404
+    trash = client.get(f"{CORE}/namespaces/default/archives?deleted=true", headers=AUTH)
+    assert [r["sha512"] for r in trash.get_json()] == [sha512(ARCHIVES[1])]
 
 
 def test_export_to_stdout(deployment):
