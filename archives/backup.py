@@ -21,7 +21,7 @@ from archives.schemas import (
     check_filename,
 )
 from archives.store import BATCH, ArchiveStore, ListedRecord
-from backup import Emit, field, line, text, walk
+from backup import Emit, count_each, field, line, text, walk
 from core import strictjson
 from core.errors import BadRequest
 from namespaces.backup import namespace
@@ -91,10 +91,7 @@ class ArchiveBackup:
         self.blobs = blobs
 
     def count(self) -> Steps[int]:
-        total = 0
-        for ns in (yield from self.namespaces.names()):
-            total += yield self.store.count(ns)
-        return total
+        return count_each(self.namespaces.names(), self.store.count)
 
     def dump(self, emit: Emit) -> Steps[None]:
         def each(item: ListedRecord) -> None:

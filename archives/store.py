@@ -108,8 +108,20 @@ return out
 )
 
 # The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
+# `index_sorts` puts `record` in them, under the index key `prefix` .. sort, with
+# the members ARGV[first + 1..3].
 _SORTS_LUA = """
 local SORTS = {'created_at', 'size', 'filename'}
+
+local function index_sorts(record, prefix, first)
+  for i, field in ipairs(SORTS) do
+    local member = ARGV[first + i]
+    local old = redis.call('HGET', record, 'by_' .. field)
+    if old and old ~= member then redis.call('ZREM', prefix .. field, old) end
+    redis.call('ZADD', prefix .. field, 0, member)
+    redis.call('HSET', record, 'by_' .. field, member)
+  end
+end
 """
 
 # Alias moves: `take_alias(id, alias)` points alias at id, out of its old holder's
@@ -154,12 +166,7 @@ end
 local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
 local outcome = 2
 if current == '' or (was_deleted and was_deleted ~= '') then outcome = 1 end
-for i, field in ipairs(SORTS) do
-  local old = redis.call('HGET', KEYS[2], 'by_' .. field)
-  if old and old ~= ARGV[8 + i] then redis.call('ZREM', ARGV[8] .. field, old) end
-  redis.call('ZADD', ARGV[8] .. field, 0, ARGV[8 + i])
-  redis.call('HSET', KEYS[2], 'by_' .. field, ARGV[8 + i])
-end
+index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', '')
 redis.call('ZADD', KEYS[3], 0, id)
 redis.call('ZREM', KEYS[4], id)
@@ -271,12 +278,7 @@ _LOAD = Script(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local id, live = ARGV[3], ARGV[6] == ''
 for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias) end
-for i, field in ipairs(SORTS) do
-  local old = redis.call('HGET', KEYS[2], 'by_' .. field)
-  if old and old ~= ARGV[8 + i] then redis.call('ZREM', ARGV[8] .. field, old) end
-  redis.call('ZADD', ARGV[8] .. field, 0, ARGV[8 + i])
-  redis.call('HSET', KEYS[2], 'by_' .. field, ARGV[8 + i])
-end
+index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
            'last_download_at', ARGV[7])
 if live then
@@ -409,13 +411,7 @@ class ArchiveStore:
         if the record's ETag is still `expected` (and the asset's its own): a
         `WriteOutcome`."""
         k = self.keys
-        keys = [
-            k.namespace(ns),
-            k.archive(ns, archive_id),
-            k.archive_index(ns),
-            k.archive_trash(ns),
-            k.archive_aliases(ns, archive_id),
-        ]
+        keys = self._write_keys(ns, archive_id)
         args: list[Any] = [
             *self._alias_prefixes(ns),
             archive_id,
@@ -439,6 +435,16 @@ class ArchiveStore:
                 " ".join(asset.ids),
             ]
         return _WRITE(keys, args)
+
+    def _write_keys(self, ns: str, archive_id: str) -> list[str]:
+        k = self.keys
+        return [
+            k.namespace(ns),
+            k.archive(ns, archive_id),
+            k.archive_index(ns),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+        ]
 
     def _state_keys(self, ns: str, archive_id: str) -> list[str]:
         k = self.keys
@@ -492,13 +498,7 @@ class ArchiveStore:
         """Store a record as a backup holds it (live or trashed, with its ETag and
         aliases), replacing the record there: False when `ns` does not exist."""
         k = self.keys
-        keys = [
-            k.namespace(ns),
-            k.archive(ns, archive_id),
-            k.archive_index(ns),
-            k.archive_trash(ns),
-            k.archive_aliases(ns, archive_id),
-        ]
+        keys = self._write_keys(ns, archive_id)
         args: list[Any] = [
             *self._alias_prefixes(ns),
             archive_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from assets.store import AssetStore, ListedAsset, PutOutcome
-from backup import Emit, field, line, text, walk
+from backup import Emit, count_each, field, line, text, walk
 from core import strictjson
 from core.errors import BadRequest
 from namespaces.backup import namespace
@@ -31,10 +31,7 @@ class AssetBackup:
         self.namespaces = namespaces
 
     def count(self) -> Steps[int]:
-        total = 0
-        for ns in (yield from self.namespaces.names()):
-            total += yield self.store.count(ns)
-        return total
+        return count_each(self.namespaces.names(), self.store.count)
 
     def dump(self, emit: Emit) -> Steps[None]:
         def each(asset: ListedAsset) -> None:

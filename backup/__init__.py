@@ -81,6 +81,14 @@ def walk(batches: Batches, each: Callable[[Any], None]) -> Steps[None]:
         cursor = batch.next
 
 
+def count_each(names: Steps[list[str]], count: Callable[[str], Call]) -> Steps[int]:
+    """The sum of `count` (one round trip) over the namespaces `names` lists."""
+    total = 0
+    for ns in (yield from names):
+        total += yield count(ns)
+    return total
+
+
 def header(created: int) -> bytes:
     """The first line of a backup made at Unix time `created`."""
     return strictjson.dumps({"format": FORMAT, "version": VERSION, "created": created})
