@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -79,8 +80,10 @@ def wait_acked(writer: Writer, stashd: Stashd) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_kill_9_of_the_primary_loses_no_acknowledged_stash(sentinel, server):
+@contextmanager
+def writing(sentinel: SentinelSetup, server: str) -> Iterator[tuple[Stashd, Writer]]:
+    """stashd behind `sentinel` with WAIT_REPLICAS=1, and a writer whose first
+    stashes have been acknowledged; both stopped after."""
     stashd = Stashd(
         server,
         {"STASHD_REDIS_URL": sentinel.url(), "STASHD_REDIS_WAIT_REPLICAS": "1"},
@@ -91,31 +94,7 @@ def test_kill_9_of_the_primary_loses_no_acknowledged_stash(sentinel, server):
         writer.url = stashd.url
         writer.start()
         wait_acked(writer, stashd)
-        old = sentinel.kill_primary()
-        promoted = sentinel.wait_promoted(old)
-        # With its one replica promoted, the new primary has none to confirm
-        # writes: they get 500 until one joins, but reads are served again.
-        first = f"{stashd.url}/stash/{writer.acked[0]}"
-        while requests.get(first, timeout=5).status_code != 200:
-            assert time.monotonic() < promoted + RECOVER_WITHIN, (
-                "not serving 5 s after the promotion"
-            )
-            time.sleep(0.05)
-        time.sleep(0.3)
-        writer.stop.set()
-        writer.join(15)
-        assert writer.slowest < ANSWER_WITHIN
-        assert writer.failures, "no write was refused during the failover"
-        assert all(
-            status == 500 and body == b'{"error": "not connected to redis"}'
-            for status, body in writer.failures
-        ), writer.failures[:3]
-        missing = [
-            path
-            for path in writer.acked
-            if requests.get(f"{stashd.url}/stash/{path}", timeout=5).status_code != 200
-        ]
-        assert missing == [], f"{len(missing)} of {len(writer.acked)} lost"
+        yield stashd, writer
     finally:
         writer.stop.set()
         if writer.is_alive():
@@ -123,26 +102,53 @@ def test_kill_9_of_the_primary_loses_no_acknowledged_stash(sentinel, server):
         stashd.stop()
 
 
+def wait_serving(stashd: Stashd, writer: Writer, promoted: float) -> None:
+    """Until a read is served again, within RECOVER_WITHIN of the promotion."""
+    first = f"{stashd.url}/stash/{writer.acked[0]}"
+    while requests.get(first, timeout=5).status_code != 200:
+        assert time.monotonic() < promoted + RECOVER_WITHIN, (
+            "not serving 5 s after the promotion"
+        )
+        time.sleep(0.05)
+
+
+def check_nothing_lost(stashd: Stashd, writer: Writer) -> None:
+    """Stop the writer: every refusal was quick and said why, and every stash it
+    had acknowledged is there."""
+    writer.stop.set()
+    writer.join(15)
+    assert writer.slowest < ANSWER_WITHIN
+    assert all(
+        status == 500 and body == b'{"error": "not connected to redis"}'
+        for status, body in writer.failures
+    ), writer.failures[:3]
+    missing = [
+        path
+        for path in writer.acked
+        if requests.get(f"{stashd.url}/stash/{path}", timeout=5).status_code != 200
+    ]
+    assert missing == [], f"{len(missing)} of {len(writer.acked)} lost"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_kill_9_of_the_primary_loses_no_acknowledged_stash(sentinel, server):
+    with writing(sentinel, server) as (stashd, writer):
+        old = sentinel.kill_primary()
+        promoted = sentinel.wait_promoted(old)
+        # With its one replica promoted, the new primary has none to confirm
+        # writes: they get 500 until one joins, but reads are served again.
+        wait_serving(stashd, writer, promoted)
+        time.sleep(0.3)
+        assert writer.failures, "no write was refused during the failover"
+        check_nothing_lost(stashd, writer)
+
+
 # Under granian only: the per-thread client of gunicorn meets the same failover in
 # tests/redisio/test_sentinel.py, and each run waits ~10 s for Redis itself.
 def test_a_graceful_failover_under_load_loses_nothing(sentinel):
-    stashd = Stashd(
-        "granian",
-        {"STASHD_REDIS_URL": sentinel.url(), "STASHD_REDIS_WAIT_REPLICAS": "1"},
-    )
-    writer = Writer("")
-    try:
-        stashd.start()
-        writer.url = stashd.url
-        writer.start()
-        wait_acked(writer, stashd)
+    with writing(sentinel, "granian") as (stashd, writer):
         promoted = sentinel.failover()
-        first = f"{stashd.url}/stash/{writer.acked[0]}"
-        while requests.get(first, timeout=5).status_code != 200:
-            assert time.monotonic() < promoted + RECOVER_WITHIN, (
-                "not serving 5 s after the promotion"
-            )
-            time.sleep(0.05)
+        wait_serving(stashd, writer, promoted)
         # Writes are confirmed again once the old primary, told by the sentinels
         # to follow the new one, has caught up (Redis takes ~10 s to tell it).
         acked = len(writer.acked)
@@ -150,21 +156,4 @@ def test_a_graceful_failover_under_load_loses_nothing(sentinel):
         while len(writer.acked) == acked:
             assert time.monotonic() < deadline, "writes never confirmed again"
             time.sleep(0.1)
-        writer.stop.set()
-        writer.join(15)
-        assert writer.slowest < ANSWER_WITHIN
-        assert all(
-            status == 500 and body == b'{"error": "not connected to redis"}'
-            for status, body in writer.failures
-        ), writer.failures[:3]
-        missing = [
-            path
-            for path in writer.acked
-            if requests.get(f"{stashd.url}/stash/{path}", timeout=5).status_code != 200
-        ]
-        assert missing == [], f"{len(missing)} of {len(writer.acked)} lost"
-    finally:
-        writer.stop.set()
-        if writer.is_alive():
-            writer.join(15)
-        stashd.stop()
+        check_nothing_lost(stashd, writer)
