@@ -42,21 +42,31 @@ return created
     convert=bool,
 )
 
+# `in_use(...)`: whether a namespace holds anything, given its asset index, silenced
+# index, their expiry schedule (a silence past its deadline, not purged yet, does
+# not count), and its live and trashed archive indexes.
+_IN_USE_LUA = """
+local function in_use(assets, silenced, schedule, live, trashed)
+  if redis.call('ZCARD', assets) > 0 then return true end
+  if redis.call('ZCARD', live) + redis.call('ZCARD', trashed) > 0 then return true end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local dead = redis.call('ZCOUNT', schedule, '-inf', '(' .. now)
+  return redis.call('ZCARD', silenced) - dead > 0
+end
+"""
+
 # KEYS[1] namespace marker, KEYS[2] its asset index, KEYS[3] the namespace index,
 # KEYS[4] its silenced index, KEYS[5] their expiry schedule, KEYS[6] and KEYS[7] its
 # live and trashed archives (a record, trashed or not, keeps its namespace); ARGV[1]
 # the name. A silence past its deadline (not purged yet) does not count. A name
 # listed without its marker is unlisted all the same.
 _DELETE = Script(
-    """
+    _IN_USE_LUA
+    + """
 local existed = redis.call('EXISTS', KEYS[1])
-if existed == 1 then
-  if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
-  if redis.call('ZCARD', KEYS[6]) + redis.call('ZCARD', KEYS[7]) > 0 then return -1 end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local dead = redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. now)
-  if redis.call('ZCARD', KEYS[4]) - dead > 0 then return -1 end
+if existed == 1 and in_use(KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7]) then
+  return -1
 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[1])
@@ -70,15 +80,11 @@ return existed
 # another slot). KEYS[1] marker, KEYS[2] asset index, KEYS[3] silenced index, KEYS[4]
 # its expiry schedule, KEYS[5] and KEYS[6] live and trashed archives.
 _UNMARK = Script(
-    """
+    _IN_USE_LUA
+    + """
 local existed = redis.call('EXISTS', KEYS[1])
-if existed == 1 then
-  if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
-  if redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6]) > 0 then return -1 end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local dead = redis.call('ZCOUNT', KEYS[4], '-inf', '(' .. now)
-  if redis.call('ZCARD', KEYS[3]) - dead > 0 then return -1 end
+if existed == 1 and in_use(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]) then
+  return -1
 end
 redis.call('DEL', KEYS[1])
 return existed
