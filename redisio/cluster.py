@@ -26,7 +26,7 @@ from redis.retry import Retry
 
 from core.errors import UNREACHABLE
 from core.settings import redis_target
-from redisio.calls import Call, Steps
+from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import BlockingClient, confirm, node_options
 from redisio.pipelined import PipelinedClient, _discard
 
@@ -153,6 +153,11 @@ class ClusterBlockingClient(BlockingClient):
         """Run one command on the primary of its key's slot."""
         return self.run(Call(args))
 
+    def run_all(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` in order, each on the primary of its own slot (a batch of
+        a backup import spans slots): one round trip each, for maintenance."""
+        return [self.run(call) for call in calls]
+
     def drive(self, steps: Steps[T]) -> T:
         """`BlockingClient.drive`; a step may also be a list of calls (one per
         bucket of the stashes), sent the list of their results."""
@@ -203,9 +208,28 @@ class ClusterBlockingClient(BlockingClient):
             reply = once(call.args)
         except NoScriptError:
             reply = once(call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return self._widen(wider)
         if self.replicas and call.write:
             node.confirm_writes()
         return call.result(reply)
+
+    def _widen(self, call: Call) -> Any:
+        """Run `call` again while its script asks for more keys: each round on the
+        primary of its slot now (a round may meet a redirection)."""
+        for _ in range(WIDEN_ROUNDS):
+            address = self._address(call_slot(call.args))
+            try:
+                reply = self._node(address).execute(*call.args)
+            except (MovedError, AskError, TryAgainError):
+                return self.run(call)  # it did not run: as any call
+            wider = call.widened(reply)
+            if wider is None:
+                if self.replicas and call.write:
+                    self._node(address).confirm_writes()
+                return call.result(reply)
+            call = wider
+        raise too_wide(call)
 
     def close(self) -> None:
         """Close the calling thread's connections."""
@@ -312,6 +336,8 @@ class ClusterPipelinedClient(PipelinedClient):
             reply = await self._asked(node, call.args, call.write)
         except NoScriptError:
             reply = await self._asked(node, call.fallback(), call.write)
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self.run(wider)  # with more keys, wherever they are now
         return call.result(reply)
 
     async def _asked(self, node: PipelinedClient, args: tuple, write: bool) -> Any:

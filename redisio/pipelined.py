@@ -17,7 +17,7 @@ from redis.connection import parse_url
 from core import metrics
 from core.errors import redis_refusal
 from core.settings import redis_target
-from redisio.calls import Call, Steps
+from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
 
 T = TypeVar("T")
@@ -191,6 +191,8 @@ class PipelinedClient:
             reply = await self.execute(*call.args)
         except redis.exceptions.NoScriptError:
             reply = await self.execute(*call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self._widen(wider)
         return call.result(reply)
 
     async def _run_confirmed(self, call: Call) -> Any:
@@ -198,7 +200,22 @@ class PipelinedClient:
             reply = await self._confirmed(call.args)
         except redis.exceptions.NoScriptError:
             reply = await self._confirmed(call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self._widen(wider)
         return call.result(reply)
+
+    async def _widen(self, call: Call) -> Any:
+        """Run `call` again while its script asks for more keys (`Call.widened`)."""
+        for _ in range(WIDEN_ROUNDS):
+            if self.replicas and call.write:
+                reply = await self._confirmed(call.args)
+            else:
+                reply = await self.execute(*call.args)
+            wider = call.widened(reply)
+            if wider is None:
+                return call.result(reply)
+            call = wider
+        raise too_wide(call)
 
     async def _confirmed(self, args: tuple) -> Any:
         """Run a write and its WAIT back to back on one connection (WAIT counts the
