@@ -33,6 +33,7 @@ from core import metrics
 from core.errors import UNREACHABLE, redis_refusal
 from core.settings import RedisTarget, redis_target
 from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
+from redisio.drive import drive_steps
 
 RedisClient = redis.Redis | redis.RedisCluster
 
@@ -265,22 +266,16 @@ class BlockingClient:
         conn.send_command(*self._wait)
         confirm(conn.read_response(), self.replicas)
 
+    def run_each(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` one after another (a step over every stash bucket)."""
+        return [self.run(call) for call in calls]
+
     def drive(self, steps: Steps[T]) -> T:
         """Run each call `steps` yields, sending it the result; return its own.
 
         A call that fails (Redis down, an error reply) raises its error in `steps`.
         """
-        try:
-            call = next(steps)
-            while True:
-                try:
-                    result = self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
+        return drive_steps(steps, self.run, self.run_each)
 
     def close(self) -> None:
         """Close the calling thread's connection (the next command opens another)."""

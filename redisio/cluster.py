@@ -26,9 +26,10 @@ from redis.retry import Retry
 
 from core.errors import UNREACHABLE
 from core.settings import redis_target
-from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
+from redisio.calls import WIDEN_ROUNDS, Call, too_wide
 from redisio.clients import BlockingClient, confirm, node_options
-from redisio.pipelined import PipelinedClient, _discard
+from redisio.pipe import discard
+from redisio.pipelined import PipelinedClient
 
 SLOTS = 16384
 # Redirections followed for one call: a slot moves once per reshard step.
@@ -158,24 +159,6 @@ class ClusterBlockingClient(BlockingClient):
         a backup import spans slots): one round trip each, for maintenance."""
         return [self.run(call) for call in calls]
 
-    def drive(self, steps: Steps[T]) -> T:
-        """`BlockingClient.drive`; a step may also be a list of calls (one per
-        bucket of the stashes), sent the list of their results."""
-        try:
-            call: Any = next(steps)
-            while True:
-                try:
-                    if isinstance(call, list):
-                        result: Any = [self.run(one) for one in call]
-                    else:
-                        result = self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
-
     def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""
         slot = call_slot(call.args)
@@ -281,33 +264,6 @@ class ClusterPipelinedClient(PipelinedClient):
         """Run one command on the primary of its key's slot."""
         return await self.run(Call(args))
 
-    async def drive(self, steps: Steps[T]) -> T:
-        """`PipelinedClient.drive`; a step may also be a list of calls, run at once
-        (pipelined on each primary's connection) and sent the list of results."""
-        try:
-            call: Any = next(steps)
-            while True:
-                try:
-                    if isinstance(call, list):
-                        result: Any = await self._all(call)
-                    else:
-                        result = await self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
-
-    async def _all(self, calls: list[Call]) -> list[Any]:
-        results = await asyncio.gather(
-            *(self.run(call) for call in calls), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
     async def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""
         slot = call_slot(call.args)
@@ -351,7 +307,7 @@ class ClusterPipelinedClient(PipelinedClient):
                 await waiter
         finally:
             for waiter in waiters:
-                _discard(waiter)
+                discard(waiter)
         if len(waiters) == 3:
             confirm(waiters[2].result(), self.replicas)
         return waiters[1].result()
