@@ -46,9 +46,10 @@ from silenced.fast import MatchRoute
 from silenced.schemas import check_settings
 from silenced.store import SilencedStore
 from stashes.backup import StashBackup
+from stashes.buckets import BucketedStashStore
 from stashes.cli import import_sensu
 from stashes.fast import FastPath
-from stashes.store import BucketedStashStore, StashStore
+from stashes.store import StashStore
 
 
 def create_app(

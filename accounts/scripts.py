@@ -3,19 +3,26 @@
 All their keys share the ``{accounts}`` hash tag, so each script touches one Redis
 Cluster slot. Keys a script can only learn from the data (a user's API keys, its
 tokens, the user behind a token) are built from a prefix given in ARGV, or stored
-whole, in that same slot.
+whole, in that same slot; the script asks for them in KEYS before it touches them
+(`redisio.calls.DECLARE_PRELUDE`).
 """
 
 from __future__ import annotations
 
-from redisio.calls import Script
+from redisio.calls import DECLARE_PRELUDE, Script
 
-# Deletes every token key listed in the token index `index`, then the index.
+# held(index) names the token keys listed in the token index `index`;
+# revoke(index, held) deletes them, then the index.
 _REVOKE = """
-local function revoke(index)
-  local held = redis.call('ZRANGE', index, 0, -1)
-  for i = 1, #held, 1000 do
-    redis.call('DEL', unpack(held, i, math.min(i + 999, #held)))
+local function held(index)
+  local keys = redis.call('ZRANGE', index, 0, -1)
+  for _, key in ipairs(keys) do need(key) end
+  return keys
+end
+
+local function revoke(index, keys)
+  for i = 1, #keys, 1000 do
+    redis.call('DEL', unpack(keys, i, math.min(i + 999, #keys)))
   end
   redis.call('DEL', index)
 end
@@ -25,12 +32,16 @@ end
 # hash, created_at, generated. created_at is kept when the user exists already; a
 # new password ends the user's tokens.
 PUT_USER = Script(
-    _REVOKE
+    DECLARE_PRELUDE
+    + _REVOKE
     + """
+local tokens = held(KEYS[3])
+local more = missing()
+if more then return more end
 redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3])
 redis.call('HSET', KEYS[1], 'password', ARGV[2], 'generated', ARGV[4])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-revoke(KEYS[3])
+revoke(KEYS[3], tokens)
 return 1
 """
 )
@@ -38,9 +49,14 @@ return 1
 # KEYS[1] user, KEYS[2] user index, KEYS[3] key index, KEYS[4] its token index.
 # ARGV: name, key hash prefix. Deletes the user, every API key and token of theirs.
 DELETE_USER = Script(
-    _REVOKE
+    DECLARE_PRELUDE
+    + _REVOKE
     + """
 local digests = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, digest in ipairs(digests) do need(ARGV[2] .. digest) end
+local tokens = held(KEYS[4])
+local more = missing()
+if more then return more end
 for _, digest in ipairs(digests) do
   local key = ARGV[2] .. digest
   if redis.call('HGET', key, 'username') == ARGV[1] then
@@ -48,18 +64,24 @@ for _, digest in ipairs(digests) do
     redis.call('ZREM', KEYS[3], digest)
   end
 end
-revoke(KEYS[4])
+revoke(KEYS[4], tokens)
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 """,
     convert=bool,
 )
 
-# KEYS[1] user index. ARGV: user hash prefix. Returns {name, generated, ...} by name.
+# KEYS[1] user index, then the user hashes. ARGV: user hash prefix. Returns {name,
+# generated, ...} by name.
 USERS = Script(
-    """
+    DECLARE_PRELUDE
+    + """
+local names = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, name in ipairs(names) do need(ARGV[1] .. name) end
+local more = missing()
+if more then return more end
 local out = {}
-for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, name in ipairs(names) do
   out[#out + 1] = name
   out[#out + 1] = redis.call('HGET', ARGV[1] .. name, 'generated') or '0'
 end
@@ -68,12 +90,16 @@ return out
     write=False,
 )
 
-# KEYS[1] user index. ARGV: user hash prefix, lex start, count. Returns {last name
-# read ('' when the index ended), name, password hash, created_at, generated, ...};
-# a name whose hash is gone is left out. For backups.
+# KEYS[1] user index, then the user hashes. ARGV: user hash prefix, lex start,
+# count. Returns {last name read ('' when the index ended), name, password hash,
+# created_at, generated, ...}; a name whose hash is gone is left out. For backups.
 USER_PAGE = Script(
-    """
+    DECLARE_PRELUDE
+    + """
 local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
+for _, name in ipairs(names) do need(ARGV[1] .. name) end
+local more = missing()
+if more then return more end
 local out = {''}
 if #names == tonumber(ARGV[3]) then out[1] = names[#names] end
 for _, name in ipairs(names) do
@@ -124,12 +150,16 @@ return 1
 """
 )
 
-# KEYS[1] key index. ARGV: key hash prefix, lex start, count. Returns {last digest
-# read ('' when the index ended), digest, username, created_by, created_at, ...};
-# a digest whose hash is gone is left out.
+# KEYS[1] key index, then the key hashes. ARGV: key hash prefix, lex start, count.
+# Returns {last digest read ('' when the index ended), digest, username,
+# created_by, created_at, ...}; a digest whose hash is gone is left out.
 KEY_PAGE = Script(
-    """
+    DECLARE_PRELUDE
+    + """
 local digests = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
+for _, digest in ipairs(digests) do need(ARGV[1] .. digest) end
+local more = missing()
+if more then return more end
 local out = {''}
 if #digests == tonumber(ARGV[3]) then out[1] = digests[#digests] end
 for _, digest in ipairs(digests) do
@@ -221,13 +251,18 @@ return {redis.call('HGET', KEYS[2], 'password'), 0, failures, 0}
 # Counts a failure the caller found (a wrong password, a malformed header).
 FAILED = Script(_THROTTLE + "return failed()\n", write=False)
 
-# KEYS[2] the API key. ARGV[3] user hash prefix. The user of the key, if it exists,
-# and its scopes (JSON; '' for none).
+# KEYS[2] the API key, then its user's hash (the caller declares the one it
+# expects; the script asks for it otherwise). ARGV[3] user hash prefix. The user of
+# the key, if it exists, and its scopes (JSON; '' for none).
 APIKEY = Script(
-    _THROTTLE
+    DECLARE_PRELUDE
+    + _THROTTLE
     + """
 local key = redis.call('HMGET', KEYS[2], 'username', 'scopes')
 local user = key[1]
+if user then need(ARGV[3] .. user) end
+local more = missing()
+if more then return more end
 if user and redis.call('EXISTS', ARGV[3] .. user) == 1 then
   return {user, 0, failures, 0, key[2] or ''}
 end
@@ -236,13 +271,18 @@ return failed()
     write=False,
 )
 
-# KEYS[2] the access token. ARGV[3] user hash prefix, ARGV[4] now (Unix s),
-# ARGV[5] '1' to accept an expired token (to refresh it). Its user, if it exists.
+# KEYS[2] the access token, then its user's hash (as APIKEY). ARGV[3] user hash
+# prefix, ARGV[4] now (Unix s), ARGV[5] '1' to accept an expired token (to refresh
+# it). Its user, if it exists.
 ACCESS = Script(
-    _THROTTLE
+    DECLARE_PRELUDE
+    + _THROTTLE
     + """
 local token = redis.call('HMGET', KEYS[2], 'username', 'expires_at')
 local user = token[1]
+if user then need(ARGV[3] .. user) end
+local more = missing()
+if more then return more end
 if user and redis.call('EXISTS', ARGV[3] .. user) == 1
     and (ARGV[5] == '1' or tonumber(token[2] or '0') > tonumber(ARGV[4])) then
   return {user, 0, failures, 0}

@@ -151,6 +151,9 @@ def _refresh_user(reply: list) -> tuple[str, int] | None:
 
 # Items per round trip when walking an index.
 BATCH = 500
+# Users remembered per API key or token (`AccountStore._owned`); forgotten all at
+# once past this, so a flood of keys costs memory once.
+OWNERS_KEPT = 10_000
 
 
 class AccountStore:
@@ -158,6 +161,9 @@ class AccountStore:
 
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
+        # The user each API key or token key last named: a hint only, the script
+        # asks for the right one when it is another.
+        self._owners: dict[str, str] = {}
 
     # Users
 
@@ -228,6 +234,25 @@ class AccountStore:
         call = script([self.keys.failures(address), key], args)
         return call._replace(convert=_attempt)
 
+    def _owned(self, script: Any, address: str, key: str, args: list) -> Call:
+        """A lookup of `key` (an API key or token) that touches its user's hash:
+        declared up front when an earlier lookup found it, so that a lookup is
+        one round trip, not two (DECLARE_PRELUDE)."""
+        keys = [self.keys.failures(address), key]
+        owner = self._owners.get(key)
+        if owner is not None:
+            keys.append(self.keys.user(owner))
+
+        def convert(reply: list) -> Attempt:
+            attempt = _attempt(reply)
+            if attempt.value is not None:
+                if len(self._owners) >= OWNERS_KEPT:
+                    self._owners.clear()
+                self._owners[key] = attempt.value
+            return attempt
+
+        return script(keys, args)._replace(convert=convert)
+
     def login(self, address: str, name: str, limit: int, window: int) -> Call:
         """User `name`'s password hash (None when there is no such user)."""
         return self._throttled(
@@ -237,7 +262,7 @@ class AccountStore:
     def apikey_login(self, address: str, digest: str, limit: int, window: int) -> Call:
         """The user of the API key with this digest; a failure when unknown."""
         args = [limit, window, self.keys.user("")]
-        return self._throttled(scripts.APIKEY, address, self.keys.apikey(digest), args)
+        return self._owned(scripts.APIKEY, address, self.keys.apikey(digest), args)
 
     def token_login(
         self,
@@ -252,7 +277,7 @@ class AccountStore:
         `expired` is allowed (for refreshes); a failure when unknown."""
         args = [limit, window, self.keys.user(""), repr(now), int(expired)]
         key = self.keys.access_token(digest)
-        return self._throttled(scripts.ACCESS, address, key, args)
+        return self._owned(scripts.ACCESS, address, key, args)
 
     def failed_login(self, address: str, limit: int, window: int) -> Call:
         """Count a failure found outside Redis (a wrong password, a bad header)."""

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from archives.schemas import RecordView, Stored
 from redisio.assetrefs import REFS_LUA
-from redisio.calls import Call, Script, text
+from redisio.calls import DECLARE_PRELUDE, Call, Script, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
 
@@ -60,9 +60,16 @@ class AssetWrite(NamedTuple):
 
 
 # Lua that reads one record with its aliases and references: `record(id)` gives
-# {data, etag, deleted_at, last_download_at, {aliases}, {refs}} or false.
+# {data, etag, deleted_at, last_download_at, {aliases}, {refs}} or false, once
+# `record_keys(id)` named its keys and missing() found them all declared.
 # ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
 _READ_LUA = """
+local function record_keys(id)
+  need(ARGV[1] .. id)
+  need(ARGV[2] .. id)
+  need(ARGV[3] .. id)
+end
+
 local function record(id)
   local fields = redis.call('HMGET', ARGV[1] .. id, 'data', 'etag', 'deleted_at',
                             'last_download_at')
@@ -73,15 +80,28 @@ local function record(id)
 end
 """
 
-# ARGV: record prefix, alias set prefix, refs prefix, id.
-_GET = Script(_READ_LUA + "return record(ARGV[4]) or {}")
+# KEYS: the record, its alias set and refs set. ARGV: record prefix, alias set
+# prefix, refs prefix, id.
+_GET = Script(
+    DECLARE_PRELUDE
+    + _READ_LUA
+    + """
+record_keys(ARGV[4])
+local more = missing()
+if more then return more end
+return record(ARGV[4]) or {}
+""",
+    write=False,
+)
 
 # KEYS[1] an index: live or trash ids, or a sort index of "<key>\0<id>" members
-# of both. ARGV: the three prefixes, the range's start, count, "asc" or "desc", and
-# for a sort index the state to keep ("live" or "trash"; "" keeps all).
+# of both; then the keys of the records read (the script asks for them). ARGV: the
+# three prefixes, the range's start, count, "asc" or "desc", and for a sort index
+# the state to keep ("live" or "trash"; "" keeps all).
 # Returns {last member read ('' at the end), id, record, id, record...}.
 _PAGE = Script(
-    _READ_LUA
+    DECLARE_PRELUDE
+    + _READ_LUA
     + """
 local members
 if ARGV[6] == 'desc' then
@@ -89,6 +109,9 @@ if ARGV[6] == 'desc' then
 else
   members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
 end
+for _, member in ipairs(members) do record_keys(string.sub(member, -128)) end
+local more = missing()
+if more then return more end
 local out = {''}
 if #members == tonumber(ARGV[5]) then out[1] = members[#members] end
 for _, member in ipairs(members) do
@@ -110,9 +133,12 @@ return out
 # The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
 # `index_sorts` puts `record` in them, under the index key `prefix` .. sort, with
 # the members ARGV[first + 1..3].
-_SORTS_LUA = """
-local SORTS = {'created_at', 'size', 'filename'}
-
+SORTS = ("created_at", "size", "filename")
+_SORTS_LUA = (
+    "local SORTS = {"
+    + ", ".join(f"'{s}'" for s in SORTS)
+    + "}\n"
+    + """
 local function index_sorts(record, prefix, first)
   for i, field in ipairs(SORTS) do
     local member = ARGV[first + i]
@@ -123,9 +149,11 @@ local function index_sorts(record, prefix, first)
   end
 end
 """
+)
 
 # Alias moves: `take_alias(id, alias)` points alias at id, out of its old holder's
-# set; ARGV[1] alias key prefix, ARGV[2] alias set prefix.
+# set; ARGV[1] alias key prefix, ARGV[2] alias set prefix. Every key they touch is
+# one the script named with need() first.
 _ALIAS_LUA = """
 local function take_alias(id, alias)
   local key = ARGV[1] .. alias
@@ -143,13 +171,16 @@ end
 """
 
 # KEYS[1] namespace marker, KEYS[2] record, KEYS[3] live index, KEYS[4] trash,
-# KEYS[5] alias set, then (with an asset) KEYS[6] asset index, KEYS[7] asset hash.
+# KEYS[5] alias set, then (with an asset) KEYS[6] asset index, KEYS[7] asset hash,
+# then the sort indexes, alias keys, alias sets and reference sets it touches
+# (DECLARE_PRELUDE: an alias's holder is known once its alias key is read).
 # ARGV: alias key prefix, alias set prefix, id, data, etag, expected record etag
 # ('' = none may exist), "add" or "replace" (the aliases), sort index prefix, the
 # record's members of the created_at, size and filename indexes, alias count,
 # aliases..., then with an asset: name, json, etag, expected etag, refs prefix, ids.
 _WRITE = Script(
-    REFS_LUA
+    DECLARE_PRELUDE
+    + REFS_LUA
     + _ALIAS_LUA
     + _SORTS_LUA
     + """
@@ -159,10 +190,24 @@ local current = redis.call('HGET', KEYS[2], 'etag') or ''
 if current ~= ARGV[6] then return -2 end
 local n = tonumber(ARGV[12])
 local a = 13 + n
-if KEYS[6] then
+local with_asset = #ARGV > 12 + n
+local refs
+if with_asset then
   local asset_etag = redis.call('HGET', KEYS[7], 'etag') or ''
   if asset_etag ~= ARGV[a + 3] then return -3 end
+  refs = refs_plan(ARGV[a + 4], redis.call('HGET', KEYS[7], 'json'), ARGV[a + 5])
 end
+for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
+for i = 13, 12 + n do need(ARGV[1] .. ARGV[i]) end
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do need(ARGV[1] .. alias) end
+local more = missing()
+if more then return more end
+for i = 13, 12 + n do
+  local holder = redis.call('GET', ARGV[1] .. ARGV[i])
+  if holder and holder ~= id then need(ARGV[2] .. holder) end
+end
+more = missing()
+if more then return more end
 local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
 local outcome = 2
 if current == '' or (was_deleted and was_deleted ~= '') then outcome = 1 end
@@ -184,31 +229,46 @@ for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   end
 end
 for i = 13, 12 + n do take_alias(id, ARGV[i]) end
-if KEYS[6] then
-  local old = redis.call('HGET', KEYS[7], 'json')
+if with_asset then
   redis.call('HSET', KEYS[7], 'json', ARGV[a + 1], 'etag', ARGV[a + 2])
   redis.call('ZADD', KEYS[6], 0, ARGV[a])
-  swap_refs(ARGV[a + 4], ARGV[a], old, ARGV[a + 5])
+  refs_apply(refs, ARGV[a])
 end
 return outcome
 """,
     convert=WriteOutcome,
 )
 
-# KEYS[1] record, KEYS[2] live index, KEYS[3] trash, KEYS[4] alias set, KEYS[5] refs.
-# ARGV: alias key prefix, alias set prefix, id, now, etag, "force" or "".
+# Needs DECLARE_PRELUDE: names the alias keys of the aliases of the record whose
+# alias set is KEYS[4], and returns them (ARGV[1] alias key prefix).
+_HELD_LUA = """
+local function alias_keys()
+  local keys = {}
+  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    keys[#keys + 1] = need(ARGV[1] .. alias)
+  end
+  return keys
+end
+"""
+
+# KEYS[1] record, KEYS[2] live index, KEYS[3] trash, KEYS[4] alias set, KEYS[5]
+# refs, then the alias keys it touches. ARGV: alias key prefix, alias set prefix,
+# id, now, etag, "force" or "".
 _TRASH = Script(
-    _ALIAS_LUA
+    DECLARE_PRELUDE
+    + _HELD_LUA
     + """
 local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
 if not deleted then return 0 end
 if deleted ~= '' then return -2 end
 if ARGV[6] ~= 'force' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
+local held = alias_keys()
+local more = missing()
+if more then return more end
 redis.call('HSET', KEYS[1], 'deleted_at', ARGV[4], 'etag', ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local key = ARGV[1] .. alias
+for _, key in ipairs(held) do
   if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
 end
 return 1
@@ -216,12 +276,18 @@ return 1
     convert=TrashOutcome,
 )
 
-# KEYS as _TRASH but the refs. ARGV: alias key prefix, alias set prefix, id, etag.
+# KEYS as _TRASH but the refs (the alias keys from KEYS[5] on). ARGV: alias key
+# prefix, alias set prefix, id, etag.
 _RESTORE = Script(
-    """
+    DECLARE_PRELUDE
+    + _HELD_LUA
+    + """
 local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
 if not deleted then return 0 end
 if deleted == '' then return 2 end
+alias_keys()
+local more = missing()
+if more then return more end
 redis.call('HSET', KEYS[1], 'deleted_at', '', 'etag', ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
@@ -239,11 +305,13 @@ return 1
     convert=RestoreOutcome,
 )
 
-# KEYS as _TRASH. ARGV: alias key prefix, alias set prefix, id, trashed before
-# (a Unix time: only a record in the trash since then, and unreferenced here, is
-# purged; '' purges whatever its state), sort index prefix.
+# KEYS as _TRASH, then the sort indexes. ARGV: alias key prefix, alias set
+# prefix, id, trashed before (a Unix time: only a record in the trash since then,
+# and unreferenced here, is purged; '' purges whatever its state), sort index prefix.
 _PURGE = Script(
-    _SORTS_LUA
+    DECLARE_PRELUDE
+    + _HELD_LUA
+    + _SORTS_LUA
     + """
 local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
 if not deleted then return 0 end
@@ -251,8 +319,11 @@ if ARGV[4] ~= '' then
   if deleted == '' or tonumber(deleted) > tonumber(ARGV[4]) then return 0 end
   if redis.call('SCARD', KEYS[5]) > 0 then return -1 end
 end
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local key = ARGV[1] .. alias
+local held = alias_keys()
+for _, field in ipairs(SORTS) do need(ARGV[5] .. field) end
+local more = missing()
+if more then return more end
+for _, key in ipairs(held) do
   if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
 end
 for _, field in ipairs(SORTS) do
@@ -267,16 +338,31 @@ return 1
 )
 
 # A record as a backup holds it, in its state (live or trashed), replacing the
-# record there. KEYS: as _WRITE's first five. ARGV: alias key prefix, alias set
-# prefix, id, data, etag, deleted_at ('' live), last_download_at ('' never), sort
-# index prefix, the record's three sort members, alias count, aliases...
+# record there. KEYS: as _WRITE's first five, then the sort indexes and alias keys
+# it touches (DECLARE_PRELUDE). ARGV: alias key prefix, alias set prefix, id, data,
+# etag, deleted_at ('' live), last_download_at ('' never), sort index prefix, the
+# record's three sort members, alias count, aliases...
 # Returns 0 without the namespace, else 1.
 _LOAD = Script(
-    _ALIAS_LUA
+    DECLARE_PRELUDE
+    + _ALIAS_LUA
     + _SORTS_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local id, live = ARGV[3], ARGV[6] == ''
+local id, live, n = ARGV[3], ARGV[6] == '', tonumber(ARGV[12])
+for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
+for i = 13, 12 + n do need(ARGV[1] .. ARGV[i]) end
+for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do need(ARGV[1] .. alias) end
+local more = missing()
+if more then return more end
+if live then
+  for i = 13, 12 + n do
+    local holder = redis.call('GET', ARGV[1] .. ARGV[i])
+    if holder and holder ~= id then need(ARGV[2] .. holder) end
+  end
+  more = missing()
+  if more then return more end
+end
 for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias) end
 index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
@@ -289,7 +375,7 @@ else
   redis.call('ZREM', KEYS[3], id)
 end
 -- A trashed record keeps its aliases in its set only, as a trashed one does.
-for i = 13, 12 + tonumber(ARGV[12]) do
+for i = 13, 12 + n do
   if live then
     take_alias(id, ARGV[i])
   else
@@ -378,7 +464,9 @@ class ArchiveStore:
 
     def get(self, ns: str, archive_id: str) -> Call:
         """The record of `archive_id` in `ns` as a RecordView, or None."""
-        return _GET([], [*self._prefixes(ns), archive_id])._replace(convert=_view)
+        keys = [prefix + archive_id for prefix in self._prefixes(ns)]
+        args = [*self._prefixes(ns), archive_id]
+        return _GET(keys, args)._replace(convert=_view)
 
     def asset(self, ns: str, name: str) -> Call:
         """(json, etag) of asset `name` of `ns`, or None: what an upload with
@@ -434,6 +522,12 @@ class ArchiveStore:
                 k.archive_refs_prefix(ns),
                 " ".join(asset.ids),
             ]
+        # Declared up front: the keys the arguments name; the script asks for
+        # those it learns of from the data (DECLARE_PRELUDE).
+        keys += self._sorts(ns)
+        keys += [k.archive_alias(ns, alias) for alias in aliases]
+        if asset is not None:
+            keys += [k.archive_refs(ns, i) for i in asset.ids]
         return _WRITE(keys, args)
 
     def _write_keys(self, ns: str, archive_id: str) -> list[str]:
@@ -445,6 +539,9 @@ class ArchiveStore:
             k.archive_trash(ns),
             k.archive_aliases(ns, archive_id),
         ]
+
+    def _sorts(self, ns: str) -> list[str]:
+        return [self.keys.archive_sort(ns, sort) for sort in SORTS]
 
     def _state_keys(self, ns: str, archive_id: str) -> list[str]:
         k = self.keys
@@ -487,7 +584,7 @@ class ArchiveStore:
             cutoff,
             self.keys.archive_sort_prefix(ns),
         ]
-        return _PURGE(self._state_keys(ns, archive_id), args)
+        return _PURGE([*self._state_keys(ns, archive_id), *self._sorts(ns)], args)
 
     def load(
         self,
@@ -511,6 +608,8 @@ class ArchiveStore:
             len(view.aliases),
             *view.aliases,
         ]
+        keys += self._sorts(ns)
+        keys += [k.archive_alias(ns, alias) for alias in view.aliases]
         return _LOAD(keys, args)
 
     def touch(self, ns: str, archive_id: str, now: int) -> Call:
@@ -642,17 +741,28 @@ class ArchiveStore:
         return Call(("DEL", self.keys.blob(archive_id)))
 
 
-# KEYS[1] an asset index. ARGV: asset hash prefix, reference set prefix, lex start,
-# count. Adds every archive id the assets name to its reference set; returns the
-# last name read, or false at the end of the index.
+# KEYS[1] an asset index, then the asset hashes and reference sets it touches.
+# ARGV: asset hash prefix, reference set prefix, lex start, count. Adds every
+# archive id the assets name to its reference set; returns the last name read, or
+# false at the end of the index.
 _BACKFILL = Script(
-    REFS_LUA
+    DECLARE_PRELUDE
+    + REFS_LUA
     + """
 local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
+for _, name in ipairs(names) do need(ARGV[1] .. name) end
+local more = missing()
+if more then return more end
+local named = {}
 for _, name in ipairs(names) do
-  for id in pairs(archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))) do
-    redis.call('SADD', ARGV[2] .. id, name)
-  end
+  local ids = archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))
+  for id in pairs(ids) do need(ARGV[2] .. id) end
+  named[name] = ids
+end
+more = missing()
+if more then return more end
+for name, ids in pairs(named) do
+  for id in pairs(ids) do redis.call('SADD', ARGV[2] .. id, name) end
 end
 if #names == tonumber(ARGV[4]) then return names[#names] end
 return false

@@ -17,7 +17,7 @@ import json as jsonlib
 from typing import Any, NamedTuple
 
 from redisio.assetrefs import REFS_LUA
-from redisio.calls import LIST_BUDGET, Call, Script, text
+from redisio.calls import DECLARE_PRELUDE, LIST_BUDGET, Call, Script, text
 from redisio.keys import Keys
 from sensugo.assets import referenced_ids
 from sensugo.paging import Batch, Batches, lex_start
@@ -59,20 +59,25 @@ class SwapOutcome(enum.Enum):
     REPLACED = 1
 
 
-# KEYS[1] namespace marker, KEYS[2] asset index, KEYS[3] asset hash.
-# ARGV: name, json, etag, "create" (fail if it exists) or "put" (create or replace),
-# the namespace's reference set prefix, the archive ids the asset names.
+# KEYS[1] namespace marker, KEYS[2] asset index, KEYS[3] asset hash, then the
+# reference sets it touches (DECLARE_PRELUDE). ARGV: name, json, etag, "create"
+# (fail if it exists) or "put" (create or replace), the namespace's reference set
+# prefix, the archive ids the asset names.
 _PUT = Script(
-    REFS_LUA
+    DECLARE_PRELUDE
+    + REFS_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local existed = redis.call('EXISTS', KEYS[3])
 if existed == 1 and ARGV[4] == 'create' then return 0 end
 local old = redis.call('HGET', KEYS[3], 'json')
+local refs = refs_plan(ARGV[5], old, ARGV[6])
+local more = missing()
+if more then return more end
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-swap_refs(ARGV[5], ARGV[1], old, ARGV[6])
+refs_apply(refs, ARGV[1])
 return 1 + existed
 """,
     convert=PutOutcome,
@@ -81,37 +86,52 @@ return 1 + existed
 # KEYS as _PUT. ARGV: name, json, etag, the ETag the change was computed from,
 # then as _PUT. The compare-and-swap of PATCH.
 _SWAP = Script(
-    REFS_LUA
+    DECLARE_PRELUDE
+    + REFS_LUA
     + """
 local current = redis.call('HGET', KEYS[3], 'etag')
 if not current then return 0 end
 if current ~= ARGV[4] then return -1 end
 local old = redis.call('HGET', KEYS[3], 'json')
+local refs = refs_plan(ARGV[5], old, ARGV[6])
+local more = missing()
+if more then return more end
 redis.call('HSET', KEYS[3], 'json', ARGV[2], 'etag', ARGV[3])
-swap_refs(ARGV[5], ARGV[1], old, ARGV[6])
+refs_apply(refs, ARGV[1])
 return 1
 """,
     convert=SwapOutcome,
 )
 
-# KEYS[1] asset index, KEYS[2] asset hash. ARGV: name, reference set prefix.
+# KEYS[1] asset index, KEYS[2] asset hash, then the reference sets it touches.
+# ARGV: name, reference set prefix.
 _DELETE = Script(
-    REFS_LUA
+    DECLARE_PRELUDE
+    + REFS_LUA
     + """
+local refs = refs_plan(ARGV[2], redis.call('HGET', KEYS[2], 'json'), '')
+local more = missing()
+if more then return more end
 redis.call('ZREM', KEYS[1], ARGV[1])
-swap_refs(ARGV[2], ARGV[1], redis.call('HGET', KEYS[2], 'json'), '')
+refs_apply(refs, ARGV[1])
 return redis.call('DEL', KEYS[2])
 """,
     convert=bool,
 )
 
-# KEYS[1] asset index. ARGV: asset hash prefix, lex start, count, budget (bytes).
-# Returns {last name read ('' when the index ended), name, json, name, json...}:
-# names stop before the JSON read would pass the budget, one asset at least, so a
-# batch of big assets never holds up Redis (spec stashes.md 17.10).
+# KEYS[1] asset index, then the asset hashes it reads (DECLARE_PRELUDE: the first
+# call of a batch declares none, and is told them). ARGV: asset hash prefix, lex
+# start, count, budget (bytes). Returns {last name read ('' when the index ended),
+# name, json, name, json...}: names stop before the JSON read would pass the
+# budget, one asset at least, so a batch of big assets never holds up Redis (spec
+# stashes.md 17.10).
 _PAGE = Script(
-    """
+    DECLARE_PRELUDE
+    + """
 local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, ARGV[3])
+for _, name in ipairs(names) do need(ARGV[1] .. name) end
+local more = missing()
+if more then return more end
 local budget, read, out = tonumber(ARGV[4]), 0, {''}
 if #names == tonumber(ARGV[3]) then out[1] = names[#names] end
 for i, name in ipairs(names) do
@@ -150,10 +170,13 @@ class AssetStore:
             self.keys.asset(ns, name),
         ]
 
-    def _refs(self, ns: str, json: bytes) -> list[str]:
-        """The reference arguments of a write of `json`: prefix, ids it names."""
+    def _refs(self, ns: str, json: bytes) -> tuple[list[str], list[str]]:
+        """The reference sets a write of `json` adds to (declared up front: the
+        script asks only for those of the old asset), and its arguments: prefix,
+        ids it names."""
         ids = referenced_ids(jsonlib.loads(json))
-        return [self.keys.archive_refs_prefix(ns), " ".join(ids)]
+        sets = [self.keys.archive_refs(ns, i) for i in ids]
+        return sets, [self.keys.archive_refs_prefix(ns), " ".join(ids)]
 
     def get_asset(self, ns: str, name: str) -> Call:
         """Asset `name` of `ns` as a StoredAsset, or None. One HMGET."""
@@ -172,15 +195,17 @@ class AssetStore:
         self, ns: str, name: str, json: bytes, etag: str, create: bool
     ) -> Call:
         """Store an asset; a `PutOutcome` (with `create`, an existing one is kept)."""
-        args = [name, json, etag, "create" if create else "put", *self._refs(ns, json)]
-        return _PUT(self._keys(ns, name), args)
+        sets, refs = self._refs(ns, json)
+        args = [name, json, etag, "create" if create else "put", *refs]
+        return _PUT([*self._keys(ns, name), *sets], args)
 
     def swap_asset(
         self, ns: str, name: str, old_etag: str, json: bytes, etag: str
     ) -> Call:
         """Replace the asset if its ETag is still `old_etag`; a `SwapOutcome`."""
-        args = [name, json, etag, old_etag, *self._refs(ns, json)]
-        return _SWAP(self._keys(ns, name), args)
+        sets, refs = self._refs(ns, json)
+        args = [name, json, etag, old_etag, *refs]
+        return _SWAP([*self._keys(ns, name), *sets], args)
 
     def delete_asset(self, ns: str, name: str) -> Call:
         """Delete the asset; True when it existed. Of two deletes, one wins."""

@@ -54,9 +54,11 @@ class Part(Protocol):
         deployment holds; None when it never would."""
         ...
 
-    def write(self, item: Any) -> Call:
+    def write(self, item: Any) -> Call | list[Call]:
         """One round trip storing `item`, replacing what is there; True when stored
-        (False: what it belongs to, a namespace or a user, does not exist)."""
+        (False: what it belongs to, a namespace or a user, does not exist). Several,
+        in order, where what it stores spans Redis Cluster slots: stored when each
+        answers True."""
         ...
 
 

@@ -173,7 +173,13 @@ class Restore:
             batch = [
                 record for record, taken in zip(batch, held, strict=True) if not taken
             ]
-        results = self.client.run_all([part.write(record.item) for record in batch])
+        writes = [part.write(record.item) for record in batch]
+        flat = [call for w in writes for call in (w if isinstance(w, list) else [w])]
+        replies = iter(self.client.run_all(flat))
+        results = [
+            all([next(replies) for _ in w]) if isinstance(w, list) else next(replies)
+            for w in writes
+        ]
         for record, stored in zip(batch, results, strict=True):
             if stored:
                 self.stored[part.kind] += 1

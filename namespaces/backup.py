@@ -47,6 +47,10 @@ class NamespaceBackup:
         # A namespace holds nothing of its own: finding it is no conflict.
         return None
 
-    def write(self, item: str) -> Call:
-        # A namespace holds nothing of its own: replacing one is keeping it.
-        return self.store.create_call(item)._replace(convert=lambda _: True)
+    def write(self, item: str) -> list[Call]:
+        # A namespace holds nothing of its own: replacing one is keeping it. On
+        # Redis Cluster the marker and the list are in two slots: the marker comes
+        # first, so a crash between them leaves a namespace unlisted, which the
+        # next import (or create) lists, never a listed one without its marker.
+        calls = self.store.create_calls(item)
+        return [call._replace(convert=lambda _: True) for call in calls]

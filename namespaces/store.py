@@ -121,8 +121,19 @@ class NamespaceStore:
         return bool(created)
 
     def create_call(self, ns: str) -> Call:
-        """The one round trip of `create`, for callers that batch them."""
+        """The one round trip of `create` on a single Redis, for callers that
+        batch them."""
         return _CREATE([self.keys.namespace(ns), self.keys.namespace_index], [ns])
+
+    def create_calls(self, ns: str) -> list[Call]:
+        """The round trips of `create`, in order, for callers that batch them:
+        on Redis Cluster the marker, then the list (as `create`)."""
+        if not self.cluster:
+            return [self.create_call(ns)]
+        return [
+            Call(("SET", self.keys.namespace(ns), "1", "NX"), write=True),
+            Call(("ZADD", self.keys.namespace_index, 0, ns), write=True),
+        ]
 
     def count(self) -> Call:
         """How many namespaces there are. One ZCARD."""

@@ -1,17 +1,21 @@
 """The Lua that keeps archive reference sets in step with asset writes.
 
 Every script that writes or deletes an asset (the assets API's and the archives
-API's) starts with `REFS_LUA` and calls ``swap_refs`` in the same script, so an asset
-and the reference sets of the archive ids it names never disagree (spec archives.md
-4.2). The old ids are read from the stored asset's JSON inside the script; the new
-ones come from the caller (`sensugo.assets.referenced_ids`).
+API's) has `REFS_LUA` and calls ``refs_plan`` and ``refs_apply`` in the same
+script, so an asset and the reference sets of the archive ids it names never
+disagree (spec archives.md 4.2). The old ids are read from the stored asset's JSON
+inside the script; the new ones come from the caller
+(`sensugo.assets.referenced_ids`), who declares their sets in KEYS; the sets of the
+old ones the script asks for (`redisio.calls.DECLARE_PRELUDE`).
 """
 
 from __future__ import annotations
 
-# swap_refs(prefix, name, old_json or false, new ids separated by spaces): asset
-# `name` stops naming the ids of `old_json` it no longer names and starts naming the
-# new ones. Ids are 128 hex digits, lowercased as agents compare them.
+# Needs DECLARE_PRELUDE before it. refs_plan(prefix, old_json or false, new ids
+# separated by spaces) names, through need(), the reference sets an asset's write
+# changes: those of the ids of `old_json` it no longer names, and of the new ones;
+# refs_apply(plan, name) then moves asset `name` out of the first and into the
+# second. Ids are 128 hex digits, lowercased as agents compare them.
 REFS_LUA = """
 local function archive_ids(json)
   local ids = {}
@@ -31,12 +35,18 @@ local function archive_ids(json)
   return ids
 end
 
-local function swap_refs(prefix, name, old_json, new_ids)
-  local new = {}
+local function refs_plan(prefix, old_json, new_ids)
+  local new, drop, add = {}, {}, {}
   for id in string.gmatch(new_ids, '%S+') do new[id] = true end
   for id in pairs(archive_ids(old_json)) do
-    if not new[id] then redis.call('SREM', prefix .. id, name) end
+    if not new[id] then drop[#drop + 1] = need(prefix .. id) end
   end
-  for id in pairs(new) do redis.call('SADD', prefix .. id, name) end
+  for id in pairs(new) do add[#add + 1] = need(prefix .. id) end
+  return {drop, add}
+end
+
+local function refs_apply(plan, name)
+  for _, key in ipairs(plan[1]) do redis.call('SREM', key, name) end
+  for _, key in ipairs(plan[2]) do redis.call('SADD', key, name) end
 end
 """

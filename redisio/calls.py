@@ -48,6 +48,42 @@ end
 )
 
 
+# Redis Cluster runs a script only on keys passed in KEYS: one it reads or writes
+# without declaring them may be half-migrated, and it would read nothing there or
+# write beside the migration. A script that learns from data which other keys it
+# touches (the aliases of an archive, the reference sets an old asset named, the
+# hashes a list page reads) starts with `DECLARE_PRELUDE`: it reads declared keys
+# only, passes each further key through need(), and before its first write (or
+# read of such a key) returns missing() when that is not nil. The reply is
+# `NEED` and the keys it lacks; the client sends the call again with them added
+# (`Call.widened`), so each key a script touches is in KEYS when it touches it.
+NEED = "stashd:need"
+# Rounds of widening one call may take: each learns keys from data, which another
+# write can change in between.
+WIDEN_ROUNDS = 5
+DECLARE_PRELUDE = (
+    f"local NEED = '{NEED}'\n"
+    + """
+local declared, needed = {}, {}
+for _, k in ipairs(KEYS) do declared[k] = true end
+local function need(key)
+  if not declared[key] then
+    declared[key] = true
+    needed[#needed + 1] = key
+  end
+  return key
+end
+local function missing()
+  if #needed == 0 then return nil end
+  local out = {NEED}
+  for _, key in ipairs(needed) do out[#out + 1] = key end
+  return out
+end
+"""
+)
+_NEEDS = (NEED.encode(), NEED)
+
+
 class Call(NamedTuple):
     """One Redis round trip, described: a command, and what to make of its reply."""
 
@@ -58,6 +94,8 @@ class Call(NamedTuple):
     # Changes data that must survive a failover: with REDIS_WAIT_REPLICAS set,
     # replicas confirm it before it counts as done.
     write: bool = False
+    # A script with DECLARE_PRELUDE: its reply may ask for more keys.
+    declares: bool = False
 
     def result(self, reply: Any) -> Any:
         return reply if self.convert is None else self.convert(reply)
@@ -65,6 +103,22 @@ class Call(NamedTuple):
     def fallback(self) -> tuple:
         """The EVAL that stands in for this EVALSHA when Redis has no such script."""
         return ("EVAL", self.script, *self.args[2:])
+
+    def widened(self, reply: Any) -> Call | None:
+        """This call with the keys its script asked for in `reply` added to KEYS,
+        or None when the reply is its answer (see DECLARE_PRELUDE)."""
+        if not (type(reply) is list and reply and reply[0] in _NEEDS):
+            return None
+        n = int(self.args[2])
+        keys, rest = self.args[3 : 3 + n], self.args[3 + n :]
+        extra = reply[1:]
+        args = (*self.args[:2], n + len(extra), *keys, *extra, *rest)
+        return self._replace(args=args)
+
+
+def too_wide(call: Call) -> Exception:
+    """The error of a call that asked for more keys WIDEN_ROUNDS times."""
+    return RuntimeError(f"script {call.args[1]!r} kept asking for more keys")
 
 
 # A generator of the round trips an operation needs: it yields each Call, is sent its
@@ -84,6 +138,8 @@ class Script:
         *,
         write: bool = True,
     ) -> None:
+        # Scripts that ask for keys say so by starting with the prelude.
+        self.declares = source.startswith(DECLARE_PRELUDE)
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.convert = convert
@@ -97,6 +153,7 @@ class Script:
             self.source,
             self.convert,
             self.write,
+            self.declares,
         )
 
 

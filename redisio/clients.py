@@ -32,7 +32,8 @@ from redis.sentinel import Sentinel
 from core import metrics
 from core.errors import UNREACHABLE, redis_refusal
 from core.settings import RedisTarget, redis_target
-from redisio.calls import Call, Steps
+from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
+from redisio.drive import drive_steps
 
 RedisClient = redis.Redis | redis.RedisCluster
 
@@ -191,14 +192,28 @@ class BlockingClient:
             raise
 
     def run(self, call: Call) -> Any:
-        """Run `call`: its command (EVAL when the script is not cached), converted."""
+        """Run `call`: its command (EVAL when the script is not cached), converted;
+        again with more keys while its script asks for them (`Call.widened`)."""
         try:
             reply = self.execute(*call.args)
         except redis.exceptions.NoScriptError:
             reply = self.execute(*call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return self._widen(wider)
         if self.replicas and call.write:
             self.confirm_writes()
         return call.result(reply)
+
+    def _widen(self, call: Call) -> Any:
+        for _ in range(WIDEN_ROUNDS):
+            reply = self.execute(*call.args)  # the script was just loaded
+            wider = call.widened(reply)
+            if wider is None:
+                if self.replicas and call.write:
+                    self.confirm_writes()
+                return call.result(reply)
+            call = wider
+        raise too_wide(call)
 
     def run_all(self, calls: list[Call]) -> list[Any]:
         """Run `calls` pipelined, in order, in one write, and read their replies.
@@ -233,6 +248,9 @@ class BlockingClient:
                 reply = self.execute(*call.fallback())  # NOSCRIPT: it did not run
             elif isinstance(reply, Exception):
                 raise reply
+            if call.declares and (wider := call.widened(reply)) is not None:
+                results.append(self._widen(wider))
+                continue
             results.append(call.result(reply))
         if self.replicas:
             self.confirm_writes()
@@ -248,22 +266,16 @@ class BlockingClient:
         conn.send_command(*self._wait)
         confirm(conn.read_response(), self.replicas)
 
+    def run_each(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` one after another (a step over every stash bucket)."""
+        return [self.run(call) for call in calls]
+
     def drive(self, steps: Steps[T]) -> T:
         """Run each call `steps` yields, sending it the result; return its own.
 
         A call that fails (Redis down, an error reply) raises its error in `steps`.
         """
-        try:
-            call = next(steps)
-            while True:
-                try:
-                    result = self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
+        return drive_steps(steps, self.run, self.run_each)
 
     def close(self) -> None:
         """Close the calling thread's connection (the next command opens another)."""

@@ -26,9 +26,10 @@ from redis.retry import Retry
 
 from core.errors import UNREACHABLE
 from core.settings import redis_target
-from redisio.calls import Call, Steps
+from redisio.calls import WIDEN_ROUNDS, Call, too_wide
 from redisio.clients import BlockingClient, confirm, node_options
-from redisio.pipelined import PipelinedClient, _discard
+from redisio.pipe import discard
+from redisio.pipelined import PipelinedClient
 
 SLOTS = 16384
 # Redirections followed for one call: a slot moves once per reshard step.
@@ -153,23 +154,10 @@ class ClusterBlockingClient(BlockingClient):
         """Run one command on the primary of its key's slot."""
         return self.run(Call(args))
 
-    def drive(self, steps: Steps[T]) -> T:
-        """`BlockingClient.drive`; a step may also be a list of calls (one per
-        bucket of the stashes), sent the list of their results."""
-        try:
-            call: Any = next(steps)
-            while True:
-                try:
-                    if isinstance(call, list):
-                        result: Any = [self.run(one) for one in call]
-                    else:
-                        result = self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
+    def run_all(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` in order, each on the primary of its own slot (a batch of
+        a backup import spans slots): one round trip each, for maintenance."""
+        return [self.run(call) for call in calls]
 
     def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""
@@ -203,9 +191,28 @@ class ClusterBlockingClient(BlockingClient):
             reply = once(call.args)
         except NoScriptError:
             reply = once(call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return self._widen(wider)
         if self.replicas and call.write:
             node.confirm_writes()
         return call.result(reply)
+
+    def _widen(self, call: Call) -> Any:
+        """Run `call` again while its script asks for more keys: each round on the
+        primary of its slot now (a round may meet a redirection)."""
+        for _ in range(WIDEN_ROUNDS):
+            address = self._address(call_slot(call.args))
+            try:
+                reply = self._node(address).execute(*call.args)
+            except (MovedError, AskError, TryAgainError):
+                return self.run(call)  # it did not run: as any call
+            wider = call.widened(reply)
+            if wider is None:
+                if self.replicas and call.write:
+                    self._node(address).confirm_writes()
+                return call.result(reply)
+            call = wider
+        raise too_wide(call)
 
     def close(self) -> None:
         """Close the calling thread's connections."""
@@ -257,33 +264,6 @@ class ClusterPipelinedClient(PipelinedClient):
         """Run one command on the primary of its key's slot."""
         return await self.run(Call(args))
 
-    async def drive(self, steps: Steps[T]) -> T:
-        """`PipelinedClient.drive`; a step may also be a list of calls, run at once
-        (pipelined on each primary's connection) and sent the list of results."""
-        try:
-            call: Any = next(steps)
-            while True:
-                try:
-                    if isinstance(call, list):
-                        result: Any = await self._all(call)
-                    else:
-                        result = await self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
-
-    async def _all(self, calls: list[Call]) -> list[Any]:
-        results = await asyncio.gather(
-            *(self.run(call) for call in calls), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
     async def run(self, call: Call) -> Any:
         """Run `call` on the primary of its slot, following redirections."""
         slot = call_slot(call.args)
@@ -312,6 +292,8 @@ class ClusterPipelinedClient(PipelinedClient):
             reply = await self._asked(node, call.args, call.write)
         except NoScriptError:
             reply = await self._asked(node, call.fallback(), call.write)
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self.run(wider)  # with more keys, wherever they are now
         return call.result(reply)
 
     async def _asked(self, node: PipelinedClient, args: tuple, write: bool) -> Any:
@@ -325,7 +307,7 @@ class ClusterPipelinedClient(PipelinedClient):
                 await waiter
         finally:
             for waiter in waiters:
-                _discard(waiter)
+                discard(waiter)
         if len(waiters) == 3:
             confirm(waiters[2].result(), self.replicas)
         return waiters[1].result()

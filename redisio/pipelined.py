@@ -1,156 +1,25 @@
-"""The RSGI server's client: one pipelined Redis connection per event loop."""
+"""The RSGI server's client: one pipelined Redis connection (`redisio.pipe`) per
+event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
-import hiredis
 import redis
-from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
 from core import metrics
 from core.errors import redis_refusal
 from core.settings import redis_target
-from redisio.calls import Call, Steps
+from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
+from redisio.drive import drive_steps_async
+from redisio.pipe import Pipe, discard, tls_context
 
 T = TypeVar("T")
-
-
-def _error(reply: redis.ResponseError) -> redis.RedisError:
-    """An error reply as the exception redis-py raises for it (NoScriptError, ...)."""
-    return BaseParser.parse_error(str(reply))
-
-
-def _copy(error: redis.RedisError) -> redis.RedisError:
-    # One instance per waiter: an exception raised in several tasks would gather
-    # all their tracebacks.
-    return type(error)(*error.args)
-
-
-class _Pipe(asyncio.Protocol):
-    """A Redis connection that pipelines: commands go out together, replies in order.
-
-    Commands sent while the loop runs one step are written with one system call at
-    the end of it. A watchdog fails each command whose reply is `timeout` seconds
-    late; the connection then takes no new commands, and closes once the rest are
-    answered or late too.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.timeout = timeout
-        self.reader = hiredis.Reader(replyError=redis.ResponseError)
-        # Commands written or about to be, in order; the last len(outgoing) of them
-        # are not written yet.
-        self.waiting: deque[tuple[asyncio.Future, float]] = deque()
-        self.outgoing: list[bytes] = []
-        # Replies still due to commands the watchdog failed: read and dropped.
-        self.skip = 0
-        self.accepting = True  # False once retired or lost: new commands go elsewhere
-        self.transport: asyncio.Transport | None = None
-        self.lost: redis.ConnectionError | None = None
-        self.watchdog: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        while (reply := self.reader.gets()) is not False:
-            if self.skip:
-                self.skip -= 1
-                continue
-            waiter, _ = self.waiting.popleft()
-            if waiter.done():  # its request went away
-                continue
-            if isinstance(reply, redis.ResponseError):
-                waiter.set_exception(_error(reply))
-            else:
-                waiter.set_result(reply)
-        if not self.accepting and not self.waiting:
-            self.fail(redis.ConnectionError("retired connection closed"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.fail(redis.ConnectionError(f"connection to redis lost: {exc}"))
-
-    def fail(self, error: redis.ConnectionError) -> None:
-        """Close the connection: commands written get `error` (they may have run),
-        those not written yet `NotSent`."""
-        if self.lost is None:
-            self.lost = error
-        self.accepting = False
-        written = len(self.waiting) - len(self.outgoing)
-        for i, (waiter, _) in enumerate(self.waiting):
-            if not waiter.done():
-                if i < written:
-                    waiter.set_exception(_copy(self.lost))
-                else:
-                    waiter.set_exception(NotSent(f"not sent: {self.lost}"))
-        self.waiting.clear()
-        self.outgoing.clear()
-        if self.watchdog is not None:
-            self.watchdog.cancel()
-            self.watchdog = None
-        if self.transport is not None:
-            self.transport.abort()
-
-    def retire(self) -> None:
-        """Take no new commands; close once those sent are answered."""
-        self.accepting = False
-        if not self.waiting:
-            self.fail(redis.ConnectionError("retired connection closed"))
-
-    def send(self, args: tuple) -> asyncio.Future:
-        """Queue a command; the future gets its reply, or the error it met.
-
-        :raise NotSent: the connection takes no more commands.
-        """
-        if not self.accepting:
-            raise NotSent(f"not sent: {self.lost or 'connection retired'}")
-        # Packed before it is queued: a command that cannot be packed must not leave
-        # a waiter behind, which would take the reply of the next one.
-        command = hiredis.pack_command(args)
-        waiter = self.loop.create_future()
-        self.waiting.append((waiter, self.loop.time() + self.timeout))
-        if not self.outgoing:
-            self.loop.call_soon(self._flush)
-        self.outgoing.append(command)
-        if self.watchdog is None:
-            self.watchdog = self.loop.call_later(self.timeout, self._check)
-        return waiter
-
-    def _flush(self) -> None:
-        if self.lost is None and self.transport is not None:
-            self.transport.write(b"".join(self.outgoing))
-        self.outgoing.clear()
-
-    def _check(self) -> None:
-        """Fail the commands whose reply is late, and only those.
-
-        Replies come in order, so the rest wait behind a late one; each keeps its own
-        deadline, and the connection takes no new commands.
-        """
-        self.watchdog = None
-        waiting = self.waiting
-        now = self.loop.time()
-        while waiting and waiting[0][1] <= now:
-            waiter, _ = waiting.popleft()
-            self.skip += 1
-            self.accepting = False
-            if not waiter.done():
-                late = "redis did not answer in time; the command may have run"
-                waiter.set_exception(redis.TimeoutError(late))
-        if waiting:
-            self.watchdog = self.loop.call_later(waiting[0][1] - now, self._check)
-        elif not self.accepting:
-            self.fail(redis.ConnectionError("retired connection closed"))
 
 
 class PipelinedClient:
@@ -178,9 +47,9 @@ class PipelinedClient:
         self._wait = wait_command(self.replicas, self.timeout)
         # Made once: a bad certificate path fails at start, not per connection.
         self.tls = tls_context(self.params)
-        self._pipe: _Pipe | None = None
+        self._pipe: Pipe | None = None
         # Connections retired with replies still due: closed by close() if need be.
-        self._retired: set[_Pipe] = set()
+        self._retired: set[Pipe] = set()
         self._connecting: asyncio.Lock | None = None
 
     async def run(self, call: Call) -> Any:
@@ -191,6 +60,8 @@ class PipelinedClient:
             reply = await self.execute(*call.args)
         except redis.exceptions.NoScriptError:
             reply = await self.execute(*call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self._widen(wider)
         return call.result(reply)
 
     async def _run_confirmed(self, call: Call) -> Any:
@@ -198,7 +69,22 @@ class PipelinedClient:
             reply = await self._confirmed(call.args)
         except redis.exceptions.NoScriptError:
             reply = await self._confirmed(call.fallback())
+        if call.declares and (wider := call.widened(reply)) is not None:
+            return await self._widen(wider)
         return call.result(reply)
+
+    async def _widen(self, call: Call) -> Any:
+        """Run `call` again while its script asks for more keys (`Call.widened`)."""
+        for _ in range(WIDEN_ROUNDS):
+            if self.replicas and call.write:
+                reply = await self._confirmed(call.args)
+            else:
+                reply = await self.execute(*call.args)
+            wider = call.widened(reply)
+            if wider is None:
+                return call.result(reply)
+            call = wider
+        raise too_wide(call)
 
     async def _confirmed(self, args: tuple) -> Any:
         """Run a write and its WAIT back to back on one connection (WAIT counts the
@@ -218,7 +104,7 @@ class PipelinedClient:
             try:
                 reply = await done
             except BaseException as exc:
-                _discard(acked)
+                discard(acked)
                 if isinstance(exc, NotSent) and attempt == 1:
                     continue
                 if isinstance(exc, NotSent):
@@ -230,19 +116,22 @@ class PipelinedClient:
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def drive(self, steps: Steps[T]) -> T:
-        """`BlockingClient.drive`, without blocking the loop."""
-        try:
-            call = next(steps)
-            while True:
-                try:
-                    result = await self.run(call)
-                except Exception as exc:  # the steps may answer it
-                    call = steps.throw(exc)
-                else:
-                    call = steps.send(result)
-        except StopIteration as done:
-            return done.value
+    def drive(self, steps: Steps[T]) -> Coroutine[Any, Any, T]:
+        """`BlockingClient.drive`, without blocking the loop: a step that is a
+        list of calls runs them at once. (A plain function returning the driver's
+        coroutine: one frame less per request.)"""
+        return drive_steps_async(steps, self.run, self.run_each)
+
+    async def run_each(self, calls: list[Call]) -> list[Any]:
+        """Run `calls` at once, pipelined; their results in order, or the first
+        error once every one is answered."""
+        results = await asyncio.gather(
+            *(self.run(call) for call in calls), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
 
     async def execute(self, *args: Any) -> Any:
         """Run one command and return its reply; error replies are raised.
@@ -266,7 +155,7 @@ class PipelinedClient:
             self._refused(pipe, exc)
             raise
 
-    def _refused(self, pipe: _Pipe, exc: redis.ResponseError) -> None:
+    def _refused(self, pipe: Pipe, exc: redis.ResponseError) -> None:
         """After an error reply: a connection that met a replica (or a primary that
         lost its own) gives way to a fresh one. Under Sentinel that is a failover
         under way, so the command fails as Redis being out of reach.
@@ -287,7 +176,7 @@ class PipelinedClient:
             if pipe is not None and pipe.lost is None:
                 pipe.fail(redis.ConnectionError("connection closed"))
 
-    async def _connection(self) -> _Pipe:
+    async def _connection(self) -> Pipe:
         pipe = self._pipe
         if pipe is not None and pipe.accepting:
             if pipe.loop is asyncio.get_running_loop():
@@ -309,10 +198,10 @@ class PipelinedClient:
                     metrics.redis_reconnect()
         return self._pipe
 
-    async def _open(self) -> _Pipe:
+    async def _open(self) -> Pipe:
         loop = asyncio.get_running_loop()
         params = self.params
-        make = partial(_Pipe, self.timeout)
+        make = partial(Pipe, self.timeout)
         try:
             if "path" in params:
                 _, pipe = await loop.create_unix_connection(make, params["path"])
@@ -363,7 +252,7 @@ class PipelinedClient:
             pipe = None
             try:
                 _, pipe = await loop.create_connection(
-                    partial(_Pipe, self.timeout), host, port, ssl=self.tls
+                    partial(Pipe, self.timeout), host, port, ssl=self.tls
                 )
                 if self.sentinel_password:
                     await pipe.send(("AUTH", self.sentinel_password))
@@ -389,43 +278,3 @@ def make_pipelined(config: Mapping[str, Any]) -> PipelinedClient:
 
         return ClusterPipelinedClient(config)
     return PipelinedClient(config)
-
-
-def _discard(waiter: asyncio.Future) -> None:
-    """Leave a reply nobody will read: cancelled while due, else its error taken."""
-    if not waiter.done():
-        waiter.cancel()
-    elif not waiter.cancelled():
-        waiter.exception()
-
-
-def tls_context(params: Mapping[str, Any]) -> ssl.SSLContext | None:
-    """The TLS settings of a parsed ``rediss://`` URL as redis-py applies them, or
-    None for a URL without TLS (``ssl_ca_certs``, ``ssl_certfile``, ...)."""
-    if params.get("connection_class") is not redis.SSLConnection:
-        return None
-    # redis-py's own connection reads the options (names, defaults, "none" and
-    # friends), so both clients agree on them.
-    options = redis.SSLConnection(
-        **{k: v for k, v in params.items() if k != "connection_class"}
-    )
-    context = ssl.create_default_context()
-    context.check_hostname = options.check_hostname
-    context.verify_mode = options.cert_reqs
-    for flag in options.ssl_include_verify_flags or ():
-        context.verify_flags |= flag
-    for flag in options.ssl_exclude_verify_flags or ():
-        context.verify_flags &= ~flag
-    if options.certfile or options.keyfile:
-        context.load_cert_chain(
-            options.certfile, options.keyfile, options.certificate_password
-        )
-    if options.ca_certs or options.ca_path or options.ca_data:
-        context.load_verify_locations(
-            options.ca_certs, options.ca_path, options.ca_data
-        )
-    if options.ssl_min_version is not None:
-        context.minimum_version = options.ssl_min_version
-    if options.ssl_ciphers:
-        context.set_ciphers(options.ssl_ciphers)
-    return context

@@ -26,8 +26,7 @@ class StashBackup:
         self.store = store
 
     def count(self) -> Steps[int]:
-        count: int = yield self.store.count()
-        return count
+        return (yield from self.store.count())
 
     def dump(self, emit: Emit) -> Steps[None]:
         def each(batch: list[RawStash]) -> list[None]:

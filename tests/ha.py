@@ -262,6 +262,19 @@ class ClusterSetup:
             client.close()
         raise LookupError(slot)
 
+    def lowest(self) -> dict[int, int]:
+        """The port of each primary and the lowest slot it serves."""
+        live = next(n for n in self.nodes if n.process is not None)
+        client = self.node(live.port)
+        try:
+            lowest: dict[int, int] = {}
+            for start, _, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                port = int(primary[1])
+                lowest[port] = min(start, lowest.get(port, start))
+            return lowest
+        finally:
+            client.close()
+
     def kill(self, port: int) -> None:
         """``kill -9`` the node on `port`."""
         server = next(n for n in self.nodes if n.port == port)
@@ -269,6 +282,39 @@ class ClusterSetup:
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
         server.process = None
+
+    def reshard(self, source: int, target: int, slots: int) -> None:
+        """Move the `slots` lowest slots of the node on port `source`, keys and
+        all, to the node on port `target` with the cli's own ``--cluster
+        reshard``; return once every node agrees on the new map."""
+        subprocess.run(
+            [
+                cli(),
+                "--cluster",
+                "reshard",
+                f"127.0.0.1:{source}",
+                "--cluster-from",
+                self.node_id(source),
+                "--cluster-to",
+                self.node_id(target),
+                "--cluster-slots",
+                str(slots),
+                "--cluster-yes",
+            ],  # fmt: skip
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+        wait_until(self._agreed, 20, "the nodes to agree on the slot map")
+
+    def _agreed(self) -> bool:
+        check = subprocess.run(
+            [cli(), "--cluster", "check", f"127.0.0.1:{self.nodes[0].port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=20,
+        )
+        return check.returncode == 0
 
     def begin_migration(self, slot: int, target: int) -> int:
         """Mark `slot` migrating from its owner to the node on port `target` (keys

@@ -15,7 +15,8 @@ from core.settings import load
 from redisio.cluster import ClusterBlockingClient, ClusterPipelinedClient
 from redisio.keys import STASH_BUCKETS, Keys, StashKeys, stash_tags
 from redisio.pipelined import make_pipelined
-from stashes.store import SEEK_SLACK, BucketedStashStore, StashStore
+from stashes.buckets import SEEK_SLACK, BucketedStashStore
+from stashes.store import StashStore
 from tests.ha import ClusterSetup
 
 KEYS = Keys("stashd")
