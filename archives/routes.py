@@ -35,7 +35,7 @@ from archives.web import (
     truthy,
 )
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from core.http import JSONResponse, json_response
+from core.http import JSONResponse, close_after_response, json_response
 from redisio.clients import get_client
 from sensugo.assets import asset_json
 from sensugo.http import check_conditions, empty, quoted, read_merge_patch
@@ -58,6 +58,10 @@ def upload_archive(ns: str) -> JSONResponse:
     :raise 400: a bad option or bytes. :raise 404: no such namespace.
     :raise 409: an asset conflict. :raise 413: too large.
     """
+    # Until its body is read to the end, a refused upload (a bad option, a length
+    # over the limit, a client gone mid-body) is answered at once and its
+    # connection closed, rather than read on (spec archives.md 5.2).
+    close_after_response()
     query = _query_options()
     if "asset" in query:
         scopes.require("assets", "write", ns)
@@ -92,6 +96,7 @@ def upload_archive(ns: str) -> JSONResponse:
         except Invalid as exc:
             temp.discard()
             raise BadRequest(str(exc)) from None
+    close_after_response(False)
     return _keep(ns, temp, options, filename, definition)
 
 
