@@ -20,6 +20,7 @@ from archives.schemas import (
     check_aliases,
     check_filename,
     parse_options,
+    record_etag,
     suggested_name,
 )
 from archives.store import RestoreOutcome, TrashOutcome, WriteOutcome
@@ -145,8 +146,9 @@ def get_archive(ns: str, archive_id: str) -> JSONResponse:
     """One record, with its ETag. :raise 404: :raise 410: trashed."""
     need_namespace(ns)
     view = find(ns, archive_id, deleted=truthy("deleted"))
-    response = json_response(record(ns, archive_id, view))
-    response.headers["ETag"] = quoted(view.etag)
+    body = record(ns, archive_id, view)
+    response = json_response(body)
+    response.headers["ETag"] = quoted(record_etag(body))
     return response
 
 
@@ -198,7 +200,7 @@ def patch_archive(ns: str, archive_id: str) -> JSONResponse:
     key = f"/stashd/archives/{ns}/{archive_id}"
     for _ in range(service.ATTEMPTS):
         view = find(ns, archive_id)
-        check_conditions(view.etag, key)
+        check_conditions(record_etag(record(ns, archive_id, view)), key)
         filename, aliases, meta = _patched(view, patch)
         stored = view.stored
         stored["filename"] = filename
@@ -217,9 +219,9 @@ def patch_archive(ns: str, archive_id: str) -> JSONResponse:
             continue
         if outcome is WriteOutcome.NO_NAMESPACE:
             raise NotFound(f"namespace {ns} does not exist")
-        final = find(ns, archive_id)
-        response = json_response(record(ns, archive_id, final))
-        response.headers["ETag"] = quoted(final.etag)
+        body = record(ns, archive_id, find(ns, archive_id))
+        response = json_response(body)
+        response.headers["ETag"] = quoted(record_etag(body))
         return response
     raise Conflict("the archive kept changing; try again")
 

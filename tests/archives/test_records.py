@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, upload
-from tests.sensugo import AUTH, CORE, assert_error
+from tests.sensugo import AUTH, CORE, assert_error, asset
 
 MERGE = {**AUTH, "Content-Type": "application/merge-patch+json"}
 
@@ -117,6 +117,52 @@ def test_get_has_an_etag_and_patch_honours_it(client):
         url, data=json.dumps({"metadata": {"labels": {"a": None}}}), headers=MERGE
     )
     assert removed.get_json()["metadata"]["labels"] == {}
+
+
+def test_record_etag_changes_whenever_the_record_does_and_only_then(client, sensu):
+    """The record's ETag is a digest of the record as GET sends it (8.3): equal
+    while it is unchanged, whoever asks, new when anything in it changes, an
+    asset naming it or an alias moving away included."""
+    a, b = archives(2)
+    upload(client, a, alias="app/latest")
+    upload(client, b)
+    url = f"{BASE}/{sha512(a)}"
+
+    def etag() -> str:
+        return client.get(url, headers=AUTH).headers["ETag"]
+
+    first = etag()
+    assert etag() == first
+    other_host = client.get(url, headers=AUTH, base_url="http://stashd.example")
+    assert other_host.headers["ETag"] == first
+    assert first != f'"{sha512(a)}"'  # not the download ETag
+    sensu.put(asset("user", url="https://x/a.tar.gz", sha512=sha512(a)))
+    named = etag()
+    assert named != first
+    assert client.get(url, headers=AUTH).get_json()["referenced_by"] == ["user"]
+    client.patch(
+        f"{BASE}/{sha512(b)}",
+        data=json.dumps({"aliases": ["app/latest"]}),
+        headers=MERGE,
+    )
+    moved = etag()
+    assert moved != named
+    stale = client.patch(url, data="{}", headers={**MERGE, "If-Match": named})
+    assert_error(stale, 412, 7)
+    fresh = client.patch(url, data="{}", headers={**MERGE, "If-Match": moved})
+    assert fresh.status_code == 200, fresh.data
+
+
+def test_record_etag_is_the_same_after_delete_and_restore(client):
+    data = tarball()
+    upload(client, data)
+    url = f"{BASE}/{sha512(data)}"
+    before = client.get(url, headers=AUTH).headers["ETag"]
+    assert client.delete(url, headers=AUTH).status_code == 204
+    trashed = client.get(url + "?deleted=true", headers=AUTH).headers["ETag"]
+    assert trashed != before
+    assert client.post(url + "/restore", headers=AUTH).status_code == 200
+    assert client.get(url, headers=AUTH).headers["ETag"] == before
 
 
 @pytest.mark.parametrize(
