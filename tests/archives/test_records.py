@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from archives import service
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, upload
 from tests.sensugo import AUTH, CORE, assert_error, asset
 
@@ -221,6 +222,44 @@ def test_references_count_across_namespaces(client, sensu):
     upload(client, data, ns="other", asset="user")
     response = client.delete(f"{BASE}/{sha512(data)}", headers=AUTH)
     assert "other/user" in assert_error(response, 409, 3)
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_an_asset_written_between_the_check_and_the_trash_keeps_the_record(
+    client, sensu, monkeypatch, purge
+):
+    """The cross-namespace check and the trash are two steps (one script cannot
+    span namespaces on a cluster); an asset of another namespace written between
+    them is seen by the look after the trash, and the record stays (19.1)."""
+    sensu.namespace("other")
+    data = tarball()
+    upload(client, data, alias="hello/latest")
+    url = f"{BASE}/{sha512(data)}"
+    real = service.referencing
+    calls = []
+
+    def racing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found)
+        if len(calls) == 1:  # the asset lands right after the first look
+            body = asset("late", "other", url="https://x/a.tgz", sha512=sha512(data))
+            assert sensu.put(body).status_code == 201
+        return found
+
+    monkeypatch.setattr(service, "referencing", racing)
+    query = "?purge=true" if purge else ""
+    response = client.delete(url + query, headers=AUTH)
+    assert "other/late" in assert_error(response, 409, 3)
+    assert calls == [[], ["other/late"]]
+    record = client.get(url, headers=AUTH)
+    assert record.status_code == 200
+    assert record.get_json()["deleted_at"] is None
+    assert record.get_json()["aliases"] == ["hello/latest"]
+    download = client.get("/archives/default/paths/hello/latest", headers=AUTH)
+    assert download.status_code == 200 and download.get_data() == data
+    download.close()
+    forced = client.delete(url + "?force=true" + query.replace("?", "&"), headers=AUTH)
+    assert forced.status_code == 204
 
 
 def test_same_bytes_revive_a_trashed_record_with_201(client):
