@@ -80,41 +80,64 @@ class _Gunzip:
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.inflater = zlib.decompressobj(31)
+        # Decompressed bytes not read yet: pending[offset:]. Reads take slices
+        # from the offset, so a read copies at most what it returns.
         self.pending = b""
+        self.offset = 0
         self.done = False
 
     def _more(self) -> bytes:
+        """The next decompressed bytes, at most _READ of them: a megabyte of gzip
+        may inflate a thousandfold. b"" at the end."""
         while not self.done:
-            data = self.raw.read(_READ)
-            if not data:
-                if not self.inflater.eof:
-                    raise Refused("archive is damaged: gzip stream is truncated")
-                self.done = True
-                return b""
-            out = self.inflater.decompress(data)
-            while self.inflater.eof and self.inflater.unused_data:
-                rest = self.inflater.unused_data
+            inflater = self.inflater
+            if inflater.eof:
+                rest = inflater.unused_data or self.raw.read(_READ)
+                if not rest:
+                    self.done = True
+                    return b""
                 if not rest.startswith(GZIP_MAGIC[:2]):
                     raise Refused("archive is damaged: data after the gzip stream")
                 self.inflater = zlib.decompressobj(31)
-                out += self.inflater.decompress(rest)
+                data = rest
+            else:
+                data = inflater.unconsumed_tail or self.raw.read(_READ)
+            out = self.inflater.decompress(data, _READ)
             if out:
                 return out
+            if not data and not self.inflater.eof:
+                raise Refused("archive is damaged: gzip stream is truncated")
         return b""
 
-    def read(self, size: int = -1) -> bytes:
+    def _fill(self, size: int) -> None:
+        """Make at least `size` bytes pending, unless the stream ends first."""
         try:
-            while size < 0 or len(self.pending) < size:
+            while len(self.pending) - self.offset < size:
                 more = self._more()
                 if not more:
                     break
-                self.pending += more
+                self.pending = self.pending[self.offset :] + more
+                self.offset = 0
         except zlib.error as exc:
             raise Refused(f"archive is damaged: {exc}") from None
+
+    def peek(self, size: int) -> bytes:
+        """The next `size` bytes (fewer at the end), left to be read."""
+        self._fill(size)
+        return self.pending[self.offset : self.offset + size]
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes, b"" at the end (every byte left when negative).
+        A short read is what is decompressed already: no copy to make it whole."""
         if size < 0:
-            data, self.pending = self.pending, b""
-        else:
-            data, self.pending = self.pending[:size], self.pending[size:]
+            parts = []
+            while part := self.read(_READ):
+                parts.append(part)
+            return b"".join(parts)
+        self._fill(1)
+        end = self.offset + size
+        data = self.pending[self.offset : end]
+        self.offset += len(data)
         return data
 
 
@@ -152,13 +175,15 @@ def inspect(path: str, kind: str) -> list[str]:
         stream: IO[bytes] | _Gunzip = raw
         if kind == TAR_GZIP:
             stream = _Gunzip(raw)
-            head = stream.read(512)
+            head = stream.peek(512)
             if head[USTAR_AT : USTAR_AT + len(USTAR)] != USTAR:
                 raise Refused("gzip file does not contain a tar archive")
-            stream.pending = head + stream.pending
         names = []
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+            # Member data is skipped by reading it: a block of _READ at a time, not
+            # tarfile's default of 10 KiB (ten thousand reads for 100 MiB).
+            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_READ)  # type: ignore[call-overload]
+            with tar:
                 for member in tar:
                     _check_name(member.name)
                     names.append(member.name)

@@ -20,6 +20,7 @@ from archives.schemas import (
     check_aliases,
     check_filename,
     parse_options,
+    record_etag,
     suggested_name,
 )
 from archives.store import RestoreOutcome, TrashOutcome, WriteOutcome
@@ -35,7 +36,7 @@ from archives.web import (
     truthy,
 )
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from core.http import JSONResponse, json_response
+from core.http import JSONResponse, close_after_response, json_response
 from redisio.clients import get_client
 from sensugo.assets import asset_json
 from sensugo.http import check_conditions, empty, quoted, read_merge_patch
@@ -58,6 +59,10 @@ def upload_archive(ns: str) -> JSONResponse:
     :raise 400: a bad option or bytes. :raise 404: no such namespace.
     :raise 409: an asset conflict. :raise 413: too large.
     """
+    # Until its body is read to the end, a refused upload (a bad option, a length
+    # over the limit, a client gone mid-body) is answered at once and its
+    # connection closed, rather than read on (spec archives.md 5.2).
+    close_after_response()
     query = _query_options()
     if "asset" in query:
         scopes.require("assets", "write", ns)
@@ -92,6 +97,7 @@ def upload_archive(ns: str) -> JSONResponse:
         except Invalid as exc:
             temp.discard()
             raise BadRequest(str(exc)) from None
+    close_after_response(False)
     return _keep(ns, temp, options, filename, definition)
 
 
@@ -140,8 +146,9 @@ def get_archive(ns: str, archive_id: str) -> JSONResponse:
     """One record, with its ETag. :raise 404: :raise 410: trashed."""
     need_namespace(ns)
     view = find(ns, archive_id, deleted=truthy("deleted"))
-    response = json_response(record(ns, archive_id, view))
-    response.headers["ETag"] = quoted(view.etag)
+    body = record(ns, archive_id, view)
+    response = json_response(body)
+    response.headers["ETag"] = quoted(record_etag(body))
     return response
 
 
@@ -193,7 +200,7 @@ def patch_archive(ns: str, archive_id: str) -> JSONResponse:
     key = f"/stashd/archives/{ns}/{archive_id}"
     for _ in range(service.ATTEMPTS):
         view = find(ns, archive_id)
-        check_conditions(view.etag, key)
+        check_conditions(record_etag(record(ns, archive_id, view)), key)
         filename, aliases, meta = _patched(view, patch)
         stored = view.stored
         stored["filename"] = filename
@@ -212,9 +219,9 @@ def patch_archive(ns: str, archive_id: str) -> JSONResponse:
             continue
         if outcome is WriteOutcome.NO_NAMESPACE:
             raise NotFound(f"namespace {ns} does not exist")
-        final = find(ns, archive_id)
-        response = json_response(record(ns, archive_id, final))
-        response.headers["ETag"] = quoted(final.etag)
+        body = record(ns, archive_id, find(ns, archive_id))
+        response = json_response(body)
+        response.headers["ETag"] = quoted(record_etag(body))
         return response
     raise Conflict("the archive kept changing; try again")
 
@@ -237,25 +244,38 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
         names = client.drive(namespaces().names())
         users = service.referencing(client, store(), names, archive_id, ns)
         if users:
-            raise Conflict(
-                f"archive {archive_id} is used by asset(s) {', '.join(users)}; "
-                "pass force=true to delete it anyway"
-            )
+            raise _in_use(archive_id, users)
+    if view.deleted_at is None:
+        now = int(time.time())
+        call = store().trash(ns, archive_id, now, service.new_etag(), force)
+        outcome = client.run(call)
+        if outcome is TrashOutcome.REFERENCED:
+            raise _in_use(archive_id, client.run(store().refs(ns, archive_id)))
+        if outcome is TrashOutcome.TRASHED and not force:
+            # The trash script sees only this namespace's references: on Redis
+            # Cluster each namespace is a hash tag of its own, and one script
+            # cannot read another's keys. So an asset of another namespace may
+            # have started naming the archive between the check above and the
+            # trash. Looking again now closes that window: an asset written before
+            # the trash is seen, and the record is put back (its downloads
+            # answered 410 meanwhile, which agents retry); one written after it
+            # named an archive already deleted, as any asset may.
+            users = service.referencing(client, store(), names, archive_id, ns)
+            if users:
+                client.run(store().restore(ns, archive_id, service.new_etag()))
+                raise _in_use(archive_id, users)
+        elif outcome is not TrashOutcome.TRASHED and not purge:
+            raise NotFound(f"archive {archive_id} not found")
     if purge:
         client.run(store().purge(ns, archive_id, None))
-        return empty(204)
-    now = int(time.time())
-    call = store().trash(ns, archive_id, now, service.new_etag(), force)
-    outcome = client.run(call)
-    if outcome is TrashOutcome.REFERENCED:
-        users = client.run(store().refs(ns, archive_id))
-        raise Conflict(
-            f"archive {archive_id} is used by asset(s) {', '.join(users)}; "
-            "pass force=true to delete it anyway"
-        )
-    if outcome is not TrashOutcome.TRASHED:
-        raise NotFound(f"archive {archive_id} not found")
     return empty(204)
+
+
+def _in_use(archive_id: str, users: list[str]) -> Conflict:
+    return Conflict(
+        f"archive {archive_id} is used by asset(s) {', '.join(users)}; "
+        "pass force=true to delete it anyway"
+    )
 
 
 @bp.post("/namespaces/<ns>/archives/<archive_id:archive_id>/restore")

@@ -6,6 +6,8 @@ derived ones (download URL, references, availability) added by `record_json`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, TypedDict
@@ -170,6 +172,8 @@ class RecordView(NamedTuple):
     """A record as read from Redis: its stored fields and the rest."""
 
     stored: Stored
+    # The write version, the compare-and-set token of record writes; clients
+    # see `record_etag`, which also follows references and moved aliases.
     etag: str
     deleted_at: int | None
     last_download_at: int | None
@@ -210,3 +214,12 @@ def record_json(
             "created_by": stored["created_by"],
         },
     }
+
+
+def record_etag(record: dict[str, Any]) -> str:
+    """The ETag of a record as `record_json` gives it (8.3): a digest of all of it
+    but ``download_url`` (which follows the request's host), so it changes
+    whenever the record does and stays equal while it does not."""
+    content = {key: value for key, value in record.items() if key != "download_url"}
+    data = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()[:32]

@@ -67,7 +67,8 @@ class Outcome(NamedTuple):
 
 
 def new_etag() -> str:
-    """A record's ETag: new on every change of the record."""
+    """A record's write version, new on every write of it: the compare-and-set
+    token (the ETag clients see is `schemas.record_etag`)."""
     return secrets.token_hex(16)
 
 

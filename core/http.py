@@ -7,10 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 
 from core import strictjson
 from core.replies import Reply, pieces, size
+
+# The environ key that asks the server adapters (server/wsgi.py, server/rsgi.py) to
+# close the connection after the response, with ``Connection: close``. WSGI lets no
+# application send that hop-by-hop header itself.
+CLOSE_KEY = "stashd.close"
+
+
+def close_after_response(close: bool = True) -> None:
+    """Have the connection closed after this request's response (``False``: not),
+    so that a request refused with its body unread is not read on to its end."""
+    request.environ[CLOSE_KEY] = close
 
 
 class JSONResponse(Response):

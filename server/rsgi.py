@@ -29,6 +29,7 @@ from flask import Flask
 from core.errors import Body
 from core.files import FileBody
 from core.gate import PENDING
+from core.http import CLOSE_KEY
 from core.logs import request_id
 from core.replies import pieces
 from core.request import RSGIRequest
@@ -225,6 +226,10 @@ class RSGIApp:
             answered[:] = [int(status[:3]), headers]
 
         chunks = self.front(environ, start_response)
+        if environ.get(CLOSE_KEY):
+            # granian closes the connection after a response that says so, and
+            # reads no more of the request body.
+            answered[1] = [*answered[1], ("connection", "close")]
         if isinstance(chunks, FileBody):  # an archive download: sent from disk
             return answered[0], answered[1], chunks
         try:

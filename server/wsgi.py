@@ -16,6 +16,7 @@ from typing import Any
 
 from core.errors import status_line
 from core.gate import Gate
+from core.http import CLOSE_KEY
 from core.logs import request_id
 from core.observe import UNROUTED, Observer
 from core.replies import FastRoutes, pieces
@@ -27,6 +28,20 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 ROUTE_KEY = "stashd.route"
 # The route template of a method and path (Flask's URL map), or UNROUTED.
 RouteOf = Callable[[str, str], str]
+
+
+def close_after(start_response: Callable) -> None:
+    """Have gunicorn close the connection after this response, saying so in a
+    ``Connection: close`` header, without reading the rest of the request body.
+
+    WSGI forbids an application's own ``Connection`` header (gunicorn drops it);
+    gunicorn's ``start_response`` is a method of its response, whose
+    ``force_close`` does this. Other servers' are left as they are.
+    """
+    owner = getattr(start_response, "__self__", None)
+    force_close = getattr(owner, "force_close", None)
+    if callable(force_close):
+        force_close()
 
 
 class Front:
@@ -68,6 +83,8 @@ class Front:
         environ["PATH_INFO"] = request.path
 
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            if environ.get(CLOSE_KEY):
+                close_after(start_response)
             return start_response(status, headers + extra, exc_info)
 
         return self.app(environ, start)
@@ -104,6 +121,8 @@ class Front:
 
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
             answered[0] = int(status[:3])
+            if environ.get(CLOSE_KEY):
+                close_after(start_response)
             return start_response(status, headers + extra, exc_info)
 
         try:

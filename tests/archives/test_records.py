@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from archives import service
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, upload
-from tests.sensugo import AUTH, CORE, assert_error
+from tests.sensugo import AUTH, CORE, assert_error, asset
 
 MERGE = {**AUTH, "Content-Type": "application/merge-patch+json"}
 
@@ -119,6 +120,52 @@ def test_get_has_an_etag_and_patch_honours_it(client):
     assert removed.get_json()["metadata"]["labels"] == {}
 
 
+def test_record_etag_changes_whenever_the_record_does_and_only_then(client, sensu):
+    """The record's ETag is a digest of the record as GET sends it (8.3): equal
+    while it is unchanged, whoever asks, new when anything in it changes, an
+    asset naming it or an alias moving away included."""
+    a, b = archives(2)
+    upload(client, a, alias="app/latest")
+    upload(client, b)
+    url = f"{BASE}/{sha512(a)}"
+
+    def etag() -> str:
+        return client.get(url, headers=AUTH).headers["ETag"]
+
+    first = etag()
+    assert etag() == first
+    other_host = client.get(url, headers=AUTH, base_url="http://stashd.example")
+    assert other_host.headers["ETag"] == first
+    assert first != f'"{sha512(a)}"'  # not the download ETag
+    sensu.put(asset("user", url="https://x/a.tar.gz", sha512=sha512(a)))
+    named = etag()
+    assert named != first
+    assert client.get(url, headers=AUTH).get_json()["referenced_by"] == ["user"]
+    client.patch(
+        f"{BASE}/{sha512(b)}",
+        data=json.dumps({"aliases": ["app/latest"]}),
+        headers=MERGE,
+    )
+    moved = etag()
+    assert moved != named
+    stale = client.patch(url, data="{}", headers={**MERGE, "If-Match": named})
+    assert_error(stale, 412, 7)
+    fresh = client.patch(url, data="{}", headers={**MERGE, "If-Match": moved})
+    assert fresh.status_code == 200, fresh.data
+
+
+def test_record_etag_is_the_same_after_delete_and_restore(client):
+    data = tarball()
+    upload(client, data)
+    url = f"{BASE}/{sha512(data)}"
+    before = client.get(url, headers=AUTH).headers["ETag"]
+    assert client.delete(url, headers=AUTH).status_code == 204
+    trashed = client.get(url + "?deleted=true", headers=AUTH).headers["ETag"]
+    assert trashed != before
+    assert client.post(url + "/restore", headers=AUTH).status_code == 200
+    assert client.get(url, headers=AUTH).headers["ETag"] == before
+
+
 @pytest.mark.parametrize(
     "patch", [{"filename": "a/b"}, {"aliases": ["../x"]}, {"aliases": "x"}]
 )
@@ -175,6 +222,44 @@ def test_references_count_across_namespaces(client, sensu):
     upload(client, data, ns="other", asset="user")
     response = client.delete(f"{BASE}/{sha512(data)}", headers=AUTH)
     assert "other/user" in assert_error(response, 409, 3)
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_an_asset_written_between_the_check_and_the_trash_keeps_the_record(
+    client, sensu, monkeypatch, purge
+):
+    """The cross-namespace check and the trash are two steps (one script cannot
+    span namespaces on a cluster); an asset of another namespace written between
+    them is seen by the look after the trash, and the record stays (19.1)."""
+    sensu.namespace("other")
+    data = tarball()
+    upload(client, data, alias="hello/latest")
+    url = f"{BASE}/{sha512(data)}"
+    real = service.referencing
+    calls = []
+
+    def racing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found)
+        if len(calls) == 1:  # the asset lands right after the first look
+            body = asset("late", "other", url="https://x/a.tgz", sha512=sha512(data))
+            assert sensu.put(body).status_code == 201
+        return found
+
+    monkeypatch.setattr(service, "referencing", racing)
+    query = "?purge=true" if purge else ""
+    response = client.delete(url + query, headers=AUTH)
+    assert "other/late" in assert_error(response, 409, 3)
+    assert calls == [[], ["other/late"]]
+    record = client.get(url, headers=AUTH)
+    assert record.status_code == 200
+    assert record.get_json()["deleted_at"] is None
+    assert record.get_json()["aliases"] == ["hello/latest"]
+    download = client.get("/archives/default/paths/hello/latest", headers=AUTH)
+    assert download.status_code == 200 and download.get_data() == data
+    download.close()
+    forced = client.delete(url + "?force=true" + query.replace("?", "&"), headers=AUTH)
+    assert forced.status_code == 204
 
 
 def test_same_bytes_revive_a_trashed_record_with_201(client):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import io
 
+import flask
 import pytest
 
+from core.http import CLOSE_KEY
 from tests.archives.helpers import (
     BASE,
     REFUSED,
@@ -147,8 +149,19 @@ def test_labels_and_aliases_are_added_on_a_repeat(client):
     ],
 )
 def test_bad_options_are_400_and_store_nothing(client, app, query):
-    assert_error(upload(client, tarball(), **query), 400, 1)
+    with client:  # flask.request stays for the test to read
+        assert_error(upload(client, tarball(), **query), 400, 1)
+        # Answered before the body is read: the server is asked to close (5.2).
+        assert flask.request.environ[CLOSE_KEY] is True
     assert blob_files(app) == []
+
+
+def test_an_upload_read_to_its_end_keeps_the_connection(client):
+    with client:
+        assert_error(upload(client, b"not an archive"), 400, 1)
+        assert flask.request.environ[CLOSE_KEY] is False
+        assert upload(client, tarball()).status_code == 201
+        assert flask.request.environ[CLOSE_KEY] is False
 
 
 def test_multipart_needs_exactly_one_file_part(client):

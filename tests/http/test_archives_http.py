@@ -119,6 +119,47 @@ def test_declared_length_over_the_limit_is_413_before_reading(server):
     assert '"archive is larger than 268435456 bytes"' in answer
 
 
+def test_a_bad_option_is_answered_at_once_and_the_connection_closed(server):
+    """A client about to send 100 MiB gets its 400 before sending any, with
+    ``Connection: close``, and the server closes rather than read on (5.2)."""
+    port = server.ports[0]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST {CORE}/namespaces/default/archives?as=zip HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nAuthorization: Key {KEY}\r\n"
+                f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
+            ).encode()
+        )
+        answer = _read_response(sock)
+        assert answer.startswith("HTTP/1.1 400"), answer
+        connection = re.findall(r"(?im)^connection:.*$", answer)
+        assert [c.lower() for c in connection] == ["connection: close\r"], answer
+        assert '"as must be url or build"' in answer
+        sock.settimeout(5)
+        try:
+            rest = sock.recv(65536)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b""  # closed by the server, not waiting for the body
+
+
+def test_an_upload_read_to_its_end_keeps_the_connection(server):
+    data = tarball({"bin/kept": b"1"})
+    port = server.ports[0]
+    head = (
+        f"POST {CORE}/namespaces/default/archives HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nAuthorization: Key {KEY}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for _ in range(2):  # the second on the same connection
+            sock.sendall(head + data)
+            answer = _read_response(sock)
+            assert answer.split(" ")[1] in ("200", "201"), answer
+            assert not re.search(r"(?im)^connection: *close", answer), answer
+
+
 def test_refusal_names_the_kind(server):
     response = post(server, b"<!DOCTYPE html><html><body>oops</body></html>")
     assert response.status_code == 400
