@@ -21,6 +21,7 @@ from accounts.authenticator import Authenticator
 from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
 from archives.blobs import BlobStore
+from archives.scan_store import ScanStore
 from archives.store import ArchiveStore
 from assets.backup import AssetBackup
 from assets.store import AssetStore
@@ -75,6 +76,7 @@ def create_app(
     app.extensions["namespaces"] = NamespaceStore(keys, cluster)
     app.extensions["assets"] = AssetStore(keys)
     app.extensions["archives"] = ArchiveStore(keys)
+    app.extensions["scans"] = ScanStore(keys)
     app.extensions["blobs"] = BlobStore(
         os.path.join(app.config["DATA_DIR"], "archives")
     )

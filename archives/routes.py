@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from accounts import scopes
-from archives import service, upload
+from archives import scan, service, upload
 from archives.blobs import TempBlob
 from archives.schemas import (
     Invalid,
@@ -31,8 +31,11 @@ from archives.web import (
     namespaces,
     need_namespace,
     record,
+    scanning_on,
+    scans,
     store,
     truthy,
+    wake_scanner,
 )
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from core.http import JSONResponse, json_response
@@ -127,9 +130,25 @@ def _keep(
         config["ARCHIVES_PUBLIC_READ"],
     )
     outcome = service.store_upload(get_client(), store(), job, temp, kind, warnings)
+    _scan_upload(ns, temp.id, outcome.body)
     response = json_response(outcome.body, outcome.status)
     response.headers["Location"] = f"/api/core/v2/namespaces/{ns}/archives/{temp.id}"
     return response
+
+
+def _scan_upload(ns: str, archive_id: str, body: dict[str, Any]) -> None:
+    """Give a stored upload its blob's verdict, or queue its scan and wait up to
+    ``STASHD_ARCHIVE_SCAN_WAIT_SECONDS`` for one (spec archives.md 10)."""
+    client, config = get_client(), current_app.config
+    changed = scan.after_store(client, scans(), ns, archive_id, config)
+    if scanning_on():
+        wake_scanner()
+        wait = config["ARCHIVE_SCAN_WAIT_SECONDS"]
+        if wait > 0:
+            scan.wait_for_verdict(client, store(), ns, archive_id, wait)
+    elif not changed:
+        return
+    body["archive"] = record(ns, archive_id, find(ns, archive_id))
 
 
 # Records

@@ -175,15 +175,43 @@ class RecordView(NamedTuple):
     last_download_at: int | None
     aliases: list[str]
     referenced_by: list[str]
+    # The blob's scan verdict as copied onto the record; None until it has one.
+    scan: dict[str, Any] | None = None
+
+
+UNSCANNED = {"state": "unscanned", "scanned_at": None, "detail": ""}
+
+
+def record_state(view: RecordView) -> str:
+    """A record's ``state``: a mirror's own (``pending``, ``failed``), else its
+    blob's scan state (``unscanned`` until a verdict is copied onto it)."""
+    state = view.stored["state"]
+    if state in ("pending", "failed") or view.scan is None:
+        return state
+    return str(view.scan["state"])
+
+
+def scan_blocks(state: str, scanning: bool) -> bool:
+    """True when the scan state keeps an archive from being served: while scanning
+    is on, anything but ``clean``; ``infected`` always (kept for inspection only)."""
+    if state in ("pending", "failed"):
+        return False
+    return state != "clean" if scanning else state == "infected"
 
 
 def record_json(
-    ns: str, archive_id: str, view: RecordView, base_url: str
+    ns: str,
+    archive_id: str,
+    view: RecordView,
+    base_url: str,
+    scanning: bool = False,
 ) -> dict[str, Any]:
-    """A record in the shape of section 3, every key present."""
+    """A record in the shape of section 3, every key present; `scanning`: whether
+    the scan hook is on (only ``clean`` is available then)."""
     stored = view.stored
-    state = stored["state"]
+    state = record_state(view)
     deleted = view.deleted_at is not None
+    available = not deleted and state not in ("pending", "failed")
     return {
         "sha512": archive_id,
         "sha256": stored["sha256"],
@@ -191,8 +219,8 @@ def record_json(
         "type": stored["type"],
         "filename": stored["filename"],
         "state": state,
-        "available": not deleted and state in ("unscanned", "clean"),
-        "scan": {"state": state, "scanned_at": None, "detail": ""},
+        "available": available and not scan_blocks(state, scanning),
+        "scan": dict(view.scan or UNSCANNED),
         "origin": stored["origin"],
         "aliases": sorted(view.aliases),
         "download_url": base_url + canonical_path(ns, archive_id, stored["filename"]),

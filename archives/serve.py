@@ -11,7 +11,8 @@ from flask import current_app, g, request
 from accounts import scopes
 from accounts.authenticator import Authenticator
 from archives import download
-from archives.web import blobs, downloads, find, need_namespace, store
+from archives.schemas import record_state, scan_blocks
+from archives.web import blobs, downloads, find, need_namespace, scanning_on, store
 from core.errors import ApiError, NotFound
 from core.files import FileBody
 from core.http import JSONResponse
@@ -36,6 +37,9 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     """The checks of 7.1 from the record on, then the bytes from disk."""
     need_namespace(ns)
     view = find(ns, archive_id)
+    state = record_state(view)
+    if scan_blocks(state, scanning_on()):
+        raise NotFound(f"archive {archive_id} is not available (scan state: {state})")
     stored = view.stored
     path = blobs().path(archive_id)
     try:

@@ -349,7 +349,7 @@ def _collect(
         if moment - max(since, written) >= grace:
             freed += blobs.remove(archive_id)
             deleted += 1
-            client.run(store.forget_blob(archive_id))
+            client.run(store.drop_blob(archive_id))
     removed = blobs.remove_stale_temps(config["ARCHIVE_TMP_MAX_AGE_SECONDS"])
     return GCReport(purged, deleted, freed, kept, removed)
 

@@ -16,6 +16,7 @@ import enum
 import json
 from typing import Any, NamedTuple
 
+from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
 from redisio.assetrefs import REFS_LUA
 from redisio.calls import Call, Script, text
@@ -60,7 +61,7 @@ class AssetWrite(NamedTuple):
 
 
 # Lua that reads one record with its aliases and references: `record(id)` gives
-# {data, etag, deleted_at, last_download_at, {aliases}, {refs}} or false.
+# {data, etag, deleted_at, last_download_at, {aliases}, {refs}, scan} or false.
 # ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
 _READ_LUA = """
 local function record(id)
@@ -69,6 +70,7 @@ local function record(id)
   if not fields[1] then return false end
   fields[5] = redis.call('SMEMBERS', ARGV[2] .. id)
   fields[6] = redis.call('SMEMBERS', ARGV[3] .. id)
+  fields[7] = redis.call('HGET', ARGV[1] .. id, 'scan')
   return fields
 end
 """
@@ -298,7 +300,7 @@ def _int(value: bytes | str | None) -> int | None:
 def _view(reply: list) -> RecordView | None:
     if not reply:
         return None
-    data, etag, deleted_at, last_download, aliases, refs = reply
+    data, etag, deleted_at, last_download, aliases, refs, *scan = reply
     stored: Stored = json.loads(data)
     return RecordView(
         stored,
@@ -307,6 +309,7 @@ def _view(reply: list) -> RecordView | None:
         _int(last_download),
         [text(a) for a in aliases],
         [text(r) for r in refs],
+        scan_of(scan[0] if scan else None),
     )
 
 
@@ -566,6 +569,13 @@ class ArchiveStore:
         """A blob is held again, or gone: nothing to remember of it."""
         return Call(("DEL", self.keys.blob(archive_id)))
 
+    def drop_blob(self, archive_id: str) -> Call:
+        """A blob is deleted: what GC remembers of it, its scan verdict and its
+        place in the scan queue go, in one step."""
+        k = self.keys
+        keys = [k.blob(archive_id), k.scan(archive_id), k.scan_queue]
+        return _DROP_BLOB(keys, [archive_id])
+
 
 # KEYS[1] an asset index. ARGV: asset hash prefix, reference set prefix, lex start,
 # count. Adds every archive id the assets name to its reference set; returns the
@@ -596,5 +606,12 @@ _UNHELD = Script(
     """
 redis.call('HSETNX', KEYS[1], 'unheld_since', ARGV[1])
 return tonumber(redis.call('HGET', KEYS[1], 'unheld_since'))
+"""
+)
+
+_DROP_BLOB = Script(
+    """
+redis.call('DEL', KEYS[1], KEYS[2])
+return redis.call('ZREM', KEYS[3], ARGV[1])
 """
 )

@@ -195,6 +195,18 @@ SETTINGS: tuple[Setting, ...] = (
         "ARCHIVE_TMP_MAX_AGE_SECONDS", "int", 3600,
         "seconds after which an unfinished upload's temp file is removed",
     ),
+    Setting(
+        "ARCHIVE_SCAN_COMMAND", "str", "",
+        "scanner run on every new archive, the blob's path appended; empty: no scans",
+    ),
+    Setting(
+        "ARCHIVE_SCAN_TIMEOUT_SECONDS", "float", 300.0,
+        "seconds one scan may take; a scan cut off makes its archive unscannable",
+    ),
+    Setting(
+        "ARCHIVE_SCAN_WAIT_SECONDS", "float", 0.0,
+        "seconds an upload waits for its scan's verdict before answering",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.
@@ -299,6 +311,12 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be an integer of 0 or more")
+    for name in ("ARCHIVE_SCAN_TIMEOUT_SECONDS", "ARCHIVE_SCAN_WAIT_SECONDS"):
+        value = config[name]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a number of 0 or more")
+    if not config["ARCHIVE_SCAN_TIMEOUT_SECONDS"] > 0:
+        raise ConfigError(f"{ENV_PREFIX}ARCHIVE_SCAN_TIMEOUT_SECONDS must be positive")
     size = config["ARCHIVE_MAX_BYTES"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ConfigError(f"{ENV_PREFIX}ARCHIVE_MAX_BYTES must be a positive integer")
