@@ -7,6 +7,7 @@ from archives import (  # noqa: F401 - they register the routes
     routes,
     scan_routes,
     serve,
+    share_routes,
 )
 from archives.cli import cli
 from archives.web import ArchiveId, bp, downloads

@@ -234,9 +234,10 @@ return 1
     convert=RestoreOutcome,
 )
 
-# KEYS as _TRASH. ARGV: alias key prefix, alias set prefix, id, trashed before
-# (a Unix time: only a record in the trash since then, and unreferenced here, is
-# purged; '' purges whatever its state), sort index prefix.
+# KEYS as _TRASH, then the record's share index. ARGV: alias key prefix, alias set
+# prefix, id, trashed before (a Unix time: only a record in the trash since then,
+# and unreferenced here, is purged; '' purges whatever its state), sort index
+# prefix, share hash prefix.
 _PURGE = Script(
     _SORTS_LUA
     + """
@@ -254,7 +255,10 @@ for _, field in ipairs(SORTS) do
   local member = redis.call('HGET', KEYS[1], 'by_' .. field)
   if member then redis.call('ZREM', ARGV[5] .. field, member) end
 end
-redis.call('DEL', KEYS[4], KEYS[1])
+for _, share in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+  redis.call('DEL', ARGV[6] .. share)
+end
+redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
 return 1
@@ -432,19 +436,23 @@ class ArchiveStore:
         return _RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
-        """Remove a record for good: 1 done, 0 absent (or not due), -1 referenced.
+        """Remove a record for good, revoking its shares: 1 done, 0 absent (or not
+        due), -1 referenced.
 
         With `trashed_before`, only a record trashed by then that no asset of `ns`
         names (GC); without, whatever its state (``purge=true``).
         """
+        k = self.keys
         cutoff = "" if trashed_before is None else str(trashed_before)
         args = [
             *self._alias_prefixes(ns),
             archive_id,
             cutoff,
-            self.keys.archive_sort_prefix(ns),
+            k.archive_sort_prefix(ns),
+            k.share_prefix(ns),
         ]
-        return _PURGE(self._state_keys(ns, archive_id), args)
+        keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
+        return _PURGE(keys, args)
 
     def touch(self, ns: str, archive_id: str, now: int) -> Call:
         """Note a download, at most once a minute (``last_download_at``)."""

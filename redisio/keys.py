@@ -43,6 +43,11 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
                                           it (now when queued; a lease's end when taken)
     P:{archives}:scan-seed-lock       string the process queueing unscanned blobs at
                                           start, with an expiry
+    P:{ns:<ns>}:share:<share id>      hash   a share token of <ns>: digest (SHA-256 of
+                                          its secret), archive, expires_at, note,
+                                          created_by, created_at; expiring with it
+    P:{ns:<ns>}:archive-shares:<id>   zset   share ids of archive <id> -> expires_at;
+                                          expiring with the last of them
 
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
@@ -68,9 +73,10 @@ a namespace's create and delete are each one script over its marker and the list
 except on Redis Cluster, where the two are in different slots: there each is two
 steps (namespaces/store.py). An archive record, its indexes, aliases and reference
 sets share the tag too: an upload that also writes an asset changes all of them,
-and the asset's own writes keep the reference sets, each in one script. Every
-blob's scan verdict and the scan queue share ``{archives}``: taking, finishing and
-requeueing a scan are each one script.
+and the asset's own writes keep the reference sets, each in one script. A share
+token and its archive's share index share it as well, so a purge revokes them in
+its own script. Every blob's scan verdict and the scan queue share ``{archives}``:
+taking, finishing and requeueing a scan are each one script.
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
 Every account key shares ``{accounts}``: a credential lookup reads the failures of
@@ -265,6 +271,18 @@ class Keys:
     def scan(self, archive_id: str) -> str:
         """The scan verdict of the blob of `archive_id` (spec archives.md 10)."""
         return self.scan_prefix + archive_id
+
+    def share_prefix(self, ns: str) -> str:
+        """Share token hashes of namespace `ns` are this plus the share id."""
+        return f"{self._prefix}:{{ns:{ns}}}:share:"
+
+    def share(self, ns: str, share_id: str) -> str:
+        """The hash of share `share_id` of namespace `ns` (spec archives.md 11)."""
+        return self.share_prefix(ns) + share_id
+
+    def archive_shares(self, ns: str, archive_id: str) -> str:
+        """Share id -> expires_at of the shares of archive `archive_id` in `ns`."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-shares:{archive_id}"
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""
