@@ -19,10 +19,11 @@ MAX_ALIAS_BYTES = 1024
 MAX_ALIASES = 16
 _ALIAS_SEGMENT = re.compile(r"[A-Za-z0-9._~:@+\-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SECONDS = re.compile(r"[0-9]{1,10}")
 # Characters an asset name may not hold become "_" in a suggested name (6.4).
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.:/\-]")
 # Option names a multipart text part may carry (the query string wins over them).
-OPTIONS = ("filename", "alias", "asset", "as", "filter")
+OPTIONS = ("filename", "alias", "asset", "as", "filter", "share")
 
 
 class Invalid(ValueError):
@@ -63,6 +64,7 @@ class Options(NamedTuple):
     asset: str | None
     as_build: bool
     filters: list[str] | None  # None: none given
+    share: int | None = None  # seconds: a share token goes into the written URL
 
 
 def check_filename(name: str) -> str:
@@ -136,6 +138,9 @@ def parse_options(args: Mapping[str, list[str]]) -> Options:
         check_filters(list(filters))
     if asset is None and (one("as") is not None or filters is not None):
         raise Invalid("as and filter need asset=<name>")
+    share = one("share")
+    if share is not None and not _SECONDS.fullmatch(share):
+        raise Invalid("share must be a number of seconds")
     return Options(
         filename,
         labels,
@@ -143,6 +148,7 @@ def parse_options(args: Mapping[str, list[str]]) -> Options:
         asset,
         mode == "build",
         None if filters is None else list(filters),
+        None if share is None else int(share),
     )
 
 

@@ -27,6 +27,41 @@ def share_store() -> ShareStore:
     return current_app.extensions["shares"]
 
 
+def issue(
+    ns: str, archive_id: str, seconds: int, note: str, live: bool = True
+) -> tuple[shares.Share, str]:
+    """Store a new share of `archive_id` for this request's user: it and its token.
+
+    `live` false: for an upload, whose record is written next (6.1 ``share=``).
+    :raise 404: :raise 410: (with `live`) the record is absent or trashed.
+    """
+    client = get_client()
+    secret = shares.new_secret()
+    now = int(time.time())
+    for _ in range(ATTEMPTS):
+        share = shares.Share(
+            shares.new_id(),
+            archive_id,
+            shares.digest(secret),
+            now + seconds,
+            note,
+            g.user,
+            now,
+        )
+        outcome = client.run(share_store().create(ns, share, live))
+        if outcome is CreateOutcome.CREATED:
+            return share, f"{share.id}.{secret}"
+        if outcome is not CreateOutcome.ID_TAKEN:
+            find(ns, archive_id)  # trashed or purged meanwhile: 410 or 404
+            raise NotFound(f"archive {archive_id} not found")
+    raise BadRequest("no free share id; try again")
+
+
+def revoke(ns: str, share: shares.Share) -> None:
+    """Revoke `share` (an upload that made it failed)."""
+    get_client().run(share_store().revoke(ns, share.archive, share.id))
+
+
 @bp.post("/namespaces/<ns>/archives/<archive_id:archive_id>/shares")
 def create_share(ns: str, archive_id: str) -> JSONResponse:
     """Create a share token: 201 with the token and its URL, shown this once.
@@ -41,28 +76,7 @@ def create_share(ns: str, archive_id: str) -> JSONResponse:
         seconds, note = shares.lifetime(loaded, current_app.config)
     except shares.Invalid as exc:
         raise BadRequest(str(exc)) from None
-    client = get_client()
-    secret = shares.new_secret()
-    now = int(time.time())
-    for _ in range(ATTEMPTS):
-        share = shares.Share(
-            shares.new_id(),
-            archive_id,
-            shares.digest(secret),
-            now + seconds,
-            note,
-            g.user,
-            now,
-        )
-        outcome = client.run(share_store().create(ns, share))
-        if outcome is CreateOutcome.CREATED:
-            break
-        if outcome is not CreateOutcome.ID_TAKEN:
-            find(ns, archive_id)  # trashed or purged meanwhile: 410 or 404
-            raise NotFound(f"archive {archive_id} not found")
-    else:
-        raise BadRequest("no free share id; try again")
-    token = f"{share.id}.{secret}"
+    share, token = issue(ns, archive_id, seconds, note)
     path = canonical_path(ns, archive_id, view.stored["filename"])
     body = {"id": share.id, "token": token, **shares.share_json(share)}
     body["url"] = f"{base_url()}{path}?token={quote(token, safe='')}"

@@ -29,12 +29,15 @@ class CreateOutcome(enum.Enum):
 
 
 # KEYS[1] the record, KEYS[2] the share, KEYS[3] the archive's share index.
-# ARGV: share id, digest, archive id, expires_at, note, created_by, created_at.
+# ARGV: share id, digest, archive id, expires_at, note, created_by, created_at,
+# "live" (the record must be live) or "" (an upload's: its record comes next).
 _CREATE = Script(
     """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if deleted ~= '' then return -1 end
+if ARGV[8] == 'live' then
+  local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
+  if not deleted then return 0 end
+  if deleted ~= '' then return -1 end
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'archive', ARGV[3],
            'expires_at', ARGV[4], 'note', ARGV[5], 'created_by', ARGV[6],
@@ -98,9 +101,9 @@ class ShareStore:
     def __init__(self, keys: Keys) -> None:
         self.keys = keys
 
-    def create(self, ns: str, share: Share) -> Call:
-        """Store `share` (expiring at its ``expires_at``) if its archive's record is
-        live in `ns` and the id is free: a `CreateOutcome`."""
+    def create(self, ns: str, share: Share, live: bool = True) -> Call:
+        """Store `share` (expiring at its ``expires_at``) if the id is free and
+        (with `live`) its archive's record is live in `ns`: a `CreateOutcome`."""
         k = self.keys
         keys = [
             k.archive(ns, share.archive),
@@ -115,6 +118,7 @@ class ShareStore:
             share.note,
             share.created_by,
             share.created_at,
+            "live" if live else "",
         ]
         return _CREATE(keys, args)
 

@@ -272,3 +272,39 @@ def test_share_keys_share_their_namespace_slot():
         ]
     }
     assert len(slots) == 1
+
+
+def test_upload_with_share_writes_a_token_into_the_asset_url(client, sensu):
+    response = upload(client, DATA, filename="s.tar.gz", asset="shared", share="600")
+    assert response.status_code == 201, response.data
+    body = response.get_json()
+    url = body["asset"]["url"]
+    path, _, token = url.partition("?token=")
+    assert path == f"http://localhost/archives/default/{ID}/s.tar.gz" and token
+    assert body["warnings"] == []  # the token is the definition's credential
+    assert sensu.stored("shared")["url"] == url
+    fetched = fetch(client, url.removeprefix("http://localhost"))
+    assert fetched.status_code == 200 and fetched.data == DATA
+    listed = client.get(SHARES, headers=AUTH).get_json()
+    assert [s["id"] for s in listed] == [token.partition(".")[0]]
+    assert listed[0]["expires_at"] - listed[0]["created_at"] == 600
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "soon", "1.5", str(366 * 86400)])
+def test_upload_with_a_bad_share_is_400_and_stores_nothing(app, client, seconds):
+    response = upload(client, DATA, asset="shared", share=seconds)
+    assert_error(response, 400, 1)
+    assert list(app.extensions["blobs"].ids()) == []
+
+
+def test_an_upload_that_fails_after_its_share_revokes_it(client, sensu, redis_client):
+    body = {
+        "url": "https://example.com/x.tar.gz",
+        "sha512": "ab" * 64,
+        "builds": [{"url": "https://example.com/b", "sha512": "cd" * 64}],
+        "metadata": {"name": "built", "namespace": "default"},
+    }
+    assert sensu.create(body).status_code == 201
+    response = upload(client, DATA, asset="built", share="600")
+    assert_error(response, 409, 3)
+    assert [k for k in redis_client.scan_iter("*share*")] == []
