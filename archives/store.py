@@ -343,7 +343,9 @@ class ArchiveStore:
 
     def get(self, ns: str, archive_id: str) -> Call:
         """The record of `archive_id` in `ns` as a RecordView, or None."""
-        return _GET([], [*self._prefixes(ns), archive_id])._replace(convert=_view)
+        # The record key routes the script on Redis Cluster; it reads by prefix.
+        keys = [self.keys.archive(ns, archive_id)]
+        return _GET(keys, [*self._prefixes(ns), archive_id])._replace(convert=_view)
 
     def asset(self, ns: str, name: str) -> Call:
         """(json, etag) of asset `name` of `ns`, or None: what an upload with
