@@ -310,3 +310,17 @@ def test_scan_keys_share_one_cluster_slot():
         for k in [keys.scan(ID), keys.scan("cd" * 64), keys.scan_queue]
     }
     assert len(slots) == 1
+
+
+def test_rescan_needs_archives_write(client):
+    upload(client, DATA)
+
+    def key_with(scopes):
+        body = {"username": "admin", "scopes": scopes}
+        response = client.post(f"{CORE}/apikeys", json=body, headers=AUTH)
+        return {"Authorization": f"Key {response.headers['Location'].split('/')[-1]}"}
+
+    url = f"{BASE}/{ID}/scan"
+    assert_error(client.post(url, headers=key_with(["archives:read"])), 403, 4)
+    response = client.post(url, headers=key_with(["archives:write:default"]))
+    assert response.status_code == 202, response.data

@@ -308,3 +308,11 @@ def test_an_upload_that_fails_after_its_share_revokes_it(client, sensu, redis_cl
     response = upload(client, DATA, asset="built", share="600")
     assert_error(response, 409, 3)
     assert [k for k in redis_client.scan_iter("*share*")] == []
+
+
+def test_a_token_decides_even_when_downloads_are_public(app, client, stored):
+    app.config["ARCHIVES_PUBLIC_READ"] = True
+    url = f"/archives/default/{ID}"
+    assert fetch(client, url).status_code == 200
+    assert_error(fetch(client, url, "nope.nope"), 401, 5, INVALID)
+    assert fetch(client, url, share(client)["token"]).status_code == 200
