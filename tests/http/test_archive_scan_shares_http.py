@@ -4,15 +4,18 @@ downloads without credentials (spec archives.md 10, 11, 16)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import signal
 import stat
 import subprocess
 import tarfile
 import time
 
 import pytest
+import redis
 import requests
 
 from tests.archives.helpers import tarball
@@ -134,3 +137,65 @@ def test_an_agent_installs_from_a_share_url_without_headers(server, tmp_path):
         tar.extractall(target, filter="data")
     out = subprocess.run([target / "bin" / "hello"], capture_output=True, check=True)
     assert out.stdout == b"hello from a shared asset\n"
+
+
+# Runs the first time (it sleeps, and names its worker), then is quick.
+RESTART_SCANNER = """#!/bin/sh
+for f; do :; done
+dir=$(dirname "$0")
+echo run >> "$dir/runs"
+if [ ! -e "$dir/slept" ]; then
+  touch "$dir/slept"
+  echo "$$" > "$dir/scanner-pid"
+  echo "$PPID" > "$dir/worker"
+  exec sleep 20
+fi
+echo "$f: OK"
+"""
+
+
+def _state(url: str) -> str | None:
+    """The record's state; None while a killed worker's connections reset."""
+    try:
+        return requests.get(url, headers=KEYED).json()["state"]
+    except requests.ConnectionError:
+        return None
+
+
+def test_a_scan_survives_its_worker_being_killed(server_kind, tmp_path):
+    """The worker running a scan dies: the job stays queued, and once its lease
+    ends (brought forward here instead of waited for) another worker scans it."""
+    scanner = tmp_path / "scanner"
+    scanner.write_text(RESTART_SCANNER)
+    os.chmod(scanner, os.stat(scanner).st_mode | stat.S_IXUSR)
+    env = {
+        "STASHD_DATA_DIR": str(tmp_path / "data"),
+        "STASHD_API_USER": "ops",
+        "STASHD_API_PASSWORD": "scan-shares-pass",
+        "STASHD_API_KEY": KEY,
+        "STASHD_ARCHIVE_SCAN_COMMAND": str(scanner),
+        "STASHD_ARCHIVE_SCAN_TIMEOUT_SECONDS": "60",
+    }
+    with stashd_on_own_redis(server_kind, env) as stashd:
+        data = tarball({"bin/restart": server_kind.encode()})
+        record = post(stashd, data)
+        url = f"{stashd.url}{CORE}/namespaces/default/archives/{record['sha512']}"
+        worker = tmp_path / "worker"
+        deadline = time.monotonic() + 15
+        while not worker.exists() or not worker.read_text().strip():
+            assert time.monotonic() < deadline, "the scan never started"
+            time.sleep(0.05)
+        os.kill(int(worker.read_text()), signal.SIGKILL)
+        queue = redis.Redis.from_url(stashd.env["STASHD_REDIS_URL"])
+        key = "stashd:{archives}:scan-queue"
+        assert queue.zscore(key, record["sha512"]) > time.time() + 30  # leased
+        queue.zadd(key, {record["sha512"]: 0})  # the lease runs out
+        deadline = time.monotonic() + 20
+        while _state(url) != "clean":
+            assert time.monotonic() < deadline, "the scan was lost"
+            time.sleep(0.1)
+        assert queue.zcard(key) == 0
+        with open(tmp_path / "runs") as runs:
+            assert len(runs.readlines()) == 2  # the cut-off scan, and one more
+    with contextlib.suppress(ProcessLookupError):  # the dead worker's scanner
+        os.kill(int((tmp_path / "scanner-pid").read_text()), signal.SIGKILL)
