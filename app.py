@@ -22,6 +22,8 @@ from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
 from archives.backup import ArchiveBackup
 from archives.blobs import BlobStore
+from archives.scan_store import ScanStore
+from archives.share_store import ShareStore
 from archives.store import ArchiveStore
 from assets.backup import AssetBackup
 from assets.store import AssetStore
@@ -77,6 +79,8 @@ def create_app(
     app.extensions["namespaces"] = NamespaceStore(keys, cluster)
     app.extensions["assets"] = AssetStore(keys)
     app.extensions["archives"] = ArchiveStore(keys)
+    app.extensions["scans"] = ScanStore(keys)
+    app.extensions["shares"] = ShareStore(keys)
     app.extensions["blobs"] = BlobStore(
         os.path.join(app.config["DATA_DIR"], "archives")
     )

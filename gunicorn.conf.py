@@ -96,10 +96,12 @@ def on_starting(server: Arbiter) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Each worker collects archive garbage in the background (one at a time)."""
-    from server.background import start_archive_gc
+    """Each worker collects archive garbage in the background (one at a time) and
+    runs queued archive scans."""
+    from server.background import start_archive_gc, start_archive_scans
 
     start_archive_gc(worker.wsgi)
+    start_archive_scans(worker.wsgi)
 
 
 def on_exit(server: Arbiter) -> None:

@@ -1,9 +1,10 @@
 """What granian imports under `make run`: ``rsgi:app``."""
 
 from app import create_app
-from server.background import start_archive_gc
+from server.background import start_archive_gc, start_archive_scans
 from server.rsgi import RSGIApp
 
 flask_app = create_app()
 app = RSGIApp(flask_app)
 start_archive_gc(flask_app)
+start_archive_scans(flask_app)

@@ -2,7 +2,13 @@
 archives.md). ``bp`` is the management API under ``/api/core/v2``, ``downloads``
 the download routes at ``/archives/...``, ``cli`` the ``archives`` commands."""
 
-from archives import lists, routes, serve  # noqa: F401 - they register the routes
+from archives import (  # noqa: F401 - they register the routes
+    lists,
+    routes,
+    scan_routes,
+    serve,
+    share_routes,
+)
 from archives.cli import cli
 from archives.web import ArchiveId, bp, downloads
 

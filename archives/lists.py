@@ -7,9 +7,17 @@ from typing import NamedTuple
 
 from flask import request
 
-from archives.schemas import ARCHIVE_ID, record_json
+from archives.schemas import ARCHIVE_ID, record_json, record_state
 from archives.store import ListedRecord, sort_member
-from archives.web import base_url, bp, namespaces, need_namespace, store, truthy
+from archives.web import (
+    base_url,
+    bp,
+    namespaces,
+    need_namespace,
+    scanning_on,
+    store,
+    truthy,
+)
 from core.errors import BadRequest
 from core.http import JSONResponse, json_response
 from redisio.clients import get_client
@@ -42,7 +50,7 @@ def _fields(item: ListedRecord) -> dict[str, str]:
         "archive.namespace": item.namespace,
         "archive.filename": stored["filename"],
         "archive.type": stored["type"],
-        "archive.state": stored["state"],
+        "archive.state": record_state(item.view),
         "archive.origin": stored["origin"]["kind"],
     }
     for key, value in stored["labels"].items():
@@ -103,7 +111,8 @@ def _record_list(
 
     page, more = get_client().drive(take_page(batches, query.limit, keep))
     base = base_url()
-    body = [record_json(i.namespace, i.id, i.view, base) for i in page]
+    on = scanning_on()
+    body = [record_json(i.namespace, i.id, i.view, base, on) for i in page]
     response = json_response(body)
     last = page[-1] if page else None
     if last is not None:

@@ -11,10 +11,11 @@ from typing import Any
 from flask import current_app, g, request
 
 from accounts import scopes
-from archives import service, upload
+from archives import scan, service, upload
 from archives.blobs import TempBlob
 from archives.schemas import (
     Invalid,
+    Options,
     RecordView,
     canonical_path,
     check_aliases,
@@ -23,6 +24,7 @@ from archives.schemas import (
     record_etag,
     suggested_name,
 )
+from archives.share_routes import issue, revoke
 from archives.store import RestoreOutcome, TrashOutcome, WriteOutcome
 from archives.web import (
     base_url,
@@ -32,8 +34,11 @@ from archives.web import (
     namespaces,
     need_namespace,
     record,
+    scanning_on,
+    scans,
     store,
     truthy,
+    wake_scanner,
 )
 from core.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from core.http import JSONResponse, close_after_response, json_response
@@ -52,6 +57,18 @@ def _query_options() -> dict[str, list[str]]:
     return {name: request.args.getlist(name) for name in request.args}
 
 
+def _options(args: dict[str, list[str]]) -> Options:
+    """The upload's options, ``share`` within its limit. :raise BadRequest:"""
+    try:
+        options = parse_options(args)
+    except Invalid as exc:
+        raise BadRequest(str(exc)) from None
+    top = current_app.config["SHARE_MAX_SECONDS"]
+    if options.share is not None and not 1 <= options.share <= top:
+        raise BadRequest(f"share must be 1 to {top} seconds")
+    return options
+
+
 @bp.post("/namespaces/<ns>/archives")
 def upload_archive(ns: str) -> JSONResponse:
     """Upload an archive (raw body or multipart), optionally writing an asset.
@@ -67,10 +84,7 @@ def upload_archive(ns: str) -> JSONResponse:
     if "asset" in query:
         scopes.require("assets", "write", ns)
     need_namespace(ns)
-    try:
-        options = parse_options(query)  # before a byte of the body is read
-    except Invalid as exc:
-        raise BadRequest(str(exc)) from None
+    options = _options(query)  # before a byte of the body is read
     limit = current_app.config["ARCHIVE_MAX_BYTES"]
     environ = request.environ
     boundary = upload.multipart_boundary(request.headers.get("Content-Type"))
@@ -93,10 +107,10 @@ def upload_archive(ns: str) -> JSONResponse:
             received.definition,
         )
         try:
-            options = parse_options({**received.options, **query})
-        except Invalid as exc:
+            options = _options({**received.options, **query})
+        except BadRequest:
             temp.discard()
-            raise BadRequest(str(exc)) from None
+            raise
     close_after_response(False)
     return _keep(ns, temp, options, filename, definition)
 
@@ -123,6 +137,9 @@ def _keep(
         raise
     service.commit(blobs(), temp)
     config = current_app.config
+    share = token = None
+    if options.share is not None:
+        share, token = issue(ns, temp.id, options.share, "", live=False)
     job = service.Upload(
         ns,
         g.user,
@@ -131,11 +148,33 @@ def _keep(
         definition,
         base_url(),
         config["ARCHIVES_PUBLIC_READ"],
+        token,
     )
-    outcome = service.store_upload(get_client(), store(), job, temp, kind, warnings)
+    try:
+        outcome = service.store_upload(get_client(), store(), job, temp, kind, warnings)
+    except BaseException:
+        if share is not None:
+            revoke(ns, share)
+        raise
+    _scan_upload(ns, temp.id, outcome.body)
     response = json_response(outcome.body, outcome.status)
     response.headers["Location"] = f"/api/core/v2/namespaces/{ns}/archives/{temp.id}"
     return response
+
+
+def _scan_upload(ns: str, archive_id: str, body: dict[str, Any]) -> None:
+    """Give a stored upload its blob's verdict, or queue its scan and wait up to
+    ``STASHD_ARCHIVE_SCAN_WAIT_SECONDS`` for one (spec archives.md 10)."""
+    client, config = get_client(), current_app.config
+    changed = scan.after_store(client, scans(), ns, archive_id, config)
+    if scanning_on():
+        wake_scanner()
+        wait = config["ARCHIVE_SCAN_WAIT_SECONDS"]
+        if wait > 0:
+            scan.wait_for_verdict(client, store(), ns, archive_id, wait)
+    elif not changed:
+        return
+    body["archive"] = record(ns, archive_id, find(ns, archive_id))
 
 
 # Records

@@ -21,10 +21,11 @@ MAX_ALIAS_BYTES = 1024
 MAX_ALIASES = 16
 _ALIAS_SEGMENT = re.compile(r"[A-Za-z0-9._~:@+\-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SECONDS = re.compile(r"[0-9]{1,10}")
 # Characters an asset name may not hold become "_" in a suggested name (6.4).
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.:/\-]")
 # Option names a multipart text part may carry (the query string wins over them).
-OPTIONS = ("filename", "alias", "asset", "as", "filter")
+OPTIONS = ("filename", "alias", "asset", "as", "filter", "share")
 
 
 class Invalid(ValueError):
@@ -65,6 +66,7 @@ class Options(NamedTuple):
     asset: str | None
     as_build: bool
     filters: list[str] | None  # None: none given
+    share: int | None = None  # seconds: a share token goes into the written URL
 
 
 def check_filename(name: str) -> str:
@@ -138,6 +140,9 @@ def parse_options(args: Mapping[str, list[str]]) -> Options:
         check_filters(list(filters))
     if asset is None and (one("as") is not None or filters is not None):
         raise Invalid("as and filter need asset=<name>")
+    share = one("share")
+    if share is not None and not _SECONDS.fullmatch(share):
+        raise Invalid("share must be a number of seconds")
     return Options(
         filename,
         labels,
@@ -145,6 +150,7 @@ def parse_options(args: Mapping[str, list[str]]) -> Options:
         asset,
         mode == "build",
         None if filters is None else list(filters),
+        None if share is None else int(share),
     )
 
 
@@ -179,15 +185,43 @@ class RecordView(NamedTuple):
     last_download_at: int | None
     aliases: list[str]
     referenced_by: list[str]
+    # The blob's scan verdict as copied onto the record; None until it has one.
+    scan: dict[str, Any] | None = None
+
+
+UNSCANNED = {"state": "unscanned", "scanned_at": None, "detail": ""}
+
+
+def record_state(view: RecordView) -> str:
+    """A record's ``state``: a mirror's own (``pending``, ``failed``), else its
+    blob's scan state (``unscanned`` until a verdict is copied onto it)."""
+    state = view.stored["state"]
+    if state in ("pending", "failed") or view.scan is None:
+        return state
+    return str(view.scan["state"])
+
+
+def scan_blocks(state: str, scanning: bool) -> bool:
+    """True when the scan state keeps an archive from being served: while scanning
+    is on, anything but ``clean``; ``infected`` always (kept for inspection only)."""
+    if state in ("pending", "failed"):
+        return False
+    return state != "clean" if scanning else state == "infected"
 
 
 def record_json(
-    ns: str, archive_id: str, view: RecordView, base_url: str
+    ns: str,
+    archive_id: str,
+    view: RecordView,
+    base_url: str,
+    scanning: bool = False,
 ) -> dict[str, Any]:
-    """A record in the shape of section 3, every key present."""
+    """A record in the shape of section 3, every key present; `scanning`: whether
+    the scan hook is on (only ``clean`` is available then)."""
     stored = view.stored
-    state = stored["state"]
+    state = record_state(view)
     deleted = view.deleted_at is not None
+    available = not deleted and state not in ("pending", "failed")
     return {
         "sha512": archive_id,
         "sha256": stored["sha256"],
@@ -195,8 +229,8 @@ def record_json(
         "type": stored["type"],
         "filename": stored["filename"],
         "state": state,
-        "available": not deleted and state in ("unscanned", "clean"),
-        "scan": {"state": state, "scanned_at": None, "detail": ""},
+        "available": available and not scan_blocks(state, scanning),
+        "scan": dict(view.scan or UNSCANNED),
         "origin": stored["origin"],
         "aliases": sorted(view.aliases),
         "download_url": base_url + canonical_path(ns, archive_id, stored["filename"]),

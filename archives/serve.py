@@ -10,9 +10,10 @@ from flask import current_app, g, request
 
 from accounts import scopes
 from accounts.authenticator import Authenticator
-from archives import download
-from archives.web import blobs, downloads, find, need_namespace, store
-from core.errors import ApiError, NotFound
+from archives import download, shares
+from archives.schemas import record_state, scan_blocks
+from archives.web import blobs, downloads, find, need_namespace, scanning_on, store
+from core.errors import ApiError, NotFound, Unauthorized
 from core.files import FileBody
 from core.http import JSONResponse
 from core.request import WSGIRequest
@@ -20,7 +21,14 @@ from redisio.clients import get_client
 
 
 def _download_user() -> None:
-    """Credentials and scope first (7.1), unless downloads are public."""
+    """Credentials and scope first (7.1), unless downloads are public. A share
+    token, when given, alone decides (11)."""
+    g.share = None
+    tokens = request.args.getlist("token")
+    if tokens:
+        g.share = _share(tokens)
+        g.user, g.scopes = g.share.created_by, None
+        return
     if current_app.config["ARCHIVES_PUBLIC_READ"]:
         return
     auth: Authenticator = current_app.extensions["auth"]
@@ -29,13 +37,37 @@ def _download_user() -> None:
     scopes.check_route(g.scopes, request.blueprint, request.method, namespace)
 
 
+def _share(tokens: list[str]) -> shares.Share:
+    """The share the ``token`` query names, if it opens this namespace's archive
+    (the one in the URL; an alias's is checked once resolved).
+
+    :raise Unauthorized: ``invalid or expired share token``.
+    """
+    view_args = request.view_args or {}
+    parts = shares.split(tokens[0]) if len(tokens) == 1 else None
+    share = None
+    if parts is not None:
+        held = current_app.extensions["shares"]
+        share = get_client().run(held.get(view_args["ns"], parts[0]))
+    secret = parts[1] if parts is not None else ""
+    if not shares.opens(share, secret, view_args.get("archive_id"), int(time.time())):
+        raise Unauthorized(shares.INVALID)
+    assert share is not None
+    return share
+
+
 downloads.before_request(_download_user)
 
 
 def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     """The checks of 7.1 from the record on, then the bytes from disk."""
     need_namespace(ns)
+    if g.share is not None and g.share.archive != archive_id:
+        raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
+    state = record_state(view)
+    if scan_blocks(state, scanning_on()):
+        raise NotFound(f"archive {archive_id} is not available (scan state: {state})")
     stored = view.stored
     path = blobs().path(archive_id)
     try:

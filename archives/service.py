@@ -57,6 +57,7 @@ class Upload(NamedTuple):
     definition: dict[str, Any] | None
     base_url: str
     public_read: bool
+    share_token: str | None = None  # goes into the written URL (6.1 share=)
 
 
 class Outcome(NamedTuple):
@@ -227,6 +228,8 @@ def store_upload(
             stored["labels"] = {**stored["labels"], **options.labels}
             stored["updated_at"] = now
         url = upload.base_url + canonical_path(ns, archive_id, filename)
+        if upload.share_token is not None:
+            url += f"?token={upload.share_token}"
         extra: list[str] = []
         asset_write = None
         asset_out: dict[str, Any]
@@ -235,7 +238,8 @@ def store_upload(
             asset, entry_headers = compose_asset(
                 current and current[0], upload, archive_id, url
             )
-            if not upload.public_read and "Authorization" not in entry_headers:
+            credentials = "Authorization" in entry_headers or upload.share_token
+            if not upload.public_read and not credentials:
                 extra.append(NO_CREDENTIALS)
             asset_out = asset_json(asset)
             data = strictjson.dumps(asset_out)
@@ -350,7 +354,7 @@ def _collect(
         if moment - max(since, written) >= grace:
             freed += blobs.remove(archive_id)
             deleted += 1
-            client.run(store.forget_blob(archive_id))
+            client.run(store.drop_blob(archive_id))
     removed = blobs.remove_stale_temps(config["ARCHIVE_TMP_MAX_AGE_SECONDS"])
     return GCReport(purged, deleted, freed, kept, removed)
 

@@ -16,6 +16,7 @@ import enum
 import json
 from typing import Any, NamedTuple
 
+from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
 from redisio.assetrefs import REFS_LUA
 from redisio.calls import DECLARE_PRELUDE, Call, Script, text
@@ -60,8 +61,8 @@ class AssetWrite(NamedTuple):
 
 
 # Lua that reads one record with its aliases and references: `record(id)` gives
-# {data, etag, deleted_at, last_download_at, {aliases}, {refs}} or false, once
-# `record_keys(id)` named its keys and missing() found them all declared.
+# {data, etag, deleted_at, last_download_at, {aliases}, {refs}, scan} or false,
+# once `record_keys(id)` named its keys and missing() found them all declared.
 # ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
 _READ_LUA = """
 local function record_keys(id)
@@ -76,6 +77,7 @@ local function record(id)
   if not fields[1] then return false end
   fields[5] = redis.call('SMEMBERS', ARGV[2] .. id)
   fields[6] = redis.call('SMEMBERS', ARGV[3] .. id)
+  fields[7] = redis.call('HGET', ARGV[1] .. id, 'scan')
   return fields
 end
 """
@@ -305,9 +307,10 @@ return 1
     convert=RestoreOutcome,
 )
 
-# KEYS as _TRASH, then the sort indexes. ARGV: alias key prefix, alias set
-# prefix, id, trashed before (a Unix time: only a record in the trash since then,
-# and unreferenced here, is purged; '' purges whatever its state), sort index prefix.
+# KEYS as _TRASH, then the record's share index and the sort indexes. ARGV: alias
+# key prefix, alias set prefix, id, trashed before (a Unix time: only a record in
+# the trash since then, and unreferenced here, is purged; '' purges whatever its
+# state), sort index prefix, share hash prefix.
 _PURGE = Script(
     DECLARE_PRELUDE
     + _HELD_LUA
@@ -321,6 +324,8 @@ if ARGV[4] ~= '' then
 end
 local held = alias_keys()
 for _, field in ipairs(SORTS) do need(ARGV[5] .. field) end
+local shares = redis.call('ZRANGE', KEYS[6], 0, -1)
+for _, share in ipairs(shares) do need(ARGV[6] .. share) end
 local more = missing()
 if more then return more end
 for _, key in ipairs(held) do
@@ -330,7 +335,8 @@ for _, field in ipairs(SORTS) do
   local member = redis.call('HGET', KEYS[1], 'by_' .. field)
   if member then redis.call('ZREM', ARGV[5] .. field, member) end
 end
-redis.call('DEL', KEYS[4], KEYS[1])
+for _, share in ipairs(shares) do redis.call('DEL', ARGV[6] .. share) end
+redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
 return 1
@@ -426,7 +432,7 @@ def _int(value: bytes | str | None) -> int | None:
 def _view(reply: list) -> RecordView | None:
     if not reply:
         return None
-    data, etag, deleted_at, last_download, aliases, refs = reply
+    data, etag, deleted_at, last_download, aliases, refs, *scan = reply
     stored: Stored = json.loads(data)
     return RecordView(
         stored,
@@ -435,6 +441,7 @@ def _view(reply: list) -> RecordView | None:
         _int(last_download),
         [text(a) for a in aliases],
         [text(r) for r in refs],
+        scan_of(scan[0] if scan else None),
     )
 
 
@@ -572,19 +579,23 @@ class ArchiveStore:
         return _RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
-        """Remove a record for good: 1 done, 0 absent (or not due), -1 referenced.
+        """Remove a record for good, revoking its shares: 1 done, 0 absent (or not
+        due), -1 referenced.
 
         With `trashed_before`, only a record trashed by then that no asset of `ns`
         names (GC); without, whatever its state (``purge=true``).
         """
+        k = self.keys
         cutoff = "" if trashed_before is None else str(trashed_before)
         args = [
             *self._alias_prefixes(ns),
             archive_id,
             cutoff,
-            self.keys.archive_sort_prefix(ns),
+            k.archive_sort_prefix(ns),
+            k.share_prefix(ns),
         ]
-        return _PURGE([*self._state_keys(ns, archive_id), *self._sorts(ns)], args)
+        keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
+        return _PURGE([*keys, *self._sorts(ns)], args)
 
     def load(
         self,
@@ -740,6 +751,13 @@ class ArchiveStore:
         """A blob is held again, or gone: nothing to remember of it."""
         return Call(("DEL", self.keys.blob(archive_id)))
 
+    def drop_blob(self, archive_id: str) -> Call:
+        """A blob is deleted: what GC remembers of it, its scan verdict and its
+        place in the scan queue go, in one step."""
+        k = self.keys
+        keys = [k.blob(archive_id), k.scan(archive_id), k.scan_queue]
+        return _DROP_BLOB(keys, [archive_id])
+
 
 # KEYS[1] an asset index, then the asset hashes and reference sets it touches.
 # ARGV: asset hash prefix, reference set prefix, lex start, count. Adds every
@@ -783,5 +801,12 @@ _UNHELD = Script(
     """
 redis.call('HSETNX', KEYS[1], 'unheld_since', ARGV[1])
 return tonumber(redis.call('HGET', KEYS[1], 'unheld_since'))
+"""
+)
+
+_DROP_BLOB = Script(
+    """
+redis.call('DEL', KEYS[1], KEYS[2])
+return redis.call('ZREM', KEYS[3], ARGV[1])
 """
 )

@@ -14,6 +14,8 @@ from werkzeug.routing import BaseConverter
 
 from accounts import require_user
 from archives.blobs import BlobStore
+from archives.scan import scanning
+from archives.scan_store import ScanStore
 from archives.schemas import RecordView, record_json
 from archives.store import ArchiveStore
 from core.errors import ApiError, NotFound
@@ -71,7 +73,23 @@ def find(ns: str, archive_id: str, deleted: bool = False) -> RecordView:
 
 
 def record(ns: str, archive_id: str, view: RecordView) -> dict[str, Any]:
-    return record_json(ns, archive_id, view, base_url())
+    return record_json(ns, archive_id, view, base_url(), scanning_on())
+
+
+def scans() -> ScanStore:
+    return current_app.extensions["scans"]
+
+
+def scanning_on() -> bool:
+    """True when the scan hook is on (spec archives.md 10)."""
+    return scanning(current_app.config)
+
+
+def wake_scanner() -> None:
+    """Let this process's scan worker look at the queue now, not at its next poll."""
+    wake = current_app.extensions.get("scan_wake")
+    if wake is not None:
+        wake.set()
 
 
 def truthy(name: str) -> bool:

@@ -195,6 +195,26 @@ SETTINGS: tuple[Setting, ...] = (
         "ARCHIVE_TMP_MAX_AGE_SECONDS", "int", 3600,
         "seconds after which an unfinished upload's temp file is removed",
     ),
+    Setting(
+        "ARCHIVE_SCAN_COMMAND", "str", "",
+        "scanner run on every new archive, the blob's path appended; empty: no scans",
+    ),
+    Setting(
+        "ARCHIVE_SCAN_TIMEOUT_SECONDS", "float", 300.0,
+        "seconds one scan may take; a scan cut off makes its archive unscannable",
+    ),
+    Setting(
+        "ARCHIVE_SCAN_WAIT_SECONDS", "float", 0.0,
+        "seconds an upload waits for its scan's verdict before answering",
+    ),
+    Setting(
+        "SHARE_DEFAULT_SECONDS", "int", 86400,
+        "lifetime of an archive share token created without expires_in",
+    ),
+    Setting(
+        "SHARE_MAX_SECONDS", "int", 365 * 86400,
+        "longest lifetime a share token may be given",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.
@@ -299,6 +319,21 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be an integer of 0 or more")
+    for name in ("ARCHIVE_SCAN_TIMEOUT_SECONDS", "ARCHIVE_SCAN_WAIT_SECONDS"):
+        value = config[name]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a number of 0 or more")
+    if not config["ARCHIVE_SCAN_TIMEOUT_SECONDS"] > 0:
+        raise ConfigError(f"{ENV_PREFIX}ARCHIVE_SCAN_TIMEOUT_SECONDS must be positive")
+    for name in ("SHARE_DEFAULT_SECONDS", "SHARE_MAX_SECONDS"):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
+    if config["SHARE_DEFAULT_SECONDS"] > config["SHARE_MAX_SECONDS"]:
+        raise ConfigError(
+            f"{ENV_PREFIX}SHARE_DEFAULT_SECONDS must not be longer than "
+            f"{ENV_PREFIX}SHARE_MAX_SECONDS"
+        )
     size = config["ARCHIVE_MAX_BYTES"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ConfigError(f"{ENV_PREFIX}ARCHIVE_MAX_BYTES must be a positive integer")

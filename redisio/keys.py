@@ -24,7 +24,8 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
 
     P:{ns:<ns>}:archive:<id>          hash   an archive record of <ns>: data (JSON),
                                           etag, deleted_at (empty while live),
-                                          last_download_at
+                                          last_download_at, scan (its blob's scan
+                                          verdict as JSON, copied) and scan_rank
     P:{ns:<ns>}:archives              zset   live archive ids of <ns>, score 0: id order
     P:{ns:<ns>}:archive-trash         zset   trashed archive ids of <ns>, score 0
     P:{ns:<ns>}:archives-by:<sort>    zset   "<key>\0<id>" of every record of <ns>, live
@@ -35,6 +36,18 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{ns:<ns>}:archive-alias:<path>  string the archive id alias <path> points at
     P:{archives}:blob:<id>            hash   unheld_since: when GC first saw no record
     P:{archives}:gc-lock              string the process running GC, with an expiry
+    P:{archives}:scan:<id>            hash   the scan verdict of blob <id>: gen (bumped
+                                          at each queueing), state, scanned_at, detail,
+                                          done (the gen the verdict is of)
+    P:{archives}:scan-queue           zset   blob ids to scan -> when a worker may take
+                                          it (now when queued; a lease's end when taken)
+    P:{archives}:scan-seed-lock       string the process queueing unscanned blobs at
+                                          start, with an expiry
+    P:{ns:<ns>}:share:<share id>      hash   a share token of <ns>: digest (SHA-256 of
+                                          its secret), archive, expires_at, note,
+                                          created_by, created_at; expiring with it
+    P:{ns:<ns>}:archive-shares:<id>   zset   share ids of archive <id> -> expires_at;
+                                          expiring with the last of them
 
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
@@ -60,7 +73,10 @@ a namespace's create and delete are each one script over its marker and the list
 except on Redis Cluster, where the two are in different slots: there each is two
 steps (namespaces/store.py). An archive record, its indexes, aliases and reference
 sets share the tag too: an upload that also writes an asset changes all of them,
-and the asset's own writes keep the reference sets, each in one script.
+and the asset's own writes keep the reference sets, each in one script. A share
+token and its archive's share index share it as well, so a purge revokes them in
+its own script. Every blob's scan verdict and the scan queue share ``{archives}``:
+taking, finishing and requeueing a scan are each one script.
 Silencing entries share their namespace's tag for the same reason: a Sensu Go write
 checks that the namespace exists in the script that stores the entry.
 Every account key shares ``{accounts}``: a credential lookup reads the failures of
@@ -143,6 +159,10 @@ class Keys:
         self.seeded: str = accounts + "seeded"
         self._accounts = accounts
         self.archives_gc_lock: str = f"{prefix}:{{archives}}:gc-lock"
+        self.scan_queue: str = f"{prefix}:{{archives}}:scan-queue"
+        self.scan_seed_lock: str = f"{prefix}:{{archives}}:scan-seed-lock"
+        # Scan verdict hashes are this plus the blob's id; queue scripts add it.
+        self.scan_prefix: str = f"{prefix}:{{archives}}:scan:"
 
     def stash(self, path: str) -> str:
         """The key holding the content of the stash at `path`."""
@@ -247,6 +267,22 @@ class Keys:
     def blob(self, archive_id: str) -> str:
         """What GC remembers of the blob of `archive_id` (spec archives.md 4.3)."""
         return f"{self._prefix}:{{archives}}:blob:{archive_id}"
+
+    def scan(self, archive_id: str) -> str:
+        """The scan verdict of the blob of `archive_id` (spec archives.md 10)."""
+        return self.scan_prefix + archive_id
+
+    def share_prefix(self, ns: str) -> str:
+        """Share token hashes of namespace `ns` are this plus the share id."""
+        return f"{self._prefix}:{{ns:{ns}}}:share:"
+
+    def share(self, ns: str, share_id: str) -> str:
+        """The hash of share `share_id` of namespace `ns` (spec archives.md 11)."""
+        return self.share_prefix(ns) + share_id
+
+    def archive_shares(self, ns: str, archive_id: str) -> str:
+        """Share id -> expires_at of the shares of archive `archive_id` in `ns`."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-shares:{archive_id}"
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""

@@ -1,19 +1,22 @@
 """Work each server process does beside requests: archive garbage collection every
-``STASHD_ARCHIVE_GC_INTERVAL_SECONDS`` (spec archives.md 4.3, 19.6).
+``STASHD_ARCHIVE_GC_INTERVAL_SECONDS`` (spec archives.md 4.3, 19.6), and the scan
+queue while a scanner command is set (10).
 
-Every worker runs the loop; the Redis lock in `archives.service.collect_garbage`
-lets one process collect at a time, on one host or many.
+Every worker runs the loops; the Redis lock in `archives.service.collect_garbage`
+lets one process collect at a time, on one host or many, and each queued scan is
+leased to one worker at a time (`archives.scan_store`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 import threading
 
 from flask import Flask
 
-from archives import service
+from archives import scan, service
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +50,41 @@ def start_archive_gc(app: Flask) -> threading.Event | None:
     stop = threading.Event()
     args = (app, interval, stop)
     threading.Thread(target=_collect_every, args=args, daemon=True).start()
+    return stop
+
+
+def _scan_queue(app: Flask, stop: threading.Event, wake: threading.Event) -> None:
+    client = app.extensions["client"]
+    scans, blobs = app.extensions["scans"], app.extensions["blobs"]
+
+    def names() -> list[str]:
+        return client.drive(app.extensions["namespaces"].names())
+
+    try:
+        queued = scan.queue_unscanned(client, scans, blobs, secrets.token_hex(8))
+        if queued:
+            log.info("archive scans: %d blobs looked at for queueing", queued)
+    except Exception:  # Redis away: the blobs are queued by the next start
+        log.exception("queueing unscanned archives failed")
+    while not stop.is_set():
+        try:
+            with app.app_context():
+                busy = scan.scan_next(client, scans, blobs, names, app.config)
+        except Exception:  # Redis away: the job's lease runs out, it is retried
+            log.exception("archive scan failed")
+            busy = False
+        if not busy:
+            wake.wait(scan.POLL_SECONDS)
+            wake.clear()
+
+
+def start_archive_scans(app: Flask) -> threading.Event | None:
+    """Run queued archive scans in a daemon thread of this process; None when no
+    scanner command is set. Setting the event stops it (after a running scan)."""
+    if not scan.scanning(app.config):
+        return None
+    stop = threading.Event()
+    wake = app.extensions["scan_wake"] = threading.Event()
+    args = (app, stop, wake)
+    threading.Thread(target=_scan_queue, args=args, daemon=True).start()
     return stop
