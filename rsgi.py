@@ -2,10 +2,10 @@
 
 from app import create_app
 from server.background import start_archive_gc
-from server.malloc import return_big_blocks
+from server.malloc import limit_arenas
 from server.rsgi import RSGIApp
 
-return_big_blocks()
+limit_arenas()
 flask_app = create_app()
 app = RSGIApp(flask_app)
 start_archive_gc(flask_app)

@@ -1,7 +1,7 @@
 """What WSGI servers import: ``wsgi:app``."""
 
 from app import create_app
-from server.malloc import return_big_blocks
+from server.malloc import limit_arenas
 
-return_big_blocks()
+limit_arenas()
 app = create_app()

@@ -1,29 +1,29 @@
-"""glibc's malloc, told to give big blocks back to the system as soon as they are freed.
+"""glibc's malloc, told to keep two arenas per process instead of one per thread.
 
-Archives move through the workers a megabyte at a time. glibc serves blocks of
-128 KiB and more with mmap and unmaps them when freed, but it raises that threshold
-to the size of the largest such block freed so far: from the first upload on,
-megabyte blocks come from the heaps of the threads' arenas, and what those keep after
-a request stays resident, more with each thread that has moved an archive (tens of
-MiB in a gunicorn worker's 64). A fixed threshold keeps the first behaviour, so a
-worker's memory stays flat however many archives pass (spec archives.md 16).
+Archives move through the workers a megabyte at a time, on whichever thread serves
+the request. glibc gives each thread an arena of its own (up to eight per core),
+and raises its mmap threshold to the largest block freed so far, so after a few
+uploads every arena keeps megabytes of freed buffers resident: a gunicorn worker's
+64 threads grew a server by 25 to 80 MiB over a few hundred uploads. Two arenas
+bound what is kept, at no cost in speed; a fixed mmap threshold, which would give
+every buffer back, made uploads three times slower (a page fault per 4 KiB of each
+new buffer; docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import ctypes
 
-# mallopt's parameter number for the threshold (glibc's malloc.h), and glibc's
-# default threshold, which setting it keeps from moving.
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 128 * 1024
+# mallopt's parameter number for the arena limit (glibc's malloc.h).
+M_ARENA_MAX = -8
+ARENAS = 2
 
 
-def return_big_blocks() -> None:
-    """Fix this process's mmap threshold (forked children keep it); nothing where
-    the C library has no mallopt."""
+def limit_arenas() -> None:
+    """Limit this process's malloc arenas (forked children keep the limit); call it
+    before threads start. Nothing where the C library has no mallopt."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
-    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(M_ARENA_MAX, ARENAS)
