@@ -2,8 +2,10 @@
 
 from app import create_app
 from server.background import start_archive_gc, start_archive_scans
+from server.malloc import limit_arenas
 from server.rsgi import RSGIApp
 
+limit_arenas()
 flask_app = create_app()
 app = RSGIApp(flask_app)
 start_archive_gc(flask_app)

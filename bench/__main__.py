@@ -18,7 +18,13 @@ from bench.run import Bench, Options, log
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # The load generators and webdis, by the Debian package that has each.
-TOOLS = {"wrk": "wrk", "ab": "apache2-utils", "webdis": "webdis"}
+TOOLS = {
+    "wrk": "wrk",
+    "ab": "apache2-utils",
+    "webdis": "webdis",
+    "nginx": "nginx",
+    "curl": "curl",
+}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

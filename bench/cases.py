@@ -38,8 +38,11 @@ class Case:
     connections: int = 50
     auth: str = ""  # "basic" or "key": which Authorization header to send
     order: str = "random"  # "sequence": each line once, in order (bench/wrk.lua)
-    tool: str = "wrk"  # or "ab": one request of the file, picked at random (HEAD)
+    tool: str = "wrk"  # or "ab": one request of the file, picked at random (HEAD);
+    # or "upload": the archive, posted again and again with curl (bench/archives.py);
+    # or "hash": its two digests computed here, what no upload can skip
     needs_assets: bool = False  # skipped while /api/core/v2 has no assets API
+    archive: str = ""  # the archive a download or upload moves (archives.SIZES)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Group:
     cases: tuple[Case, ...]
     settings: dict[str, str] = field(default_factory=dict)  # STASHD_* beyond defaults
     auth: bool = False  # Basic auth and an API key on (STASHD_API_*)
+    archives: bool = False  # archives stored under the benchmark's data directory
 
 
 def list_prefix(size: str) -> str:
@@ -63,6 +67,69 @@ def _list_group(size: str) -> Group:
         (Case(f"make run: list page, {size} stashes", f"list-{size}"),),
         settings={"STASHD_KEY_PREFIX": list_prefix(size)},
     )
+
+
+# The nginx case each archive download is compared with, by archive; and the
+# hashing each upload is.
+NGINX = {"1m": "nginx: download 1 MiB", "100m": "nginx: download 100 MiB"}
+HASHING = {
+    "1m": "reference: SHA-512 + SHA-256 of 1 MiB",
+    "100m": "reference: SHA-512 + SHA-256 of 100 MiB",
+}
+# Connections per download: a 100 MiB answer takes long enough that a few fill the
+# machine, and each must come within wrk's 5 s.
+_DOWNLOAD_CONNECTIONS = {"1m": 16, "100m": 2}
+_SIZE_NAMES = {"1m": "1 MiB", "100m": "100 MiB"}
+
+
+def _archive_group(label: str, kind: str, prefix: str) -> Group:
+    """Downloads and uploads of both archives, with an API key as agents send it."""
+    downloads = tuple(
+        Case(
+            f"{prefix}: download {_SIZE_NAMES[name]}",
+            f"archive-{name}",
+            connections=_DOWNLOAD_CONNECTIONS[name],
+            auth="key",
+            archive=name,
+        )
+        for name in _SIZE_NAMES
+    )
+    uploads = tuple(
+        Case(
+            f"{prefix}: upload {_SIZE_NAMES[name]}",
+            "",
+            connections=1,
+            auth="key",
+            tool="upload",
+            archive=name,
+        )
+        for name in _SIZE_NAMES
+    )
+    return Group(label, kind, downloads + uploads, auth=True, archives=True)
+
+
+ARCHIVE_GROUPS: tuple[Group, ...] = (
+    Group(
+        "nginx",
+        "nginx",
+        tuple(
+            Case(
+                NGINX[name],
+                f"nginx-{name}",
+                connections=_DOWNLOAD_CONNECTIONS[name],
+                archive=name,
+            )
+            for name in _SIZE_NAMES
+        )
+        # Not nginx's: computed by the benchmark, while nginx idles.
+        + tuple(
+            Case(HASHING[name], "", connections=1, tool="hash", archive=name)
+            for name in _SIZE_NAMES
+        ),
+    ),
+    _archive_group("make run, archives", "granian", "make run"),
+    _archive_group("gunicorn, archives", "gunicorn", "gunicorn"),
+)
 
 
 GROUPS: tuple[Group, ...] = (
@@ -144,6 +211,7 @@ GROUPS: tuple[Group, ...] = (
             Case("gunicorn: mix 90/9/1", "mix"),
         ),
     ),
+    *ARCHIVE_GROUPS,
 )
 
 

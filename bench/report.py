@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench.cases import HASHING, NGINX
 from bench.run import Results
 from bench.servers import redis_binary
 
@@ -49,6 +50,7 @@ class Target:
 
 
 GET = "make run: GET"
+MAKE_RUN_100M = "make run: download 100 MiB"
 TARGETS = (
     Target("make run GET / webdis GET", _ratio(GET, WEBDIS_GET), 0.35, True),
     Target("make run GET / bare WSGI GET, granian", _ratio(GET, "bare GET, granian"),
@@ -75,6 +77,16 @@ TARGETS = (
                   "make run, metrics off: POST /stashes with expire"), 0.95, True),
     Target("make run GET p99 at 64 connections, ms",
            _figure("make run: GET, 64 connections", "p99_ms"), 10, False),
+    Target("make run download 100 MiB / nginx",
+           _ratio(MAKE_RUN_100M, NGINX["100m"]), 0.5, True),
+    Target("make run upload 100 MiB, MB/s",
+           _figure("make run: upload 100 MiB", "mb_per_s"), 150, True),
+    *(
+        Target(f"{server} {what} 100 MiB, server memory growth, MiB",
+               _figure(f"{server}: {what} 100 MiB", "rss_growth_mib"), 32, False)
+        for server in ("make run", "gunicorn")
+        for what in ("download", "upload")
+    ),
 )  # fmt: skip
 
 
@@ -101,6 +113,19 @@ def summarize(results: Results) -> dict[str, Any]:
             if name in rep and WEBDIS_GET in rep
         ]
         case["x_webdis"] = statistics.median(ratios) if ratios else None
+        if all("mb_per_s" in run for run in runs):
+            for figure in ("mb_per_s", "rss_growth_mib"):
+                case[figure] = statistics.median(run[figure] for run in runs)
+            # Downloads beside nginx's, uploads beside the hashing they include.
+            transfer = runs[0]["transfer"]
+            references = {"download": NGINX, "upload": HASHING}.get(transfer, {})
+            reference = references.get(runs[0]["archive"], "")
+            ratios = [
+                rep[name]["rps"] / rep[reference]["rps"]
+                for rep in reps
+                if name in rep and reference in rep
+            ]
+            case["x_reference"] = statistics.median(ratios) if ratios else None
         case["errors"] = sum(run["errors"] + run["non_2xx"] for run in runs)
         case["reps"] = len(runs)
     targets = []
@@ -166,8 +191,30 @@ def render(summary: dict[str, Any], results: Results, machine: dict[str, str]) -
     parts = [
         "## Figures (medians over repetitions)",
         _table(header, rows, right={1, 2, 3, 4, 5, 6, 7}),
-        "## Targets",
     ]
+    rows = []
+    for name, case in summary["cases"].items():
+        if "mb_per_s" not in case:
+            continue
+        ratio = case["x_reference"]
+        rows.append([
+            name,
+            f"{case['mb_per_s']:,.0f}",
+            f"{case['rps']:,.1f}",
+            "–" if ratio is None else f"{ratio:.2f}",
+            f"{case['p50_ms']:.1f}",
+            f"{case['rss_growth_mib']:.1f}",
+        ])  # fmt: skip
+    if rows:
+        header = ["archive case", "MB/s", "req/s", "x reference", "p50 ms",
+                  "server memory growth, MiB"]  # fmt: skip
+        parts += [
+            "## Archives (medians over repetitions)",
+            "x reference: a download's rate over nginx's for the same file, an "
+            "upload's over its two digests computed alone, in the same repetition.",
+            _table(header, rows, right={1, 2, 3, 4, 5}),
+        ]
+    parts.append("## Targets")
     rows = []
     for target in summary["targets"]:
         value = target["value"]

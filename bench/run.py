@@ -18,12 +18,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench import assets, cases, silences
+from bench import archives, assets, cases, silences
 from bench.cases import Case, Group
 from bench.data import Loader, silence_path, without_fsync
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
-from bench.servers import Redis, Server, make_server, stashd_env, webdis
+from bench.servers import Redis, Server, make_server, nginx, stashd_env, webdis
 from bench.silences import SilenceLoader
 from core.settings import DEFAULTS
 
@@ -65,6 +65,7 @@ class Bench:
         self.user, self.password = "bench", secrets.token_urlsafe(12)
         self.api_key = str(uuid.uuid4())
         self.assets_missing: str | None = None  # None: not looked at yet
+        self.archives: dict[str, archives.Archive] = {}
         self.server: Server | None = None
 
     def selected(self, case: Case) -> bool:
@@ -92,6 +93,11 @@ class Bench:
         """Load the stashes (and silences) and write the fixed request files."""
         self.files = cases.request_files(self.workdir)
         wanted = {c.requests for _, picked in self.groups() for c in picked}
+        if any(c.archive for _, picked in self.groups() for c in picked):
+            started = time.monotonic()
+            self.archives = archives.make(self.workdir)
+            self.files |= archives.request_files(self.workdir, self.archives)
+            log(f"wrote the archives in {time.monotonic() - started:.1f} s")
         sets = {DEFAULTS["KEY_PREFIX"]: cases.STASHES}
         for name, size in cases.LIST_SIZES.items():
             if f"list-{name}" in wanted or name == "100k":  # 100k: the memory report
@@ -135,8 +141,13 @@ class Bench:
             settings["STASHD_API_USER"] = self.user
             settings["STASHD_API_PASSWORD"] = self.password
             settings["STASHD_API_KEY"] = self.api_key
+        if group.archives:
+            settings["STASHD_DATA_DIR"] = os.path.join(self.workdir, "data")
+            settings["STASHD_ARCHIVE_GC_INTERVAL_SECONDS"] = "0"
         if group.kind == "webdis":
             server = webdis(self.redis.socket, self.workdir)
+        elif group.kind == "nginx":
+            server = nginx(archives.nginx_root(self.workdir), self.workdir)
         else:
             env = stashd_env(self.redis.url, **settings)
             server = make_server(group.kind, env, self.workdir)
@@ -162,6 +173,9 @@ class Bench:
             self.stop_server()
             return
         try:
+            if group.archives:  # the downloads need them; stored the first time
+                header = self.headers(picked[0])[0]
+                archives.store(server.port, header, self.archives)
             for case in picked:
                 if case.needs_assets and not self.assets_ready(server, case):
                     continue
@@ -197,13 +211,18 @@ class Bench:
             pool = DeletePool(self.redis, self.workdir, rep)
             pool.fill(self.rate(group, rep), self.options.warmup, self.options.seconds)
             check_file, warm, run = pool.files
+        elif case.tool in ("upload", "hash"):  # the archive's file is what is sent
+            check_file = warm = run = ""
         else:
             check_file = warm = run = self.files[case.requests]
         if case.tool == "ab":
             # ab sends one URL: one of the file's, picked at random for this run.
             warm = run = random.choice(read_requests(check_file))
+        # Archive cases: how far the server's memory grows while it moves them.
+        watch = archives.RSSWatch(server.process.tree()) if case.archive else None
         try:
-            check(server.url, check_file, headers)
+            if check_file:
+                check(server.url, check_file, headers)
             if self.options.warmup:
                 self.send(server, case, headers, warm, self.options.warmup)
             pids = server.process.tree()
@@ -215,6 +234,7 @@ class Bench:
         finally:
             if pool is not None:
                 pool.empty()
+            grown = watch.stop() if watch is not None else 0
         if not figures.requests:
             raise RuntimeError("no request was answered")
         result = {
@@ -231,10 +251,23 @@ class Bench:
             # What else kept the machine busy: it is shared.
             "load_average": os.getloadavg()[0],
         }
+        if case.archive:
+            size = self.archives[case.archive].size
+            result["archive"] = case.archive
+            result["transfer"] = {"upload": "upload", "hash": "hash"}.get(
+                case.tool, "download"
+            )
+            result["mb_per_s"] = figures.rps * size / 1e6
+            result["rss_growth_mib"] = grown / (1 << 20)
         self.results.runs.append(result)
         bad = ""
         if figures.errors or figures.non_2xx:
             bad = f", {figures.errors} errors, {figures.non_2xx} non-2xx: FAILED"
+        if case.archive:
+            bad += (
+                f", {result['mb_per_s']:,.0f} MB/s, "
+                f"memory +{result['rss_growth_mib']:.1f} MiB"
+            )
         log(
             f"  {case.name}: {figures.rps:,.0f} req/s, p50 {figures.p50_ms:.2f} ms, "
             f"p99 {figures.p99_ms:.2f} ms, {result['cpu_us']:.0f} CPU-µs/req "
@@ -249,7 +282,13 @@ class Bench:
         requests: str | Request,
         seconds: int,
     ) -> Run:
-        """One load run: wrk over a request file, or ab with one request."""
+        """One load run: wrk over a request file, ab with one request, or uploads
+        of an archive."""
+        if case.tool == "upload":
+            archive = self.archives[case.archive]
+            return archives.upload(server.port, headers[0], archive, seconds)
+        if case.tool == "hash":
+            return archives.hash_floor(self.archives[case.archive], seconds)
         if isinstance(requests, Request):
             return ab(
                 server.url,

@@ -4,6 +4,8 @@
   ``make run`` embeds, set up like the embedded one), on a Unix socket;
   ``BENCH_REDIS_SERVER=<path>`` runs another binary instead, to compare them.
 - ``webdis``: the Debian package, the C reference.
+- ``nginx``: the Debian package, serving the archive cases' files from disk: the C
+  reference for downloads.
 - ``granian``: stashd as ``make run`` ships it (``python -m server``);
   ``gunicorn``: stashd under ``gunicorn -c gunicorn.conf.py``.
 - ``bare-granian``, ``bare-gunicorn``: the bare WSGI function (bench/bare.py) under
@@ -167,3 +169,40 @@ def webdis(redis_socket: str, workdir: str) -> Server:
     with open(path, "w") as file:
         json.dump(config, file)
     return Server("webdis", ["webdis", path], port, workdir, ready_path="/PING")
+
+
+def nginx(root: str, workdir: str) -> Server:
+    """nginx from Debian serving the files under `root`, as a static file server is
+    set up for big files: sendfile, 2 workers (one per core), no access log."""
+    port = free_port()
+    config = f"""
+daemon off;
+master_process on;
+worker_processes 2;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx.log warn;
+{"user root;" if os.geteuid() == 0 else ""}
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    default_type application/x-tar;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    fastcgi_temp_path {workdir}/nginx-fastcgi;
+    uwsgi_temp_path {workdir}/nginx-uwsgi;
+    scgi_temp_path {workdir}/nginx-scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+    path = os.path.join(workdir, "nginx.conf")
+    with open(path, "w") as file:
+        file.write(config)
+    log = os.path.join(workdir, "nginx.log")
+    argv = ["nginx", "-c", path, "-p", workdir, "-e", log]
+    return Server("nginx", argv, port, workdir, ready_path="/")
