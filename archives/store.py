@@ -170,6 +170,21 @@ local function drop_alias(id, alias)
   if redis.call('GET', key) == id then redis.call('DEL', key) end
   redis.call('SREM', ARGV[2] .. id, alias)
 end
+
+-- With DECLARE_PRELUDE: need() the alias keys of the n aliases from ARGV[first]
+-- on and of those in `set`, then (`holders`) the alias sets of the records they
+-- point at now; missing() of the first round that lacks any, else nil.
+local function aliases_declared(id, first, n, set, holders)
+  for i = first, first + n - 1 do need(ARGV[1] .. ARGV[i]) end
+  for _, alias in ipairs(redis.call('SMEMBERS', set)) do need(ARGV[1] .. alias) end
+  local more = missing()
+  if more or not holders then return more end
+  for i = first, first + n - 1 do
+    local holder = redis.call('GET', ARGV[1] .. ARGV[i])
+    if holder and holder ~= id then need(ARGV[2] .. holder) end
+  end
+  return missing()
+end
 """
 
 # KEYS[1] namespace marker, KEYS[2] record, KEYS[3] live index, KEYS[4] trash,
@@ -200,15 +215,7 @@ if with_asset then
   refs = refs_plan(ARGV[a + 4], redis.call('HGET', KEYS[7], 'json'), ARGV[a + 5])
 end
 for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
-for i = 13, 12 + n do need(ARGV[1] .. ARGV[i]) end
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do need(ARGV[1] .. alias) end
-local more = missing()
-if more then return more end
-for i = 13, 12 + n do
-  local holder = redis.call('GET', ARGV[1] .. ARGV[i])
-  if holder and holder ~= id then need(ARGV[2] .. holder) end
-end
-more = missing()
+local more = aliases_declared(id, 13, n, KEYS[5], true)
 if more then return more end
 local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
 local outcome = 2
@@ -357,18 +364,8 @@ _LOAD = Script(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local id, live, n = ARGV[3], ARGV[6] == '', tonumber(ARGV[12])
 for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
-for i = 13, 12 + n do need(ARGV[1] .. ARGV[i]) end
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do need(ARGV[1] .. alias) end
-local more = missing()
+local more = aliases_declared(id, 13, n, KEYS[5], live)
 if more then return more end
-if live then
-  for i = 13, 12 + n do
-    local holder = redis.call('GET', ARGV[1] .. ARGV[i])
-    if holder and holder ~= id then need(ARGV[2] .. holder) end
-  end
-  more = missing()
-  if more then return more end
-end
 for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias) end
 index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],

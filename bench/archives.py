@@ -138,6 +138,19 @@ def _curl_upload(
     return int(status), float(seconds)
 
 
+def _timed(times: list[float], non_2xx: int) -> Run:
+    """A run of one request at a time that took `times` seconds each."""
+    ordered = sorted(times)
+    return Run(
+        requests=len(times),
+        seconds=sum(times),
+        p50_ms=statistics.median(ordered) * 1000,
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        errors=0,
+        non_2xx=non_2xx,
+    )
+
+
 def upload(port: int, header: str, archive: Archive, seconds: int) -> Run:
     """Upload `archive` again and again, one at a time, for about `seconds`.
 
@@ -152,15 +165,7 @@ def upload(port: int, header: str, archive: Archive, seconds: int) -> Run:
         status, took = _curl_upload(port, header, archive, timeout=seconds + 60)
         times.append(took)
         non_2xx += status not in (200, 201)
-    ordered = sorted(times)
-    return Run(
-        requests=len(times),
-        seconds=sum(times),
-        p50_ms=statistics.median(ordered) * 1000,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        errors=0,
-        non_2xx=non_2xx,
-    )
+    return _timed(times, non_2xx)
 
 
 def hash_floor(archive: Archive, seconds: int) -> Run:
@@ -177,15 +182,7 @@ def hash_floor(archive: Archive, seconds: int) -> Run:
                 sha512.update(chunk)
                 sha256.update(chunk)
         times.append(time.perf_counter() - started)
-    ordered = sorted(times)
-    return Run(
-        requests=len(times),
-        seconds=sum(times),
-        p50_ms=statistics.median(ordered) * 1000,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        errors=0,
-        non_2xx=0,
-    )
+    return _timed(times, 0)
 
 
 def rss_bytes(pids: list[int]) -> int:
