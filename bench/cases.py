@@ -49,6 +49,9 @@ class Group:
     cases: tuple[Case, ...]
     settings: dict[str, str] = field(default_factory=dict)  # STASHD_* beyond defaults
     auth: bool = False  # Basic auth and an API key on (STASHD_API_*)
+    # "single": the private Redis; "cluster" or "sentinel": bench/ha.py's setups,
+    # each loaded with the 10,000 stashes the first time a group needs it.
+    redis: str = "single"
 
 
 def list_prefix(size: str) -> str:
@@ -134,6 +137,32 @@ GROUPS: tuple[Group, ...] = (
         settings={"GRANIAN_INTERFACE": "wsgi"},
     ),
     *(_list_group(size) for size in LIST_SIZES),
+    # The same server on Redis's distributed modes: compared with "make run".
+    Group(
+        "make run, Redis Cluster",
+        "granian",
+        (
+            Case("make run, cluster: GET", "get"),
+            Case("make run, cluster: POST /stashes with expire", "post"),
+        ),
+        redis="cluster",
+    ),
+    Group(
+        "make run, Sentinel",
+        "granian",
+        (
+            Case("make run, sentinel: GET", "get"),
+            Case("make run, sentinel: POST /stashes with expire", "post"),
+        ),
+        redis="sentinel",
+    ),
+    Group(
+        "make run, Sentinel, WAIT 1",
+        "granian",
+        (Case("make run, sentinel, WAIT 1: POST /stashes with expire", "post"),),
+        settings={"STASHD_REDIS_WAIT_REPLICAS": "1"},
+        redis="sentinel",
+    ),
     Group("bare WSGI, gunicorn", "bare-gunicorn", (Case("bare GET, gunicorn", "get"),)),
     Group(
         "gunicorn",

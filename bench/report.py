@@ -49,6 +49,7 @@ class Target:
 
 
 GET = "make run: GET"
+POST = "make run: POST /stashes with expire"
 TARGETS = (
     Target("make run GET / webdis GET", _ratio(GET, WEBDIS_GET), 0.35, True),
     Target("make run GET / bare WSGI GET, granian", _ratio(GET, "bare GET, granian"),
@@ -75,6 +76,19 @@ TARGETS = (
                   "make run, metrics off: POST /stashes with expire"), 0.95, True),
     Target("make run GET p99 at 64 connections, ms",
            _figure("make run: GET, 64 connections", "p99_ms"), 10, False),
+    # Redis's distributed modes against the single Redis (issue 10); the WAIT
+    # ratio is reported only: its cost is the replica's round trip.
+    Target("make run GET, 3-primary cluster / single Redis",
+           _ratio("make run, cluster: GET", GET), 0.8, True),
+    Target("make run POST, 3-primary cluster / single Redis",
+           _ratio("make run, cluster: POST /stashes with expire", POST), 0.7, True),
+    Target("make run GET, Sentinel / single Redis",
+           _ratio("make run, sentinel: GET", GET), 0.8, True),
+    Target("make run POST, Sentinel / single Redis",
+           _ratio("make run, sentinel: POST /stashes with expire", POST), 0.7, True),
+    Target("make run POST, Sentinel with WAIT 1 / single Redis",
+           _ratio("make run, sentinel, WAIT 1: POST /stashes with expire", POST),
+           0, True),
 )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from bench import assets, cases, silences
 from bench.cases import Case, Group
 from bench.data import Loader, silence_path, without_fsync
+from bench.ha import Setup, make_setup
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, stashd_env, webdis
@@ -66,6 +67,7 @@ class Bench:
         self.api_key = str(uuid.uuid4())
         self.assets_missing: str | None = None  # None: not looked at yet
         self.server: Server | None = None
+        self.setups: dict[str, Setup] = {}  # Redis's distributed modes, once started
 
     def selected(self, case: Case) -> bool:
         return not self.options.only or any(s in case.name for s in self.options.only)
@@ -85,8 +87,37 @@ class Bench:
         finally:
             if self.server is not None:
                 self.server.stop()
+            for setup in self.setups.values():
+                setup.stop()
             self.redis.stop()
         return self.results
+
+    def redis_url(self, group: Group) -> str:
+        """The Redis `group` runs on; a distributed mode is started and loaded
+        with the stashes the first time."""
+        if group.redis == "single":
+            return self.redis.url
+        setup = self.setups.get(group.redis)
+        if setup is None:
+            setup = make_setup(group.redis, self.workdir)
+            self.setups[group.redis] = setup
+            setup.start()
+            started = time.monotonic()
+            loader = Loader(setup.url, DEFAULTS["KEY_PREFIX"])
+            try:
+                loader.put(silence_path(n) for n in range(cases.STASHES))
+                if loader.count() != cases.STASHES:
+                    raise RuntimeError(f"{group.redis}: {loader.count()} stashes")
+            finally:
+                loader.close()
+            seconds = time.monotonic() - started
+            log(f"loaded {cases.STASHES:,} stashes on {group.redis} in {seconds:.1f} s")
+        return setup.url
+
+    def redis_pids(self, group: Group) -> list[int]:
+        if group.redis == "single":
+            return [self.redis.process.pid]
+        return self.setups[group.redis].pids()
 
     def prepare(self) -> None:
         """Load the stashes (and silences) and write the fixed request files."""
@@ -138,7 +169,7 @@ class Bench:
         if group.kind == "webdis":
             server = webdis(self.redis.socket, self.workdir)
         else:
-            env = stashd_env(self.redis.url, **settings)
+            env = stashd_env(self.redis_url(group), **settings)
             server = make_server(group.kind, env, self.workdir)
         self.server = server
         server.start()
@@ -207,7 +238,7 @@ class Bench:
             if self.options.warmup:
                 self.send(server, case, headers, warm, self.options.warmup)
             pids = server.process.tree()
-            redis_pid = [self.redis.process.pid]
+            redis_pid = self.redis_pids(group)
             before = cpu_seconds(pids), cpu_seconds(redis_pid)
             figures = self.send(server, case, headers, run, self.options.seconds)
             cpu = cpu_seconds(pids) - before[0]
