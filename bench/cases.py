@@ -147,6 +147,24 @@ GROUPS: tuple[Group, ...] = (
         ),
         redis="cluster",
     ),
+    # The list page at 1M stashes, at offset 0 and half-way, on both: on a cluster
+    # its rank search runs across the 16 buckets.
+    *(
+        Group(
+            f"make run, 1M stashes{label}",
+            "granian",
+            tuple(
+                Case(f"make run{case}: list page at {at}, 1M stashes", f"list-1M-{at}")
+                for at in ("0", "500000")
+            ),
+            settings={"STASHD_KEY_PREFIX": list_prefix("1M")},
+            redis=mode,
+        )
+        for label, case, mode in (
+            ("", "", "single"),
+            (", Redis Cluster", ", cluster", "cluster"),
+        )
+    ),  # fmt: skip
     Group(
         "make run, Sentinel",
         "granian",
@@ -222,6 +240,8 @@ def request_files(workdir: str, seed: int = 5) -> dict[str, str]:
     files["silenced-go-match"] = list(silences.requests(go=True))
     for name, size in LIST_SIZES.items():
         files[f"list-{name}"] = [_page(size, rng) for _ in range(1_000)]
+    for at in (0, 500_000):
+        files[f"list-1M-{at}"] = [Request("GET", f"/stashes?limit={PAGE}&offset={at}")]
     return {
         name: write_requests(os.path.join(workdir, f"{name}.requests"), requests)
         for name, requests in files.items()

@@ -21,7 +21,7 @@ from redisio.calls import Call
 from redisio.clients import make_client, make_runner
 from redisio.keys import STASH_BUCKETS, Keys
 from stashes.buckets import BucketedStashStore
-from stashes.store import StashStore
+from stashes.store import DELETE, PUT, StashStore
 
 # Long enough to outlive any run; a silence usually has a TTL, so the expiry
 # schedule is as full as the index.
@@ -71,6 +71,14 @@ class Loader:
             else StashStore(self.keys)
         )
         self.runner = make_runner(settings, self.client)
+        if self.cluster:  # a pipeline has no EVAL fallback: every primary needs them
+            for script in (PUT, DELETE):
+                self.client.execute_command(
+                    "SCRIPT",
+                    "LOAD",
+                    script.source,
+                    target_nodes=redis.RedisCluster.PRIMARIES,
+                )
         run = self.runner.run
         run(self.store.put(_SCRATCH, b"{}", None))
         run(self.store.delete(_SCRATCH))
@@ -87,9 +95,6 @@ class Loader:
             self.store.put(path, content(silence(n)), TTL)
             for n, path in enumerate(paths)
         )
-        if self.cluster:  # each call to its slot's primary, one at a time
-            self.runner.run_all(list(calls))
-            return
         pipelined(self.client, calls)
 
     def close(self) -> None:

@@ -68,6 +68,9 @@ class Bench:
         self.assets_missing: str | None = None  # None: not looked at yet
         self.server: Server | None = None
         self.setups: dict[str, Setup] = {}  # Redis's distributed modes, once started
+        self.loaded: set[tuple[str, str]] = set()  # (mode, key prefix) loaded there
+        # Stashes per key prefix; the rest hold cases.STASHES.
+        self.sizes = {cases.list_prefix(n): s for n, s in cases.LIST_SIZES.items()}
 
     def selected(self, case: Case) -> bool:
         return not self.options.only or any(s in case.name for s in self.options.only)
@@ -102,16 +105,20 @@ class Bench:
             setup = make_setup(group.redis, self.workdir)
             self.setups[group.redis] = setup
             setup.start()
+        prefix = group.settings.get("STASHD_KEY_PREFIX", DEFAULTS["KEY_PREFIX"])
+        if (group.redis, prefix) not in self.loaded:
+            self.loaded.add((group.redis, prefix))
+            size = self.sizes.get(prefix, cases.STASHES)
             started = time.monotonic()
-            loader = Loader(setup.url, DEFAULTS["KEY_PREFIX"])
+            loader = Loader(setup.url, prefix)
             try:
-                loader.put(silence_path(n) for n in range(cases.STASHES))
-                if loader.count() != cases.STASHES:
+                loader.put(silence_path(n) for n in range(size))
+                if loader.count() != size:
                     raise RuntimeError(f"{group.redis}: {loader.count()} stashes")
             finally:
                 loader.close()
             seconds = time.monotonic() - started
-            log(f"loaded {cases.STASHES:,} stashes on {group.redis} in {seconds:.1f} s")
+            log(f"loaded {size:,} stashes on {group.redis} in {seconds:.1f} s")
         return setup.url
 
     def redis_pids(self, group: Group) -> list[int]:
@@ -125,7 +132,8 @@ class Bench:
         wanted = {c.requests for _, picked in self.groups() for c in picked}
         sets = {DEFAULTS["KEY_PREFIX"]: cases.STASHES}
         for name, size in cases.LIST_SIZES.items():
-            if f"list-{name}" in wanted or name == "100k":  # 100k: the memory report
+            # 100k: the memory report
+            if any(w.startswith(f"list-{name}") for w in wanted) or name == "100k":
                 sets[cases.list_prefix(name)] = size
         with without_fsync(self.redis.admin):
             for prefix, size in sets.items():
