@@ -53,6 +53,9 @@ class Group:
     settings: dict[str, str] = field(default_factory=dict)  # STASHD_* beyond defaults
     auth: bool = False  # Basic auth and an API key on (STASHD_API_*)
     archives: bool = False  # archives stored under the benchmark's data directory
+    # "single": the private Redis; "cluster" or "sentinel": bench/ha.py's setups,
+    # each loaded with the 10,000 stashes the first time a group needs it.
+    redis: str = "single"
 
 
 def list_prefix(size: str) -> str:
@@ -201,6 +204,50 @@ GROUPS: tuple[Group, ...] = (
         settings={"GRANIAN_INTERFACE": "wsgi"},
     ),
     *(_list_group(size) for size in LIST_SIZES),
+    # The same server on Redis's distributed modes: compared with "make run".
+    Group(
+        "make run, Redis Cluster",
+        "granian",
+        (
+            Case("make run, cluster: GET", "get"),
+            Case("make run, cluster: POST /stashes with expire", "post"),
+        ),
+        redis="cluster",
+    ),
+    # The list page at 1M stashes, at offset 0 and half-way, on both: on a cluster
+    # its rank search runs across the 16 buckets.
+    *(
+        Group(
+            f"make run, 1M stashes{label}",
+            "granian",
+            tuple(
+                Case(f"make run{case}: list page at {at}, 1M stashes", f"list-1M-{at}")
+                for at in ("0", "500000")
+            ),
+            settings={"STASHD_KEY_PREFIX": list_prefix("1M")},
+            redis=mode,
+        )
+        for label, case, mode in (
+            ("", "", "single"),
+            (", Redis Cluster", ", cluster", "cluster"),
+        )
+    ),  # fmt: skip
+    Group(
+        "make run, Sentinel",
+        "granian",
+        (
+            Case("make run, sentinel: GET", "get"),
+            Case("make run, sentinel: POST /stashes with expire", "post"),
+        ),
+        redis="sentinel",
+    ),
+    Group(
+        "make run, Sentinel, WAIT 1",
+        "granian",
+        (Case("make run, sentinel, WAIT 1: POST /stashes with expire", "post"),),
+        settings={"STASHD_REDIS_WAIT_REPLICAS": "1"},
+        redis="sentinel",
+    ),
     Group("bare WSGI, gunicorn", "bare-gunicorn", (Case("bare GET, gunicorn", "get"),)),
     Group(
         "gunicorn",
@@ -261,6 +308,8 @@ def request_files(workdir: str, seed: int = 5) -> dict[str, str]:
     files["silenced-go-match"] = list(silences.requests(go=True))
     for name, size in LIST_SIZES.items():
         files[f"list-{name}"] = [_page(size, rng) for _ in range(1_000)]
+    for at in (0, 500_000):
+        files[f"list-1M-{at}"] = [Request("GET", f"/stashes?limit={PAGE}&offset={at}")]
     return {
         name: write_requests(os.path.join(workdir, f"{name}.requests"), requests)
         for name, requests in files.items()

@@ -18,9 +18,10 @@ import redis
 from core import strictjson
 from core.settings import load
 from redisio.calls import Call
-from redisio.clients import BlockingClient, make_client
-from redisio.keys import Keys
-from stashes.store import StashStore
+from redisio.clients import make_client, make_runner
+from redisio.keys import STASH_BUCKETS, Keys
+from stashes.buckets import BucketedStashStore
+from stashes.store import DELETE, PUT, StashStore
 
 # Long enough to outlive any run; a silence usually has a TTL, so the expiry
 # schedule is as full as the index.
@@ -61,9 +62,23 @@ class Loader:
         settings = load({"REDIS_URL": redis_url, "KEY_PREFIX": prefix})
         settings["REDIS_TIMEOUT"] = 60.0  # a pipeline of big writes takes a while
         self.client = make_client(settings)
-        self.keys = Keys(prefix)
-        self.store = StashStore(self.keys)
-        self.runner = BlockingClient(self.client)
+        # On Redis Cluster, the stashes in their buckets, as the app keeps them.
+        self.cluster = isinstance(self.client, redis.RedisCluster)
+        self.keys = Keys(prefix, self.cluster)
+        self.store: StashStore = (
+            BucketedStashStore(self.keys, STASH_BUCKETS)
+            if self.cluster
+            else StashStore(self.keys)
+        )
+        self.runner = make_runner(settings, self.client)
+        if self.cluster:  # a pipeline has no EVAL fallback: every primary needs them
+            for script in (PUT, DELETE):
+                self.client.execute_command(
+                    "SCRIPT",
+                    "LOAD",
+                    script.source,
+                    target_nodes=redis.RedisCluster.PRIMARIES,
+                )
         run = self.runner.run
         run(self.store.put(_SCRATCH, b"{}", None))
         run(self.store.delete(_SCRATCH))
@@ -81,6 +96,10 @@ class Loader:
             for n, path in enumerate(paths)
         )
         pipelined(self.client, calls)
+
+    def close(self) -> None:
+        self.runner.close()
+        self.client.close()
 
     def delete(self, paths: Iterable[str]) -> None:
         """Delete the stashes at `paths`; absent ones are fine."""

@@ -51,6 +51,7 @@ class Target:
 
 GET = "make run: GET"
 MAKE_RUN_100M = "make run: download 100 MiB"
+POST = "make run: POST /stashes with expire"
 TARGETS = (
     Target("make run GET / webdis GET", _ratio(GET, WEBDIS_GET), 0.35, True),
     Target("make run GET / bare WSGI GET, granian", _ratio(GET, "bare GET, granian"),
@@ -87,6 +88,19 @@ TARGETS = (
         for server in ("make run", "gunicorn")
         for what in ("download", "upload")
     ),
+    # Redis's distributed modes against the single Redis (issue 10); the WAIT
+    # ratio is reported only: its cost is the replica's round trip.
+    Target("make run GET, 3-primary cluster / single Redis",
+           _ratio("make run, cluster: GET", GET), 0.8, True),
+    Target("make run POST, 3-primary cluster / single Redis",
+           _ratio("make run, cluster: POST /stashes with expire", POST), 0.7, True),
+    Target("make run GET, Sentinel / single Redis",
+           _ratio("make run, sentinel: GET", GET), 0.8, True),
+    Target("make run POST, Sentinel / single Redis",
+           _ratio("make run, sentinel: POST /stashes with expire", POST), 0.7, True),
+    Target("make run POST, Sentinel with WAIT 1 / single Redis",
+           _ratio("make run, sentinel, WAIT 1: POST /stashes with expire", POST),
+           0, True),
 )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from bench import archives, assets, cases, silences
 from bench.cases import Case, Group
 from bench.data import Loader, silence_path, without_fsync
+from bench.ha import Setup, make_setup
 from bench.load import Request, Run, ab, check, read_requests, write_requests, wrk
 from bench.procs import cpu_seconds
 from bench.servers import Redis, Server, make_server, nginx, stashd_env, webdis
@@ -67,6 +68,10 @@ class Bench:
         self.assets_missing: str | None = None  # None: not looked at yet
         self.archives: dict[str, archives.Archive] = {}
         self.server: Server | None = None
+        self.setups: dict[str, Setup] = {}  # Redis's distributed modes, once started
+        self.loaded: set[tuple[str, str]] = set()  # (mode, key prefix) loaded there
+        # Stashes per key prefix; the rest hold cases.STASHES.
+        self.sizes = {cases.list_prefix(n): s for n, s in cases.LIST_SIZES.items()}
 
     def selected(self, case: Case) -> bool:
         return not self.options.only or any(s in case.name for s in self.options.only)
@@ -86,8 +91,41 @@ class Bench:
         finally:
             if self.server is not None:
                 self.server.stop()
+            for setup in self.setups.values():
+                setup.stop()
             self.redis.stop()
         return self.results
+
+    def redis_url(self, group: Group) -> str:
+        """The Redis `group` runs on; a distributed mode is started and loaded
+        with the stashes the first time."""
+        if group.redis == "single":
+            return self.redis.url
+        setup = self.setups.get(group.redis)
+        if setup is None:
+            setup = make_setup(group.redis, self.workdir)
+            self.setups[group.redis] = setup
+            setup.start()
+        prefix = group.settings.get("STASHD_KEY_PREFIX", DEFAULTS["KEY_PREFIX"])
+        if (group.redis, prefix) not in self.loaded:
+            self.loaded.add((group.redis, prefix))
+            size = self.sizes.get(prefix, cases.STASHES)
+            started = time.monotonic()
+            loader = Loader(setup.url, prefix)
+            try:
+                loader.put(silence_path(n) for n in range(size))
+                if loader.count() != size:
+                    raise RuntimeError(f"{group.redis}: {loader.count()} stashes")
+            finally:
+                loader.close()
+            seconds = time.monotonic() - started
+            log(f"loaded {size:,} stashes on {group.redis} in {seconds:.1f} s")
+        return setup.url
+
+    def redis_pids(self, group: Group) -> list[int]:
+        if group.redis == "single":
+            return [self.redis.process.pid]
+        return self.setups[group.redis].pids()
 
     def prepare(self) -> None:
         """Load the stashes (and silences) and write the fixed request files."""
@@ -100,7 +138,8 @@ class Bench:
             log(f"wrote the archives in {time.monotonic() - started:.1f} s")
         sets = {DEFAULTS["KEY_PREFIX"]: cases.STASHES}
         for name, size in cases.LIST_SIZES.items():
-            if f"list-{name}" in wanted or name == "100k":  # 100k: the memory report
+            # 100k: the memory report
+            if any(w.startswith(f"list-{name}") for w in wanted) or name == "100k":
                 sets[cases.list_prefix(name)] = size
         with without_fsync(self.redis.admin):
             for prefix, size in sets.items():
@@ -149,7 +188,7 @@ class Bench:
         elif group.kind == "nginx":
             server = nginx(archives.nginx_root(self.workdir), self.workdir)
         else:
-            env = stashd_env(self.redis.url, **settings)
+            env = stashd_env(self.redis_url(group), **settings)
             server = make_server(group.kind, env, self.workdir)
         self.server = server
         server.start()
@@ -226,7 +265,7 @@ class Bench:
             if self.options.warmup:
                 self.send(server, case, headers, warm, self.options.warmup)
             pids = server.process.tree()
-            redis_pid = [self.redis.process.pid]
+            redis_pid = self.redis_pids(group)
             before = cpu_seconds(pids), cpu_seconds(redis_pid)
             figures = self.send(server, case, headers, run, self.options.seconds)
             cpu = cpu_seconds(pids) - before[0]

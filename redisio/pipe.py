@@ -50,6 +50,10 @@ class Pipe(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost: redis.ConnectionError | None = None
         self.watchdog: asyncio.TimerHandle | None = None
+        # The WAIT to write after the commands queued now, shared by the writes
+        # among them that want confirming (`wait_after`), and its arguments.
+        self.pending_wait: asyncio.Future | None = None
+        self.wait_args: tuple = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -88,6 +92,10 @@ class Pipe(asyncio.Protocol):
                     waiter.set_exception(NotSent(f"not sent: {self.lost}"))
         self.waiting.clear()
         self.outgoing.clear()
+        if self.pending_wait is not None:
+            if not self.pending_wait.done():
+                self.pending_wait.set_exception(NotSent(f"not sent: {self.lost}"))
+            self.pending_wait = None
         if self.watchdog is not None:
             self.watchdog.cancel()
             self.watchdog = None
@@ -119,7 +127,31 @@ class Pipe(asyncio.Protocol):
             self.watchdog = self.loop.call_later(self.timeout, self._check)
         return waiter
 
+    def wait_after(self, args: tuple) -> asyncio.Future:
+        """A WAIT (`args`) written after every command queued so far, and shared by
+        every caller until then: WAIT counts all the earlier writes of its
+        connection, and Redis holds the connection while it waits, so one WAIT
+        per write would hold every other request behind each in turn.
+
+        :raise NotSent: the connection takes no more commands.
+        """
+        if not self.accepting:
+            raise NotSent(f"not sent: {self.lost or 'connection retired'}")
+        if self.pending_wait is None:
+            self.pending_wait = self.loop.create_future()
+            self.wait_args = args
+            if not self.outgoing:
+                self.loop.call_soon(self._flush)
+        return self.pending_wait
+
     def _flush(self) -> None:
+        waiter = self.pending_wait
+        if waiter is not None and self.lost is None:
+            self.pending_wait = None
+            self.waiting.append((waiter, self.loop.time() + self.timeout))
+            self.outgoing.append(hiredis.pack_command(self.wait_args))
+            if self.watchdog is None:
+                self.watchdog = self.loop.call_later(self.timeout, self._check)
         if self.lost is None and self.transport is not None:
             self.transport.write(b"".join(self.outgoing))
         self.outgoing.clear()
@@ -144,6 +176,16 @@ class Pipe(asyncio.Protocol):
             self.watchdog = self.loop.call_later(waiting[0][1] - now, self._check)
         elif not self.accepting:
             self.fail(redis.ConnectionError("retired connection closed"))
+
+
+def leave(waiter: asyncio.Future) -> None:
+    """Stop waiting for a reply others may share: not cancelled, but its error,
+    if one comes, is taken (none is left unretrieved)."""
+    if waiter.done():
+        if not waiter.cancelled():
+            waiter.exception()
+    else:
+        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def discard(waiter: asyncio.Future) -> None:

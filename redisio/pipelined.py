@@ -17,7 +17,7 @@ from core.settings import redis_target
 from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
 from redisio.drive import drive_steps_async
-from redisio.pipe import Pipe, discard, tls_context
+from redisio.pipe import Pipe, leave, tls_context
 
 T = TypeVar("T")
 
@@ -87,8 +87,9 @@ class PipelinedClient:
         raise too_wide(call)
 
     async def _confirmed(self, args: tuple) -> Any:
-        """Run a write and its WAIT back to back on one connection (WAIT counts the
-        writes of its own connection only); raise unless enough replicas confirm it.
+        """Run a write, then a WAIT on the same connection (WAIT counts the writes
+        of its own connection only), shared with the writes sent with it
+        (`Pipe.wait_after`); raise unless enough replicas confirm it.
 
         :raise redis.ConnectionError: too few replicas confirmed it, or no reply.
         """
@@ -100,11 +101,11 @@ class PipelinedClient:
                 if attempt == 2:
                     raise redis.ConnectionError(*exc.args) from None
                 continue
-            acked = pipe.send(self._wait)
+            acked = pipe.wait_after(self._wait)
             try:
                 reply = await done
             except BaseException as exc:
-                discard(acked)
+                leave(acked)
                 if isinstance(exc, NotSent) and attempt == 1:
                     continue
                 if isinstance(exc, NotSent):
@@ -112,7 +113,11 @@ class PipelinedClient:
                 if isinstance(exc, redis.ResponseError):
                     self._refused(pipe, exc)
                 raise
-            confirm(await acked, self.replicas)
+            try:
+                count = await acked
+            except redis.RedisError as exc:  # shared: a copy for this caller
+                raise type(exc)(*exc.args) from None
+            confirm(count, self.replicas)
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
 

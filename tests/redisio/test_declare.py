@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,3 +129,29 @@ def test_cluster_clients_run_it_on_the_slot_of_its_keys(cluster):
     finally:
         runner.close()
     assert pipelined_run(cluster.url(), call) == [2, b"found"]
+
+
+def every_script() -> list[tuple[str, Script]]:
+    """Every Script the stores define, by module and name."""
+    found = []
+    for module in (
+        "accounts.scripts",
+        "archives.store",
+        "assets.store",
+        "namespaces.store",
+        "silenced.scripts",
+        "stashes.store",
+        "stashes.buckets",
+    ):
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, Script):
+                found.append((f"{module}.{name}", value))
+    return found
+
+
+@pytest.mark.parametrize(("name", "script"), every_script())
+def test_a_script_builds_a_key_only_to_ask_for_it(name, script):
+    # A key built in Lua from a prefix (`ARGV[n] .. name`) is one the caller did not
+    # declare: the script must ask for it before touching it.
+    builds = re.search(r"ARGV\[[^\]]+\] \.\.", script.source)
+    assert not builds or script.declares, name

@@ -109,6 +109,30 @@ def test_writes_wait_for_the_replica_and_fail_while_it_is_paused(sentinel, clien
         os.kill(replica.process.pid, signal.SIGCONT)
 
 
+def test_writes_sent_together_share_one_wait(sentinel, clients):
+    _, _, lean = clients(REDIS_WAIT_REPLICAS=1)
+    primary = redis.Redis(port=sentinel.primary_port())
+    before = primary.info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+
+    async def main() -> list[Any]:
+        try:
+            # Connected, and the script loaded: then requests of one loop turn
+            # write together, as under load.
+            await lean.run(STORE.put("first", b"{}", None))
+            calls = [STORE.put(f"w{n}", b"{}", None) for n in range(50)]
+            return await asyncio.gather(*(lean.run(call) for call in calls))
+        finally:
+            lean.close()
+
+    try:
+        assert asyncio.run(main()) == [1] * 50
+        after = primary.info("commandstats")["cmdstat_wait"]["calls"]
+        # One WAIT per write would hold the connection 50 times in turn.
+        assert after - before <= 3
+    finally:
+        primary.close()
+
+
 def test_reads_never_wait_for_replicas(sentinel, clients):
     _, blocking, lean = clients(REDIS_WAIT_REPLICAS=5)  # more than there are
     assert blocking.run(STORE.get("nothing")) is None
