@@ -2,7 +2,12 @@
 archives.md). ``bp`` is the management API under ``/api/core/v2``, ``downloads``
 the download routes at ``/archives/...``, ``cli`` the ``archives`` commands."""
 
-from archives import lists, routes, serve  # noqa: F401 - they register the routes
+from archives import (  # noqa: F401 - they register the routes
+    lists,
+    mirror_routes,
+    routes,
+    serve,
+)
 from archives.cli import cli
 from archives.web import ArchiveId, bp, downloads
 

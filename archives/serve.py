@@ -10,7 +10,8 @@ from flask import current_app, g, request
 
 from accounts import scopes
 from accounts.authenticator import Authenticator
-from archives import download
+from archives import download, mirror
+from archives.mirror_routes import context
 from archives.web import blobs, downloads, find, need_namespace, store
 from core.errors import ApiError, NotFound
 from core.files import FileBody
@@ -36,6 +37,8 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     """The checks of 7.1 from the record on, then the bytes from disk."""
     need_namespace(ns)
     view = find(ns, archive_id)
+    if view.stored["state"] in ("pending", "failed"):
+        view = mirror.pull_through(context(), ns, archive_id, view)
     stored = view.stored
     path = blobs().path(archive_id)
     try:

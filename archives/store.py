@@ -558,6 +558,16 @@ class ArchiveStore:
         """Give the GC lock back, if this process still holds it."""
         return _UNLOCK([self.keys.archives_gc_lock], [token])
 
+    def mirror_lock(self, archive_id: str, token: str, seconds: int) -> Call:
+        """Take the lock of fetching `archive_id` from upstream for `seconds`,
+        unless another process holds it (spec archives.md 12.2)."""
+        key = self.keys.mirror_lock(archive_id)
+        return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
+
+    def mirror_unlock(self, archive_id: str, token: str) -> Call:
+        """Give the fetch lock of `archive_id` back, if still held by `token`."""
+        return _UNLOCK([self.keys.mirror_lock(archive_id)], [token])
+
     def blob_unheld_since(self, archive_id: str, now: int) -> Call:
         """When GC first saw no record of the blob (now, if this is the first)."""
         return _UNHELD([self.keys.blob(archive_id)], [now])

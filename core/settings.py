@@ -195,6 +195,26 @@ SETTINGS: tuple[Setting, ...] = (
         "ARCHIVE_TMP_MAX_AGE_SECONDS", "int", 3600,
         "seconds after which an unfinished upload's temp file is removed",
     ),
+    Setting(
+        "MIRROR_ALLOWED_HOSTS", "str", "",
+        "hosts archives may be mirrored from, comma-separated; *: any; empty: none",
+    ),
+    Setting(
+        "MIRROR_TIMEOUT_SECONDS", "int", 300,
+        "longest one upstream fetch of a mirrored archive may take",
+    ),
+    Setting(
+        "MIRROR_WAIT_SECONDS", "int", 60,
+        "seconds a download waits for a pull-through fetch before 503",
+    ),
+    Setting(
+        "MIRROR_RETRY_SECONDS", "int", 60,
+        "seconds after a failed mirror fetch before a download tries again",
+    ),
+    Setting(
+        "MIRROR_CA_FILE", "str", "",
+        "a PEM file of extra CAs trusted for mirror upstreams",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.
@@ -295,13 +315,16 @@ def validate(config: Mapping[str, Any]) -> None:
         "ARCHIVE_BLOB_GRACE_SECONDS",
         "ARCHIVE_GC_INTERVAL_SECONDS",
         "ARCHIVE_TMP_MAX_AGE_SECONDS",
+        "MIRROR_WAIT_SECONDS",
+        "MIRROR_RETRY_SECONDS",
     ):
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be an integer of 0 or more")
-    size = config["ARCHIVE_MAX_BYTES"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ConfigError(f"{ENV_PREFIX}ARCHIVE_MAX_BYTES must be a positive integer")
+    for name in ("ARCHIVE_MAX_BYTES", "MIRROR_TIMEOUT_SECONDS"):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
     public = config["PUBLIC_URL"]
     if public and urlsplit(public).scheme not in ("http", "https"):
         raise ConfigError(

@@ -35,6 +35,8 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
     P:{ns:<ns>}:archive-alias:<path>  string the archive id alias <path> points at
     P:{archives}:blob:<id>            hash   unheld_since: when GC first saw no record
     P:{archives}:gc-lock              string the process running GC, with an expiry
+    P:{archives}:mirror-lock:<id>     string the process fetching mirrored archive <id>
+                                          from its upstream, with an expiry
 
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
@@ -247,6 +249,10 @@ class Keys:
     def blob(self, archive_id: str) -> str:
         """What GC remembers of the blob of `archive_id` (spec archives.md 4.3)."""
         return f"{self._prefix}:{{archives}}:blob:{archive_id}"
+
+    def mirror_lock(self, archive_id: str) -> str:
+        """Held by the one process fetching `archive_id` from upstream (12.2)."""
+        return f"{self._prefix}:{{archives}}:mirror-lock:{archive_id}"
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""

@@ -1,0 +1,247 @@
+"""Mirrors and pull-through (spec archives.md 12, 16): an upstream on 127.0.0.1
+that counts its requests; fetched once, verified, then served as any archive."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+
+import pytest
+
+from archives import mirror
+from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
+from tests.archives.upstream import running
+from tests.sensugo import AUTH, assert_error
+
+DATA = tarball({"bin/hello": bytes(range(256)) * 64})
+ID = sha512(DATA)
+MIRROR = f"{BASE}/mirror"
+
+
+@pytest.fixture
+def config(tmp_path):
+    return {
+        "DATA_DIR": str(tmp_path / "data"),
+        "MIRROR_ALLOWED_HOSTS": "127.0.0.1",
+        "MIRROR_TIMEOUT_SECONDS": 5,
+        "MIRROR_WAIT_SECONDS": 5,
+    }
+
+
+@pytest.fixture
+def upstream():
+    with running() as up:
+        yield up
+
+
+def post(client, body):
+    return client.post(MIRROR, json=body, headers=AUTH)
+
+
+def download(client, archive_id=ID):
+    response = client.get(f"/archives/default/{archive_id}", headers=AUTH)
+    response.get_data()
+    response.close()
+    return response
+
+
+def listed(client):
+    return client.get(BASE, headers=AUTH).get_json()
+
+
+def test_now_stores_the_verified_bytes_once(client, upstream):
+    url = upstream.serve("/sensu/hello_1.0_linux_amd64.tar.gz", DATA)
+    body = {"url": url, "sha512": ID.upper(), "headers": {"Authorization": "Key s"}}
+    response = post(client, body)
+    assert response.status_code == 201, response.data
+    record = response.get_json()
+    assert record["sha512"] == ID and record["size"] == len(DATA)
+    assert record["state"] == "unscanned" and record["available"]
+    assert record["filename"] == "hello_1.0_linux_amd64.tar.gz"
+    origin = record["origin"]
+    assert origin["kind"] == "mirror" and origin["url"] == url
+    assert origin["headers"] == ["Authorization"] and origin["error"] is None
+    assert isinstance(origin["fetched_at"], int)
+    assert "Key s" not in response.get_data(as_text=True)
+    assert upstream.seen[0]["Authorization"] == "Key s"
+    assert upstream.seen[0]["Accept-Encoding"] == "identity"
+    served = download(client)
+    assert served.status_code == 200 and served.data == DATA
+    again = post(client, body)
+    assert again.status_code == 200
+    assert upstream.count() == 1
+
+
+def test_wrong_bytes_are_400_and_nothing_is_stored(app, client, upstream):
+    url = upstream.serve("/x.tar.gz", tarball({"bin/other": b"other"}))
+    response = post(client, {"url": url, "sha512": ID})
+    message = assert_error(response, 400, 1)
+    assert message.startswith("upstream bytes have sha512 ")
+    assert message.endswith(f", expected {ID}")
+    assert blob_files(app) == [] and temp_files(app) == [] and listed(client) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({"status": 404}, "upstream answered 404"),
+        ({"status": 200, "body": b"<html>Not Found</html>"}, "upstream bytes"),
+    ],
+)
+def test_upstream_failures(app, client, upstream, answer, reason):
+    url = upstream.serve("/a.tar.gz", **answer)
+    response = post(client, {"url": url, "sha512": ID})
+    assert reason in response.get_json()["message"]
+    assert response.status_code in (400, 502)
+    assert blob_files(app) == [] and listed(client) == []
+
+
+def test_a_404_is_502(client, upstream):
+    url = upstream.serve("/gone.tar.gz", status=404)
+    assert_error(
+        post(client, {"url": url, "sha512": ID}),
+        502,
+        0,
+        "upstream fetch failed: upstream answered 404",
+    )
+
+
+def test_a_redirect_to_a_second_port_is_followed(client, upstream):
+    with running() as second:
+        target = second.serve("/real.tar.gz", DATA)
+        url = upstream.redirect("/moved.tar.gz", target)
+        response = post(client, {"url": url, "sha512": ID})
+        assert response.status_code == 201, response.data
+        assert second.count() == 1 and upstream.count() == 1
+    assert download(client).data == DATA
+
+
+def test_a_redirect_to_a_host_not_allowed_is_502(client, upstream):
+    url = upstream.redirect("/away.tar.gz", "http://localhost:1/x.tar.gz")
+    message = assert_error(post(client, {"url": url, "sha512": ID}), 502, 0)
+    assert "redirected to localhost, which is not allowed" in message
+
+
+def test_gzip_content_encoding_is_stored_byte_for_byte(client, upstream):
+    url = upstream.serve("/g.tar.gz", DATA, headers={"Content-Encoding": "gzip"})
+    response = post(client, {"url": url, "sha512": ID})
+    assert response.status_code == 201, response.data
+    assert response.get_json()["type"] == "tar+gzip"
+    assert download(client).data == DATA
+    assert gzip.decompress(DATA) != DATA
+
+
+@pytest.mark.parametrize("allowed", ["127.0.0.1", ""])
+def test_a_host_not_allowed_is_403_without_a_request(app, client, upstream, allowed):
+    app.config["MIRROR_ALLOWED_HOSTS"] = allowed
+    url = upstream.serve("/a.tar.gz", DATA).replace("127.0.0.1", "localhost")
+    assert_error(
+        post(client, {"url": url, "sha512": ID}),
+        403,
+        4,
+        "mirroring from localhost is not allowed",
+    )
+    assert upstream.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sha512": ID},
+        {"url": "ftp://127.0.0.1/x", "sha512": ID},
+        {"url": "http://127.0.0.1/x", "sha512": "abc"},
+        {"url": "http://127.0.0.1/x", "sha512": ID, "fetch": "later"},
+        {"url": "http://127.0.0.1/x", "sha512": ID, "filename": "a/b"},
+        [],
+    ],
+)
+def test_bad_bodies_are_400(client, body):
+    assert_error(post(client, body), 400, 1)
+
+
+def test_a_stalled_fetch_now_is_504(app, client, upstream):
+    app.config["MIRROR_TIMEOUT_SECONDS"] = 1
+    url = upstream.serve("/slow.tar.gz", DATA, stall=True)
+    assert_error(post(client, {"url": url, "sha512": ID}), 504, 8)
+    assert listed(client) == []
+
+
+def test_lazy_then_twenty_downloads_make_one_upstream_request(client, upstream):
+    url = upstream.serve("/lazy.tar.gz", DATA, delay=0.3)
+    response = post(client, {"url": url, "sha512": ID, "fetch": "lazy"})
+    assert response.status_code == 202, response.data
+    record = response.get_json()
+    assert record["state"] == "pending" and not record["available"]
+    assert upstream.count() == 0
+    answers = []
+
+    def fetch() -> None:
+        answers.append(download(client))
+
+    threads = [threading.Thread(target=fetch) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [a.status_code for a in answers] == [200] * 20
+    assert all(a.data == DATA for a in answers)
+    assert upstream.count() == 1
+    record = client.get(f"{BASE}/{ID}", headers=AUTH).get_json()
+    assert record["state"] == "unscanned" and record["size"] == len(DATA)
+
+
+def test_a_stalled_pull_through_is_503_with_retry_after(app, client, upstream):
+    app.config["MIRROR_WAIT_SECONDS"] = 1
+    url = upstream.serve("/stall.tar.gz", DATA, stall=True)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    response = download(client)
+    assert_error(response, 503, 8)
+    assert response.headers["Retry-After"] == "30"
+    upstream.release.set()
+    deadline = time.monotonic() + 10
+    while download(client).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert upstream.count() == 1
+
+
+def test_a_failed_pull_through_is_502_until_the_retry_pause(app, client, upstream):
+    url = upstream.serve("/missing.tar.gz", status=404)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    first = download(client)
+    assert_error(first, 502, 0, "upstream fetch failed: upstream answered 404")
+    record = client.get(f"{BASE}/{ID}", headers=AUTH).get_json()
+    assert record["state"] == "failed"
+    assert record["origin"]["error"] == "upstream answered 404"
+    assert_error(download(client), 502, 0)
+    assert upstream.count() == 1
+    app.config["MIRROR_RETRY_SECONDS"] = 0
+    upstream.serve("/missing.tar.gz", DATA)
+    assert download(client).data == DATA
+    assert upstream.count() == 2
+
+
+def test_bytes_already_here_are_not_fetched(client, upstream):
+    from tests.archives.helpers import upload
+
+    assert upload(client, DATA).status_code == 201
+    url = upstream.serve("/x.tar.gz", DATA)
+    for fetch in ("lazy", "now"):
+        client.delete(f"{BASE}/{ID}", headers=AUTH, query_string={"purge": "true"})
+        response = post(client, {"url": url, "sha512": ID, "fetch": fetch})
+        assert response.status_code == 201, response.data
+    assert download(client).data == DATA
+    assert upstream.count() == 0
+
+
+def test_host_allowed_rules():
+    assert mirror.host_allowed(
+        "https://assets.bonsai.sensu.io/x", "assets.bonsai.sensu.io"
+    )
+    assert mirror.host_allowed("https://A.example/x", "a.example, b.example")
+    assert mirror.host_allowed("http://a.example:81/x", "a.example:81")
+    assert not mirror.host_allowed("http://a.example:82/x", "a.example:81")
+    assert mirror.host_allowed("http://anything/x", "*")
+    assert not mirror.host_allowed("http://a.example/x", "")
+    assert not mirror.host_allowed("file:///etc/passwd", "*")

@@ -1,0 +1,101 @@
+"""An upstream for mirror tests: a small threaded HTTP server on 127.0.0.1 that
+answers by path as told, counts its requests and keeps their headers."""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class Upstream:
+    """Answers set per path: bytes, a status, a redirect, or a stall."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.seen: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        # A stalled answer sends its headers, then waits for this before its body.
+        self.release = threading.Event()
+        handler = type("Handler", (_Handler,), {"upstream": self})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve(
+        self,
+        path: str,
+        body: bytes = b"",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        stall: bool = False,
+        delay: float = 0.0,
+    ) -> str:
+        """Answer GET `path` so; its URL."""
+        self.answers[path] = {
+            "body": body,
+            "status": status,
+            "headers": headers or {},
+            "stall": stall,
+            "delay": delay,
+        }
+        return self.url(path)
+
+    def redirect(self, path: str, to: str, status: int = 302) -> str:
+        return self.serve(path, status=status, headers={"Location": to})
+
+    def count(self, path: str | None = None) -> int:
+        with self.lock:
+            return sum(self.counts.values()) if path is None else self.counts[path]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    upstream: Upstream
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        up = self.upstream
+        with up.lock:
+            up.counts[self.path] += 1
+            up.seen.append(dict(self.headers.items()))
+        answer = up.answers.get(self.path)
+        if answer is None:
+            answer = {"body": b"", "status": 404, "headers": {}, "stall": False}
+        if answer.get("delay"):
+            up.release.wait(answer["delay"])
+        self.send_response(answer["status"])
+        for name, value in answer["headers"].items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer["body"])))
+        self.end_headers()
+        if answer["stall"]:
+            self.wfile.flush()
+            up.release.wait(30)
+        try:
+            self.wfile.write(answer["body"])
+        except OSError:
+            pass  # the client gave up on the stall
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def running() -> Iterator[Upstream]:
+    """An upstream serving until the block ends."""
+    upstream = Upstream()
+    thread = threading.Thread(target=upstream.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield upstream
+    finally:
+        upstream.release.set()
+        upstream.server.shutdown()
+        upstream.server.server_close()
