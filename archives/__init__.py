@@ -3,6 +3,7 @@ archives.md). ``bp`` is the management API under ``/api/core/v2``, ``downloads``
 the download routes at ``/archives/...``, ``cli`` the ``archives`` commands."""
 
 from archives import (  # noqa: F401 - they register the routes
+    bundle_routes,
     lists,
     mirror_routes,
     routes,

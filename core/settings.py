@@ -215,6 +215,10 @@ SETTINGS: tuple[Setting, ...] = (
         "MIRROR_CA_FILE", "str", "",
         "a PEM file of extra CAs trusted for mirror upstreams",
     ),
+    Setting(
+        "BUNDLE_MAX_BYTES", "int", 4 * 1024 * 1024 * 1024,
+        "largest bundle an import may read; larger ones get 413",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.
@@ -321,7 +325,7 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be an integer of 0 or more")
-    for name in ("ARCHIVE_MAX_BYTES", "MIRROR_TIMEOUT_SECONDS"):
+    for name in ("ARCHIVE_MAX_BYTES", "BUNDLE_MAX_BYTES", "MIRROR_TIMEOUT_SECONDS"):
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")

@@ -5,6 +5,8 @@ processes, and the background fetch runs inside the server."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,6 +21,7 @@ pytestmark = [pytest.mark.http, pytest.mark.integration]
 CORE = "/api/core/v2"
 KEY = "http-mirror-key-0123456789"
 KEYED = {"Authorization": f"Key {KEY}"}
+SCRIPT = b"#!/bin/sh\necho hello from the bundle\n"
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +83,54 @@ def test_mirror_now_then_download(server, upstream):
     assert got.status_code == 200 and got.content == data
     wrong = mirror(server, {"url": url, "sha512": "0" * 128})
     assert wrong.status_code == 400
+
+
+def test_bundle_round_trip_and_an_agent_installs_from_the_import(server, tmp_path):
+    data = tarball({"bin/hello": SCRIPT, "lib/big": os.urandom(3 * 1024 * 1024)})
+    archive_id = hashlib.sha512(data).hexdigest()
+    definition = {"headers": {"Authorization": f"Key {KEY}"}}
+    uploaded = requests.post(
+        f"{server.url}{CORE}/namespaces/default/archives",
+        files={
+            "file": ("b.tar.gz", data),
+            "definition": (None, json.dumps(definition)),
+        },
+        params={"asset": f"bundled-{server.server}"},
+        headers=KEYED,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    exported = requests.get(
+        f"{server.url}{CORE}/namespaces/default/bundle",
+        params={"asset": f"bundled-{server.server}"},
+        headers=KEYED,
+        stream=True,
+    )
+    body = exported.raw.read(decode_content=False)
+    assert exported.status_code == 200
+    assert exported.headers["Content-Length"] == str(len(body))
+    assert data in body
+    ns = f"far-{server.server}"
+    created = requests.put(
+        f"{server.url}{CORE}/namespaces/{ns}", json={"name": ns}, headers=KEYED
+    )
+    assert created.status_code == 201, created.text
+    imported = requests.post(
+        f"{server.url}{CORE}/namespaces/{ns}/bundle", data=body, headers=KEYED
+    )
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["archives"]["created"] == [archive_id]
+    asset = requests.get(
+        f"{server.url}{CORE}/namespaces/{ns}/assets/bundled-{server.server}",
+        headers=KEYED,
+    ).json()
+    assert asset["url"].startswith(f"{server.url}/archives/{ns}/{archive_id}/")
+    got = requests.get(asset["url"], headers=asset["headers"])
+    assert got.status_code == 200 and got.content == data
+    damaged = body.replace(data[1000:1010], bytes(10), 1)
+    refused = requests.post(
+        f"{server.url}{CORE}/namespaces/{ns}/bundle",
+        data=damaged,
+        headers=KEYED,
+        params={"on_conflict": "replace"},
+    )
+    assert refused.status_code == 400, refused.text
