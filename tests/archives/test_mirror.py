@@ -245,3 +245,98 @@ def test_host_allowed_rules():
     assert mirror.host_allowed("http://anything/x", "*")
     assert not mirror.host_allowed("http://a.example/x", "")
     assert not mirror.host_allowed("file:///etc/passwd", "*")
+
+
+OTHER = tarball({"bin/other": b"other build"})
+OTHER_ID = sha512(OTHER)
+
+
+def _asset_with_builds(sensu, upstream, second="/b.tar.gz"):
+    from tests.sensugo import asset
+
+    body = asset(
+        "bonsai-like",
+        builds=[
+            {
+                "url": upstream.url("/a.tar.gz"),
+                "sha512": ID,
+                "filters": ["entity.system.os == 'linux'"],
+                "headers": {"X-Upstream": "secret"},
+            },
+            {
+                "url": upstream.url(second),
+                "sha512": OTHER_ID,
+                "filters": ["entity.system.os == 'windows'"],
+            },
+        ],
+        metadata={
+            "name": "bonsai-like",
+            "namespace": "default",
+            "annotations": {"io.sensu.bonsai.name": "x"},
+        },
+    )
+    body.pop("url"), body.pop("sha512")
+    assert sensu.create(body).status_code == 201
+    return sensu.stored("bonsai-like")
+
+
+def asset_mirror(client, body=None):
+    url = "/api/core/v2/namespaces/default/assets/bonsai-like/mirror"
+    return client.post(url, json=body, headers=AUTH)
+
+
+def test_asset_mirror_rewrites_every_build(client, sensu, upstream):
+    upstream.serve("/a.tar.gz", DATA)
+    upstream.serve("/b.tar.gz", OTHER)
+    _asset_with_builds(sensu, upstream)
+    headers = {"Authorization": "Key reader"}
+    response = asset_mirror(client, {"headers": headers})
+    assert response.status_code == 200, response.data
+    out = response.get_json()
+    builds = out["asset"]["builds"]
+    assert builds[0]["url"].startswith(f"http://localhost/archives/default/{ID}/")
+    assert builds[1]["url"] == f"http://localhost/archives/default/{OTHER_ID}/b.tar.gz"
+    assert all(b["headers"] == headers for b in builds)
+    assert out["asset"]["metadata"]["annotations"] == {"io.sensu.bonsai.name": "x"}
+    assert sensu.stored("bonsai-like") == out["asset"]
+    assert [a["origin"]["url"] for a in out["archives"]] == [
+        upstream.url("/a.tar.gz"),
+        upstream.url("/b.tar.gz"),
+    ]
+    assert upstream.seen[0]["X-Upstream"] == "secret"
+    assert download(client, OTHER_ID).data == OTHER
+    again = asset_mirror(client)
+    assert again.status_code == 200 and upstream.count() == 2
+
+
+def test_asset_mirror_changes_nothing_when_one_build_fails(client, sensu, upstream):
+    upstream.serve("/a.tar.gz", DATA)
+    before = _asset_with_builds(sensu, upstream, second="/missing.tar.gz")
+    assert_error(asset_mirror(client), 502, 0)
+    assert sensu.stored("bonsai-like") == before
+    assert listed(client) == []
+
+
+def test_asset_mirror_lazy_registers_then_pulls_through(client, sensu, upstream):
+    upstream.serve("/a.tar.gz", DATA)
+    upstream.serve("/b.tar.gz", OTHER)
+    _asset_with_builds(sensu, upstream)
+    response = asset_mirror(client, {"fetch": "lazy"})
+    assert response.status_code == 202, response.data
+    assert [a["state"] for a in response.get_json()["archives"]] == ["pending"] * 2
+    assert upstream.count() == 0
+    assert download(client).data == DATA
+    assert upstream.count() == 1
+
+
+def test_asset_mirror_of_an_unknown_asset_is_404(client):
+    assert_error(asset_mirror(client), 404, 2)
+
+
+def test_asset_mirror_from_a_host_not_allowed_is_403(app, client, sensu, upstream):
+    before = _asset_with_builds(sensu, upstream)
+    app.config["MIRROR_ALLOWED_HOSTS"] = "elsewhere.example"
+    assert_error(
+        asset_mirror(client), 403, 4, "mirroring from 127.0.0.1 is not allowed"
+    )
+    assert sensu.stored("bonsai-like") == before and upstream.count() == 0
