@@ -20,7 +20,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -51,9 +51,11 @@ CHUNK = 1 << 20
 # One socket operation waits at most this long; the whole fetch is bounded by
 # STASHD_MIRROR_TIMEOUT_SECONDS, checked between reads.
 SOCKET_TIMEOUT = 10.0
-# The lock outlives the longest fetch by this much, then frees itself: a worker
-# killed mid-fetch holds no id for good.
-LOCK_MARGIN = 60
+# The fetch lock's life; the fetching thread renews it every LOCK_RENEW seconds,
+# so a worker killed mid-fetch frees its id within LOCK_SECONDS for the next
+# download to fetch again.
+LOCK_SECONDS = 30
+LOCK_RENEW = 5.0
 RETRY_AFTER = "30"
 # Few fetches at once per process: each is bounded, and waiting downloads hold
 # request threads, not these.
@@ -234,9 +236,11 @@ def fetch(
     headers: Mapping[str, str],
     expected: str,
     config: Mapping[str, Any],
+    alive: Callable[[], None] | None = None,
 ) -> tuple[TempBlob, str, list[str]]:
     """GET `url` into a temp file, check it is archive `expected` and passes 5.3:
-    (temp, type, warnings). The caller commits the temp file.
+    (temp, type, warnings). The caller commits the temp file; `alive` is called
+    every few seconds while the bytes come.
 
     :raise UpstreamFailed: not 200, a network error, too large.
     :raise UpstreamTimeout: :raise WrongBytes: :raise BadRequest: refused bytes.
@@ -271,7 +275,7 @@ def fetch(
         except OSError as exc:
             raise StorageFailed.of(exc) from None
         try:
-            _receive(response, temp, deadline, limit)
+            _receive(response, temp, deadline, limit, alive)
             if temp.id != expected:
                 raise WrongBytes(
                     f"upstream bytes have sha512 {temp.id}, expected {expected}"
@@ -284,14 +288,23 @@ def fetch(
 
 
 def _receive(
-    response: http.client.HTTPResponse, temp: TempBlob, deadline: float, limit: int
+    response: http.client.HTTPResponse,
+    temp: TempBlob,
+    deadline: float,
+    limit: int,
+    alive: Callable[[], None] | None,
 ) -> None:
     """The body into `temp`, in chunks of about `CHUNK`, within `deadline`."""
     pending = bytearray()
+    renew = time.monotonic() + LOCK_RENEW
     try:
         while True:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise UpstreamTimeout()
+            if alive is not None and now > renew:
+                alive()
+                renew = now + LOCK_RENEW
             # read1: what one socket read gives, so a slow drip meets the deadline.
             piece = response.read1(CHUNK)
             if piece:
@@ -433,7 +446,11 @@ def put_record(
 
 
 def bring_in(
-    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
+    ctx: Context,
+    url: str,
+    headers: Mapping[str, str],
+    archive_id: str,
+    alive: Callable[[], None] | None = None,
 ) -> Any:
     """The bytes of `archive_id` in place as a blob, fetched unless they are
     already: (sha256, size, type, warnings). :raise: as `fetch`."""
@@ -442,7 +459,7 @@ def bring_in(
             return from_blob(ctx.blobs, archive_id)
         except (OSError, checks.Refused):
             pass  # gone meanwhile, or damaged: fetch it as if absent
-    temp, kind, warnings = fetch(ctx.blobs, url, headers, archive_id, ctx.config)
+    temp, kind, warnings = fetch(ctx.blobs, url, headers, archive_id, ctx.config, alive)
     sha256, size = temp.sha256.hexdigest(), temp.size
     service.commit(ctx.blobs, temp)
     return sha256, size, kind, warnings
@@ -455,8 +472,7 @@ def start_fetch(ctx: Context, ns: str, archive_id: str) -> bool:
     """Fetch `archive_id` for the record of `ns` on a thread of this process,
     unless another process (or thread) holds its lock; True when started."""
     token = secrets.token_hex(8)
-    seconds = ctx.config["MIRROR_TIMEOUT_SECONDS"] + LOCK_MARGIN
-    if not ctx.client.run(ctx.store.mirror_lock(archive_id, token, seconds)):
+    if not ctx.client.run(ctx.store.mirror_lock(archive_id, token, LOCK_SECONDS)):
         return False
     try:
         _FETCHERS.submit(_pull, ctx, ns, archive_id, token)
@@ -477,9 +493,13 @@ def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
         origin = view.stored["origin"]
         state = view.stored.get("mirror")
         headers = state["headers"] if state else {}
+
+        def alive() -> None:
+            ctx.client.run(ctx.store.mirror_renew(archive_id, token, LOCK_SECONDS))
+
         try:
             sha256, size, kind, warnings = bring_in(
-                ctx, origin["url"] or "", headers, archive_id
+                ctx, origin["url"] or "", headers, archive_id, alive
             )
         except ApiError as exc:
             reason = exc.reason if isinstance(exc, UpstreamFailed) else exc.message

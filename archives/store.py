@@ -613,6 +613,12 @@ class ArchiveStore:
         key = self.keys.mirror_lock(archive_id)
         return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
 
+    def mirror_renew(self, archive_id: str, token: str, seconds: int) -> Call:
+        """Keep the fetch lock of `archive_id` `seconds` longer, if still held by
+        `token`: True when it was."""
+        key = self.keys.mirror_lock(archive_id)
+        return _RENEW([key], [token, seconds])._replace(convert=bool)
+
     def mirror_unlock(self, archive_id: str, token: str) -> Call:
         """Give the fetch lock of `archive_id` back, if still held by `token`."""
         return _UNLOCK([self.keys.mirror_lock(archive_id)], [token])
@@ -739,6 +745,15 @@ return {1, created, existing, made, replaced, skipped}
 _UNLOCK = Script(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+_RENEW = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 return 0
 """
 )

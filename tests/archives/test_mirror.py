@@ -340,3 +340,27 @@ def test_asset_mirror_from_a_host_not_allowed_is_403(app, client, sensu, upstrea
         asset_mirror(client), 403, 4, "mirroring from 127.0.0.1 is not allowed"
     )
     assert sensu.stored("bonsai-like") == before and upstream.count() == 0
+
+
+def test_a_lock_left_by_a_dead_worker_frees_itself(app, client, upstream):
+    url = upstream.serve("/orphan.tar.gz", DATA)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    run, archives = app.extensions["client"].run, app.extensions["archives"]
+    # A worker took the lock, then died before fetching anything.
+    assert run(archives.mirror_lock(ID, "dead-worker", 1))
+    started = time.monotonic()
+    assert download(client).data == DATA
+    assert time.monotonic() - started > 0.5
+    assert upstream.count() == 1
+
+
+def test_only_the_holder_renews_or_frees_the_lock(app):
+    run, archives = app.extensions["client"].run, app.extensions["archives"]
+    assert run(archives.mirror_lock(ID, "mine", 30))
+    assert not run(archives.mirror_lock(ID, "theirs", 30))
+    assert not run(archives.mirror_renew(ID, "theirs", 300))
+    assert run(archives.mirror_renew(ID, "mine", 300))
+    run(archives.mirror_unlock(ID, "theirs"))
+    assert not run(archives.mirror_lock(ID, "theirs", 30))
+    run(archives.mirror_unlock(ID, "mine"))
+    assert run(archives.mirror_lock(ID, "theirs", 30))
