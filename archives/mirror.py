@@ -17,10 +17,11 @@ import http.client
 import logging
 import secrets
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -236,11 +237,9 @@ def fetch(
     headers: Mapping[str, str],
     expected: str,
     config: Mapping[str, Any],
-    alive: Callable[[], None] | None = None,
 ) -> tuple[TempBlob, str, list[str]]:
     """GET `url` into a temp file, check it is archive `expected` and passes 5.3:
-    (temp, type, warnings). The caller commits the temp file; `alive` is called
-    every few seconds while the bytes come.
+    (temp, type, warnings). The caller commits the temp file.
 
     :raise UpstreamFailed: not 200, a network error, too large.
     :raise UpstreamTimeout: :raise WrongBytes: :raise BadRequest: refused bytes.
@@ -275,7 +274,7 @@ def fetch(
         except OSError as exc:
             raise StorageFailed.of(exc) from None
         try:
-            _receive(response, temp, deadline, limit, alive)
+            _receive(response, temp, deadline, limit)
             if temp.id != expected:
                 raise WrongBytes(
                     f"upstream bytes have sha512 {temp.id}, expected {expected}"
@@ -288,23 +287,14 @@ def fetch(
 
 
 def _receive(
-    response: http.client.HTTPResponse,
-    temp: TempBlob,
-    deadline: float,
-    limit: int,
-    alive: Callable[[], None] | None,
+    response: http.client.HTTPResponse, temp: TempBlob, deadline: float, limit: int
 ) -> None:
     """The body into `temp`, in chunks of about `CHUNK`, within `deadline`."""
     pending = bytearray()
-    renew = time.monotonic() + LOCK_RENEW
     try:
         while True:
-            now = time.monotonic()
-            if now > deadline:
+            if time.monotonic() > deadline:
                 raise UpstreamTimeout()
-            if alive is not None and now > renew:
-                alive()
-                renew = now + LOCK_RENEW
             # read1: what one socket read gives, so a slow drip meets the deadline.
             piece = response.read1(CHUNK)
             if piece:
@@ -446,11 +436,7 @@ def put_record(
 
 
 def bring_in(
-    ctx: Context,
-    url: str,
-    headers: Mapping[str, str],
-    archive_id: str,
-    alive: Callable[[], None] | None = None,
+    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
 ) -> Any:
     """The bytes of `archive_id` in place as a blob, fetched unless they are
     already: (sha256, size, type, warnings). :raise: as `fetch`."""
@@ -459,7 +445,7 @@ def bring_in(
             return from_blob(ctx.blobs, archive_id)
         except (OSError, checks.Refused):
             pass  # gone meanwhile, or damaged: fetch it as if absent
-    temp, kind, warnings = fetch(ctx.blobs, url, headers, archive_id, ctx.config, alive)
+    temp, kind, warnings = fetch(ctx.blobs, url, headers, archive_id, ctx.config)
     sha256, size = temp.sha256.hexdigest(), temp.size
     service.commit(ctx.blobs, temp)
     return sha256, size, kind, warnings
@@ -485,6 +471,11 @@ def start_fetch(ctx: Context, ns: str, archive_id: str) -> bool:
 def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
     """The background fetch: under the lock, bring the bytes in (once: a record
     no longer due, or bytes already here, cost no upstream request)."""
+    done = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_lock, args=(ctx, archive_id, token, done), daemon=True
+    )
+    keeper.start()
     try:
         view: RecordView | None = ctx.client.run(ctx.store.get(ns, archive_id))
         retry = ctx.config["MIRROR_RETRY_SECONDS"]
@@ -493,13 +484,9 @@ def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
         origin = view.stored["origin"]
         state = view.stored.get("mirror")
         headers = state["headers"] if state else {}
-
-        def alive() -> None:
-            ctx.client.run(ctx.store.mirror_renew(archive_id, token, LOCK_SECONDS))
-
         try:
             sha256, size, kind, warnings = bring_in(
-                ctx, origin["url"] or "", headers, archive_id, alive
+                ctx, origin["url"] or "", headers, archive_id
             )
         except ApiError as exc:
             reason = exc.reason if isinstance(exc, UpstreamFailed) else exc.message
@@ -516,7 +503,24 @@ def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
     except Exception:
         log.exception("mirror: fetching %s failed", archive_id[:16])
     finally:
+        done.set()
         ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+
+
+def _keep_lock(
+    ctx: Context, archive_id: str, token: str, done: threading.Event
+) -> None:
+    """Renew the fetch lock every LOCK_RENEW seconds until the fetch is done (or
+    the lock is lost): whatever takes long, connecting, redirects, reading, the
+    checks, the lock holds, and dies with the worker."""
+    while not done.wait(LOCK_RENEW):
+        try:
+            if not ctx.client.run(
+                ctx.store.mirror_renew(archive_id, token, LOCK_SECONDS)
+            ):
+                return
+        except Exception:  # Redis away for a moment: try again at the next turn
+            log.warning("mirror: could not renew the lock of %s", archive_id[:16])
 
 
 def _settle(ctx: Context, ns: str, archive_id: str, change: Any) -> None:

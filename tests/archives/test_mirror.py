@@ -364,3 +364,18 @@ def test_only_the_holder_renews_or_frees_the_lock(app):
     assert not run(archives.mirror_lock(ID, "theirs", 30))
     run(archives.mirror_unlock(ID, "mine"))
     assert run(archives.mirror_lock(ID, "theirs", 30))
+
+
+def test_the_fetching_thread_keeps_its_lock(app, client, upstream, monkeypatch):
+    monkeypatch.setattr(mirror, "LOCK_SECONDS", 1)
+    monkeypatch.setattr(mirror, "LOCK_RENEW", 0.1)
+    url = upstream.serve("/slow-start.tar.gz", DATA, delay=2)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(download(client)))
+    waiting.start()
+    time.sleep(1.5)  # past the lock's first life: renewed meanwhile
+    run, archives = app.extensions["client"].run, app.extensions["archives"]
+    assert not run(archives.mirror_lock(ID, "another-worker", 30))
+    waiting.join(10)
+    assert answers[0].data == DATA and upstream.count() == 1
