@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,13 +15,12 @@ import requests
 
 from tests.archives.helpers import tarball
 from tests.archives.upstream import running
+from tests.http.test_archives_http import ENTITY, KEY, KEYED, agent_install
 from tests.servers import stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
 CORE = "/api/core/v2"
-KEY = "http-mirror-key-0123456789"
-KEYED = {"Authorization": f"Key {KEY}"}
 SCRIPT = b"#!/bin/sh\necho hello from the bundle\n"
 
 
@@ -85,23 +85,39 @@ def test_mirror_now_then_download(server, upstream):
     assert wrong.status_code == 400
 
 
+def namespace(server, ns: str) -> None:
+    url = f"{server.url}{CORE}/namespaces/{ns}"
+    response = requests.put(url, json={"name": ns}, headers=KEYED)
+    assert response.status_code == 201, response.text
+
+
+def run_installed(target: str) -> bytes:
+    command = [os.path.join(target, "bin", "hello"), "x"]
+    return subprocess.run(command, capture_output=True, check=True).stdout
+
+
+# Agents bring their key through their entity (test_archives_http.ENTITY).
+AGENT_HEADERS = {"Authorization": "Key {{ .annotations.stashd_key }}"}
+
+
 def test_bundle_round_trip_and_an_agent_installs_from_the_import(server, tmp_path):
     data = tarball({"bin/hello": SCRIPT, "lib/big": os.urandom(3 * 1024 * 1024)})
     archive_id = hashlib.sha512(data).hexdigest()
-    definition = {"headers": {"Authorization": f"Key {KEY}"}}
+    near, name = f"near-{server.server}", f"bundled-{server.server}"
+    namespace(server, near)
     uploaded = requests.post(
-        f"{server.url}{CORE}/namespaces/default/archives",
+        f"{server.url}{CORE}/namespaces/{near}/archives",
         files={
             "file": ("b.tar.gz", data),
-            "definition": (None, json.dumps(definition)),
+            "definition": (None, json.dumps({"headers": AGENT_HEADERS})),
         },
-        params={"asset": f"bundled-{server.server}"},
+        params={"asset": name},
         headers=KEYED,
     )
     assert uploaded.status_code == 201, uploaded.text
     exported = requests.get(
-        f"{server.url}{CORE}/namespaces/default/bundle",
-        params={"asset": f"bundled-{server.server}"},
+        f"{server.url}{CORE}/namespaces/{near}/bundle",
+        params={"asset": name},
         headers=KEYED,
         stream=True,
     )
@@ -109,28 +125,36 @@ def test_bundle_round_trip_and_an_agent_installs_from_the_import(server, tmp_pat
     assert exported.status_code == 200
     assert exported.headers["Content-Length"] == str(len(body))
     assert data in body
-    ns = f"far-{server.server}"
-    created = requests.put(
-        f"{server.url}{CORE}/namespaces/{ns}", json={"name": ns}, headers=KEYED
+    damaged = body.replace(data[1000:1010], bytes(10), 1)
+    refused = requests.post(
+        f"{server.url}{CORE}/namespaces/default/bundle", data=damaged, headers=KEYED
     )
-    assert created.status_code == 201, created.text
+    assert refused.status_code == 400, refused.text
     imported = requests.post(
-        f"{server.url}{CORE}/namespaces/{ns}/bundle", data=body, headers=KEYED
+        f"{server.url}{CORE}/namespaces/default/bundle", data=body, headers=KEYED
     )
     assert imported.status_code == 201, imported.text
     assert imported.json()["archives"]["created"] == [archive_id]
-    asset = requests.get(
-        f"{server.url}{CORE}/namespaces/{ns}/assets/bundled-{server.server}",
+    target = agent_install(server.url, name, ENTITY, str(tmp_path))
+    assert run_installed(target) == b"hello from the bundle\n"
+
+
+def test_an_agent_installs_a_mirrored_asset(server, upstream, tmp_path):
+    data = tarball({"bin/hello": SCRIPT.replace(b"bundle", b"mirror")})
+    archive_id = hashlib.sha512(data).hexdigest()
+    name = f"mirrored-{server.server}"
+    body = {
+        "url": upstream.serve(f"/{name}.tar.gz", data),
+        "sha512": archive_id,
+        "metadata": {"name": name, "namespace": "default"},
+    }
+    url = f"{server.url}{CORE}/namespaces/default/assets"
+    assert requests.post(url, json=body, headers=KEYED).status_code == 201
+    response = requests.post(
+        f"{url}/{name}/mirror",
+        json={"fetch": "lazy", "headers": AGENT_HEADERS},
         headers=KEYED,
-    ).json()
-    assert asset["url"].startswith(f"{server.url}/archives/{ns}/{archive_id}/")
-    got = requests.get(asset["url"], headers=asset["headers"])
-    assert got.status_code == 200 and got.content == data
-    damaged = body.replace(data[1000:1010], bytes(10), 1)
-    refused = requests.post(
-        f"{server.url}{CORE}/namespaces/{ns}/bundle",
-        data=damaged,
-        headers=KEYED,
-        params={"on_conflict": "replace"},
     )
-    assert refused.status_code == 400, refused.text
+    assert response.status_code == 202, response.text
+    target = agent_install(server.url, name, ENTITY, str(tmp_path))
+    assert run_installed(target) == b"hello from the mirror\n"
