@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -409,8 +409,8 @@ def put_record(
     store: ArchiveStore,
     ns: str,
     archive_id: str,
-    make: Any,
-) -> tuple[WriteOutcome, RecordView]:
+    make: Callable[[RecordView | None], Stored | None],
+) -> tuple[WriteOutcome, RecordView | None]:
     """Write ``make(current view or None)`` as the record, compare-and-set; the
     outcome and the record after. `make` returning None writes nothing.
 
@@ -420,7 +420,6 @@ def put_record(
         view: RecordView | None = client.run(store.get(ns, archive_id))
         stored = make(view)
         if stored is None:
-            assert view is not None
             return WriteOutcome.UPDATED, view
         call = store.write(
             ns, archive_id, stored, service.new_etag(), view.etag if view else "", []
@@ -527,21 +526,24 @@ def _settle(ctx: Context, ns: str, archive_id: str, change: Any) -> None:
     """Write a fetch's outcome into the record, if it still waits for one."""
 
     def make(view: RecordView | None) -> Stored | None:
-        if view is None or view.stored["state"] not in ("pending", "failed"):
+        # A record deleted (or done) meanwhile stays as it is: never revived here.
+        if view is None or view.deleted_at is not None:
+            return None
+        if view.stored["state"] not in ("pending", "failed"):
             return None
         return change(view.stored, int(time.time()))
 
     try:
         put_record(ctx.client, ctx.store, ns, archive_id, make)
-    except (NotFound, AssertionError):
-        pass  # the namespace or the record went meanwhile: nothing to settle
+    except NotFound:
+        pass  # the namespace went meanwhile: nothing to settle
 
 
 def pull_through(
     ctx: Context, ns: str, archive_id: str, view: RecordView
 ) -> RecordView:
     """Wait for the bytes of a pending (or failed, due) mirrored record, starting
-    its fetch if nobody has: the record once servable.
+    its fetch if nobody has: the record once servable (or trashed meanwhile).
 
     :raise UpstreamFailed: the fetch failed (502). :raise StillFetching: past
     STASHD_MIRROR_WAIT_SECONDS (503). :raise NotFound: the record went.
@@ -565,8 +567,10 @@ def pull_through(
         time.sleep(min(pause, left))
         pause = min(pause * 1.5, 0.25)
         found = ctx.client.run(ctx.store.get(ns, archive_id))
-        if found is None or found.deleted_at is not None:
+        if found is None:
             raise NotFound(f"archive {archive_id} not found")
+        if found.deleted_at is not None:
+            return found  # deleted meanwhile: the caller answers 410
         if found.stored["state"] == "failed" and stored["state"] == "pending":
             raise UpstreamFailed(found.stored["origin"]["error"] or "unknown error")
         view = found

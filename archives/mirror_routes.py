@@ -67,6 +67,8 @@ def mirror_archive(ns: str) -> JSONResponse:
         return stored
 
     outcome, final = mirror.put_record(ctx.client, ctx.store, ns, archive_id, make)
+    if final is None:
+        raise NotFound(f"archive {archive_id} not found")
     status = 202 if final.stored["state"] == "pending" else 201
     if outcome is not WriteOutcome.CREATED and status == 201:
         status = 200

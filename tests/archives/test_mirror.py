@@ -379,3 +379,26 @@ def test_the_fetching_thread_keeps_its_lock(app, client, upstream, monkeypatch):
     assert not run(archives.mirror_lock(ID, "another-worker", 30))
     waiting.join(10)
     assert answers[0].data == DATA and upstream.count() == 1
+
+
+def test_a_record_deleted_during_its_fetch_stays_deleted(app, client, upstream):
+    url = upstream.serve("/deleted.tar.gz", DATA, delay=1)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(download(client)))
+    waiting.start()
+    time.sleep(0.3)
+    assert client.delete(f"{BASE}/{ID}", headers=AUTH).status_code == 204
+    waiting.join(10)
+    assert_error(answers[0], 410, 2)
+    run, archives = app.extensions["client"].run, app.extensions["archives"]
+    deadline = time.monotonic() + 10
+    while not run(archives.mirror_lock(ID, "probe", 1)):  # the fetch is over
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    trashed = client.get(f"{BASE}/{ID}?deleted=true", headers=AUTH).get_json()
+    assert trashed["deleted_at"] is not None and trashed["state"] == "pending"
+    run(archives.mirror_unlock(ID, "probe"))
+    assert client.post(f"{BASE}/{ID}/restore", headers=AUTH).status_code == 200
+    assert download(client).data == DATA
+    assert upstream.count() == 1
