@@ -9,7 +9,10 @@ from archives import (  # noqa: F401 - they register the routes
     routes,
     serve,
 )
+from archives.bundle_cli import bundle
 from archives.cli import cli
 from archives.web import ArchiveId, bp, downloads
 
 __all__ = ["ArchiveId", "bp", "cli", "downloads"]
+
+cli.add_command(bundle)

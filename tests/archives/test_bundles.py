@@ -255,3 +255,35 @@ def test_bad_import_options_are_400(client):
 def test_a_bundle_over_the_limit_is_413(app, client, seeded):
     app.config["BUNDLE_MAX_BYTES"] = 1000
     assert_error(import_(client, seeded.data), 413, 1)
+
+
+def test_the_commands_export_and_import_files(app, client, sensu, seeded, tmp_path):
+    runner = app.test_cli_runner()
+    path = tmp_path / "b.tar"
+    out = runner.invoke(
+        args=["archives", "bundle", "export", "default", "--asset", "a", "--asset",
+              "b", "-o", str(path)]
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "2 archive(s), 2 asset(s)" in out.output
+    assert [n for n, _ in members(path.read_bytes())] == [
+        n for n, _ in members(seeded.data)
+    ]
+    damaged = tmp_path / "d.tar"
+    damaged.write_bytes(_damaged(path.read_bytes(), "flipped byte"))
+    args = ["archives", "bundle", "import", "elsewhere"]
+    refused = runner.invoke(args=[*args, str(damaged), "--url", "https://s.example"])
+    assert refused.exit_code == 1 and "does not match its digests" in refused.output
+    assert sensu.stored("a", "elsewhere") is None
+    no_url = runner.invoke(args=[*args, str(path)])
+    assert no_url.exit_code == 1 and "--url" in no_url.output
+    done = runner.invoke(args=[*args, str(path), "--url", "https://s.example/"])
+    assert done.exit_code == 0, done.output
+    assert "archives: 2 created, 0 existing; assets: 2 created" in done.output
+    url = sensu.stored("a", "elsewhere")["builds"][0]["url"]
+    assert url == f"https://s.example/archives/elsewhere/{IDS[0]}/tool0.tar.gz"
+    again = runner.invoke(args=[*args, str(path), "--url", "https://s.example"])
+    assert again.exit_code == 1 and "asset a already exists" in again.output
+    missing = runner.invoke(args=["archives", "bundle", "export", "nope", "--all",
+                                  "-o", str(path)])  # fmt: skip
+    assert missing.exit_code == 1 and "namespace nope does not exist" in missing.output
