@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -329,6 +330,9 @@ def validate(config: Mapping[str, Any]) -> None:
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
+    ca_file = config["MIRROR_CA_FILE"]
+    if ca_file and not os.path.isfile(ca_file):
+        raise ConfigError(f"{ENV_PREFIX}MIRROR_CA_FILE: no such file {ca_file!r}")
     public = config["PUBLIC_URL"]
     if public and urlsplit(public).scheme not in ("http", "https"):
         raise ConfigError(

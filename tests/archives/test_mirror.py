@@ -402,3 +402,29 @@ def test_a_record_deleted_during_its_fetch_stays_deleted(app, client, upstream):
     assert client.post(f"{BASE}/{ID}/restore", headers=AUTH).status_code == 200
     assert download(client).data == DATA
     assert upstream.count() == 1
+
+
+def test_https_upstreams_are_trusted_through_the_ca_file(app, client, tmp_path):
+    ca_file = str(tmp_path / "upstream-ca.pem")
+    with running(ca_file) as secure:
+        url = secure.serve("/tls.tar.gz", DATA)
+        message = assert_error(post(client, {"url": url, "sha512": ID}), 502, 0)
+        assert "CERTIFICATE_VERIFY_FAILED" in message
+        app.config["MIRROR_CA_FILE"] = ca_file
+        response = post(client, {"url": url, "sha512": ID})
+        assert response.status_code == 201, response.data
+    assert download(client).data == DATA
+
+
+def test_settings_are_checked_at_start(tmp_path):
+    from core.settings import ConfigError, load
+
+    for bad in (
+        {"MIRROR_CA_FILE": str(tmp_path / "nope.pem")},
+        {"MIRROR_TIMEOUT_SECONDS": 0},
+        {"MIRROR_WAIT_SECONDS": -1},
+        {"BUNDLE_MAX_BYTES": 0},
+    ):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            load(bad)
+    assert load({"MIRROR_WAIT_SECONDS": 0})["MIRROR_ALLOWED_HOSTS"] == ""

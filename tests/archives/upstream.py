@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import collections
 import http.server
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import trustme
+
 
 class Upstream:
     """Answers set per path: bytes, a status, a redirect, or a stall."""
 
-    def __init__(self) -> None:
+    def __init__(self, ca_file: str | None = None) -> None:
         self.answers: dict[str, dict[str, Any]] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self.seen: list[dict[str, str]] = []
@@ -25,9 +28,19 @@ class Upstream:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
+        self.scheme = "http"
+        if ca_file is not None:  # HTTPS, by a CA of its own written to ca_file
+            ca = trustme.CA()
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1").configure_cert(context)
+            ca.cert_pem.write_to_path(ca_file)
+            self.server.socket = context.wrap_socket(
+                self.server.socket, server_side=True
+            )
+            self.scheme = "https"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def serve(
         self,
@@ -88,9 +101,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running() -> Iterator[Upstream]:
-    """An upstream serving until the block ends."""
-    upstream = Upstream()
+def running(ca_file: str | None = None) -> Iterator[Upstream]:
+    """An upstream serving until the block ends (HTTPS with `ca_file`)."""
+    upstream = Upstream(ca_file)
     thread = threading.Thread(target=upstream.server.serve_forever, daemon=True)
     thread.start()
     try:
