@@ -337,7 +337,10 @@ class ArchiveStore:
 
     def get(self, ns: str, archive_id: str) -> Call:
         """The record of `archive_id` in `ns` as a RecordView, or None."""
-        return _GET([], [*self._prefixes(ns), archive_id])._replace(convert=_view)
+        # The record's key is declared though the script builds its own: Redis
+        # Cluster sends a script to the node of its first key.
+        keys = [self.keys.archive(ns, archive_id)]
+        return _GET(keys, [*self._prefixes(ns), archive_id])._replace(convert=_view)
 
     def asset(self, ns: str, name: str) -> Call:
         """(json, etag) of asset `name` of `ns`, or None: what an upload with
