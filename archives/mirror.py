@@ -182,7 +182,8 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     """Redirects as Go's client follows them, to allowed hosts only, with
     ``Authorization`` and ``Cookie`` dropped when the host changes."""
 
-    max_redirections = MAX_REQUESTS - 1
+    # Go counts requests, not URLs: a loop is followed as far as a chain.
+    max_redirections = max_repeats = MAX_REQUESTS - 1
 
     def __init__(self, allowed: str) -> None:
         self.allowed = allowed
@@ -254,6 +255,8 @@ def fetch(
         )
     except urllib.error.HTTPError as exc:
         exc.close()
+        if exc.code in (301, 302, 303, 307, 308):
+            raise UpstreamFailed(f"more than {MAX_REQUESTS} requests") from None
         raise UpstreamFailed(f"upstream answered {exc.code}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):

@@ -428,3 +428,20 @@ def test_settings_are_checked_at_start(tmp_path):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             load(bad)
     assert load({"MIRROR_WAIT_SECONDS": 0})["MIRROR_ALLOWED_HOSTS"] == ""
+
+
+def test_a_redirect_loop_stops_at_ten_requests(client, upstream):
+    url = upstream.redirect("/loop.tar.gz", "/loop.tar.gz")
+    message = assert_error(post(client, {"url": url, "sha512": ID}), 502, 0)
+    assert message == "upstream fetch failed: more than 10 requests"
+    assert upstream.count() == 10
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_upstream_archive_over_the_limit_is_refused(app, client, upstream, declared):
+    app.config["ARCHIVE_MAX_BYTES"] = 100
+    headers = {} if declared else {"Transfer-Encoding": "chunked"}
+    url = upstream.serve("/big.tar.gz", DATA, headers=headers, chunked=not declared)
+    message = assert_error(post(client, {"url": url, "sha512": ID}), 502, 0)
+    assert message == "upstream fetch failed: archive is larger than 100 bytes"
+    assert temp_files(app) == []

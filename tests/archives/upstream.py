@@ -50,6 +50,7 @@ class Upstream:
         headers: dict[str, str] | None = None,
         stall: bool = False,
         delay: float = 0.0,
+        chunked: bool = False,
     ) -> str:
         """Answer GET `path` so; its URL."""
         self.answers[path] = {
@@ -58,6 +59,7 @@ class Upstream:
             "headers": headers or {},
             "stall": stall,
             "delay": delay,
+            "chunked": chunked,
         }
         return self.url(path)
 
@@ -86,13 +88,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(answer["status"])
         for name, value in answer["headers"].items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer["body"])))
+        body = answer["body"]
+        if answer.get("chunked"):  # no length said: one chunk, then the end
+            body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if answer["stall"]:
             self.wfile.flush()
             up.release.wait(30)
         try:
-            self.wfile.write(answer["body"])
+            self.wfile.write(body)
         except OSError:
             pass  # the client gave up on the stall
 
