@@ -9,24 +9,18 @@ import json
 import time
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 
 from accounts import scopes
 from archives import mirror
 from archives.schemas import ARCHIVE_ID, RecordView, Stored, canonical_path
 from archives.store import AssetWrite, WriteOutcome
-from archives.web import base_url, blobs, bp, need_namespace, record, store
+from archives.web import base_url, bp, mirror_context, need_namespace, record
 from core import strictjson
 from core.errors import BadRequest, NotFound
 from core.http import JSONResponse, json_response
-from redisio.clients import get_client
 from sensugo.assets import Asset, asset_json, etag_of, load_asset, referenced_ids
 from sensugo.http import read_json, read_raw
-
-
-def context() -> mirror.Context:
-    """The current app's mirror context."""
-    return mirror.Context(get_client(), store(), blobs(), current_app.config)
 
 
 @bp.post("/namespaces/<ns>/archives/mirror")
@@ -39,7 +33,7 @@ def mirror_archive(ns: str) -> JSONResponse:
     """
     need_namespace(ns)
     req = mirror.parse_request(read_json())
-    ctx = context()
+    ctx = mirror_context()
     mirror.check_host(req.url, ctx.config)
     archive_id = req.sha512
     current: RecordView | None = ctx.client.run(ctx.store.get(ns, archive_id))
@@ -106,7 +100,7 @@ def mirror_asset(ns: str, name: str) -> JSONResponse:
         or not all(isinstance(v, str) for v in headers.values())
     ):
         raise BadRequest("headers must be an object of strings")
-    ctx = context()
+    ctx = mirror_context()
     found = ctx.client.run(ctx.store.asset(ns, name))
     if found is None:
         raise NotFound(f"asset {name} not found")

@@ -11,8 +11,15 @@ from flask import current_app, g, request
 from accounts import scopes
 from accounts.authenticator import Authenticator
 from archives import download, mirror
-from archives.mirror_routes import context
-from archives.web import Gone, blobs, downloads, find, need_namespace, store
+from archives.web import (
+    Gone,
+    blobs,
+    downloads,
+    find,
+    mirror_context,
+    need_namespace,
+    store,
+)
 from core.errors import ApiError, NotFound
 from core.files import FileBody
 from core.http import JSONResponse
@@ -38,7 +45,7 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     need_namespace(ns)
     view = find(ns, archive_id)
     if view.stored["state"] in ("pending", "failed"):
-        view = mirror.pull_through(context(), ns, archive_id, view)
+        view = mirror.pull_through(mirror_context(), ns, archive_id, view)
         if view.deleted_at is not None:
             raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
     stored = view.stored
