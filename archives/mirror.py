@@ -61,6 +61,9 @@ RETRY_AFTER = "30"
 # Few fetches at once per process: each is bounded, and waiting downloads hold
 # request threads, not these.
 _FETCHERS = ThreadPoolExecutor(4, thread_name_prefix="mirror")
+# The fetches running in this process, by id: set when one ends, so the downloads
+# waiting here wake at once (those of other processes poll the record).
+_RUNNING: dict[str, threading.Event] = {}
 
 
 class UpstreamFailed(ApiError):
@@ -462,18 +465,21 @@ def start_fetch(ctx: Context, ns: str, archive_id: str) -> bool:
     token = secrets.token_hex(8)
     if not ctx.client.run(ctx.store.mirror_lock(archive_id, token, LOCK_SECONDS)):
         return False
+    done = _RUNNING[archive_id] = threading.Event()
     try:
-        _FETCHERS.submit(_pull, ctx, ns, archive_id, token)
+        _FETCHERS.submit(_pull, ctx, ns, archive_id, token, done)
     except RuntimeError:  # the process is stopping
+        _RUNNING.pop(archive_id, None)
         ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
         return False
     return True
 
 
-def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
+def _pull(
+    ctx: Context, ns: str, archive_id: str, token: str, done: threading.Event
+) -> None:
     """The background fetch: under the lock, bring the bytes in (once: a record
     no longer due, or bytes already here, cost no upstream request)."""
-    done = threading.Event()
     keeper = threading.Thread(
         target=_keep_lock, args=(ctx, archive_id, token, done), daemon=True
     )
@@ -505,8 +511,10 @@ def _pull(ctx: Context, ns: str, archive_id: str, token: str) -> None:
     except Exception:
         log.exception("mirror: fetching %s failed", archive_id[:16])
     finally:
-        done.set()
         ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        if _RUNNING.get(archive_id) is done:
+            del _RUNNING[archive_id]
+        done.set()
 
 
 def _keep_lock(
@@ -567,7 +575,11 @@ def pull_through(
         left = deadline - time.monotonic()
         if left <= 0:
             raise StillFetching()
-        time.sleep(min(pause, left))
+        running = _RUNNING.get(archive_id)
+        if running is not None:
+            running.wait(min(pause, left))
+        else:
+            time.sleep(min(pause, left))
         pause = min(pause * 1.5, 0.25)
         found = ctx.client.run(ctx.store.get(ns, archive_id))
         if found is None:
