@@ -374,7 +374,7 @@ def test_the_fetching_thread_keeps_its_lock(app, client, upstream, monkeypatch):
     answers = []
     waiting = threading.Thread(target=lambda: answers.append(download(client)))
     waiting.start()
-    time.sleep(1.5)  # past the lock's first life: renewed meanwhile
+    time.sleep(1.2)  # past the lock's first life: renewed meanwhile
     run, archives = app.extensions["client"].run, app.extensions["archives"]
     assert not run(archives.mirror_lock(ID, "another-worker", 30))
     waiting.join(10)
