@@ -511,10 +511,14 @@ def _pull(
     except Exception:
         log.exception("mirror: fetching %s failed", archive_id[:16])
     finally:
-        ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
-        if _RUNNING.get(archive_id) is done:
-            del _RUNNING[archive_id]
-        done.set()
+        try:
+            ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        finally:
+            if _RUNNING.get(archive_id) is done:
+                del _RUNNING[archive_id]
+            done.set()
+            # Fetches are rare: no connection of this thread waits for the next.
+            ctx.client.close()
 
 
 def _keep_lock(
@@ -523,14 +527,16 @@ def _keep_lock(
     """Renew the fetch lock every LOCK_RENEW seconds until the fetch is done (or
     the lock is lost): whatever takes long, connecting, redirects, reading, the
     checks, the lock holds, and dies with the worker."""
-    while not done.wait(LOCK_RENEW):
-        try:
-            if not ctx.client.run(
-                ctx.store.mirror_renew(archive_id, token, LOCK_SECONDS)
-            ):
-                return
-        except Exception:  # Redis away for a moment: try again at the next turn
-            log.warning("mirror: could not renew the lock of %s", archive_id[:16])
+    try:
+        while not done.wait(LOCK_RENEW):
+            try:
+                renew = ctx.store.mirror_renew(archive_id, token, LOCK_SECONDS)
+                if not ctx.client.run(renew):
+                    return
+            except Exception:  # Redis away for a moment: try again next turn
+                log.warning("mirror: could not renew the lock of %s", archive_id[:16])
+    finally:
+        ctx.client.close()  # this thread ends: its connection with it
 
 
 def _settle(ctx: Context, ns: str, archive_id: str, change: Any) -> None:

@@ -26,7 +26,9 @@ class Upstream:
         self.release = threading.Event()
         handler = type("Handler", (_Handler,), {"upstream": self})
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+        # Handler threads are joined when the server closes: no socket of theirs
+        # outlives the test.
+        self.server.daemon_threads = False
         self.port = self.server.server_address[1]
         self.scheme = "http"
         if ca_file is not None:  # HTTPS, by a CA of its own written to ca_file
@@ -88,6 +90,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(answer["status"])
         for name, value in answer["headers"].items():
             self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.close_connection = True
         body = answer["body"]
         if answer.get("chunked"):  # no length said: one chunk, then the end
             body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
