@@ -124,6 +124,21 @@ def after_store(
     return bool(client.run(scans.apply(ns, archive_id, verdict, new_etag())))
 
 
+def after_arrival(
+    client: BlockingClient,
+    store: ArchiveStore,
+    ns: str,
+    ids: list[str],
+    config: Mapping[str, Any],
+) -> None:
+    """`after_store` for records whose bytes arrived without an upload (a mirror's
+    fetch, a bundle's import): scanned as uploads are, by the next look of a
+    worker at the queue."""
+    scans = ScanStore(store.keys)
+    for archive_id in ids:
+        after_store(client, scans, ns, archive_id, config)
+
+
 def wait_for_verdict(
     client: BlockingClient,
     store: ArchiveStore,

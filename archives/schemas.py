@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 from urllib.parse import quote
 
 import esprima
@@ -40,6 +40,14 @@ class Origin(TypedDict):
     error: str | None
 
 
+class MirrorState(TypedDict):
+    """What a mirrored record keeps for its next fetch and never shows: the
+    upstream request headers (secrets) and when the last fetch failed."""
+
+    headers: dict[str, str]
+    failed_at: int | None
+
+
 class Stored(TypedDict):
     """The fields of a record kept in Redis (as JSON); the rest are derived."""
 
@@ -55,6 +63,7 @@ class Stored(TypedDict):
     labels: dict[str, str]
     annotations: dict[str, str]
     created_by: str
+    mirror: NotRequired[MirrorState]  # a mirror's, until its bytes are in
 
 
 class Options(NamedTuple):

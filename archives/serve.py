@@ -10,9 +10,18 @@ from flask import current_app, g, request
 
 from accounts import scopes
 from accounts.authenticator import Authenticator
-from archives import download, shares
+from archives import download, mirror, shares
 from archives.schemas import record_state, scan_blocks
-from archives.web import blobs, downloads, find, need_namespace, scanning_on, store
+from archives.web import (
+    Gone,
+    blobs,
+    downloads,
+    find,
+    mirror_context,
+    need_namespace,
+    scanning_on,
+    store,
+)
 from core.errors import ApiError, NotFound, Unauthorized
 from core.files import FileBody
 from core.http import JSONResponse
@@ -65,6 +74,10 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     if g.share is not None and g.share.archive != archive_id:
         raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
+    if view.stored["state"] in ("pending", "failed"):
+        view = mirror.pull_through(mirror_context(), ns, archive_id, view)
+        if view.deleted_at is not None:
+            raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
     state = record_state(view)
     if scan_blocks(state, scanning_on()):
         raise NotFound(f"archive {archive_id} is not available (scan state: {state})")

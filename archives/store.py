@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import json
+import secrets
 from typing import Any, NamedTuple
 
 from archives.scan_store import scan_of
@@ -740,6 +741,77 @@ class ArchiveStore:
         """Give the GC lock back, if this process still holds it."""
         return _UNLOCK([self.keys.archives_gc_lock], [token])
 
+    def asset_names(self, ns: str) -> Call:
+        """Every asset name of `ns` (a bundle of all its assets)."""
+        key = self.keys.asset_index(ns)
+        return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(n) for n in r])
+
+    def live_ids(self, ns: str) -> Call:
+        """Every live archive id of `ns` (a bundle of all its archives)."""
+        key = self.keys.archive_index(ns)
+        return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(i) for i in r])
+
+    def import_bundle(
+        self,
+        ns: str,
+        records: list[tuple[str, Stored]],
+        assets: list[AssetWrite],
+        on_conflict: str,
+    ) -> Call:
+        """Store a bundle's records and assets in one step (13.2): an
+        `ImportOutcome`. A live record is kept as it is; an asset that exists is
+        replaced, skipped, or (``fail``) stops the whole import unwritten."""
+        k = self.keys
+        keys = [
+            k.namespace(ns),
+            k.archive_index(ns),
+            k.archive_trash(ns),
+            k.asset_index(ns),
+        ]
+        args: list[Any] = [
+            k.archive_prefix(ns),
+            k.archive_sort_prefix(ns),
+            *self._alias_prefixes(ns),
+            k.archive_refs_prefix(ns),
+            k.asset_prefix(ns),
+            on_conflict,
+            len(records),
+        ]
+        for archive_id, stored in records:
+            args += [
+                archive_id,
+                json.dumps(stored, separators=(",", ":")),
+                secrets.token_hex(16),
+                *sort_members(archive_id, stored),
+            ]
+        args.append(len(assets))
+        for asset in assets:
+            args += [asset.name, asset.json, asset.etag, " ".join(asset.ids)]
+        # Declared up front: the keys the arguments name (DECLARE_PRELUDE).
+        for archive_id, _ in records:
+            keys += [k.archive(ns, archive_id), k.archive_aliases(ns, archive_id)]
+        keys += self._sorts(ns)
+        for asset in assets:
+            keys.append(k.asset(ns, asset.name))
+            keys += [k.archive_refs(ns, i) for i in asset.ids]
+        return _IMPORT(keys, args)
+
+    def mirror_lock(self, archive_id: str, token: str, seconds: int) -> Call:
+        """Take the lock of fetching `archive_id` from upstream for `seconds`,
+        unless another process holds it (spec archives.md 12.2)."""
+        key = self.keys.mirror_lock(archive_id)
+        return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
+
+    def mirror_renew(self, archive_id: str, token: str, seconds: int) -> Call:
+        """Keep the fetch lock of `archive_id` `seconds` longer, if still held by
+        `token`: True when it was."""
+        key = self.keys.mirror_lock(archive_id)
+        return _RENEW([key], [token, seconds])._replace(convert=bool)
+
+    def mirror_unlock(self, archive_id: str, token: str) -> Call:
+        """Give the fetch lock of `archive_id` back, if still held by `token`."""
+        return _UNLOCK([self.keys.mirror_lock(archive_id)], [token])
+
     def blob_unheld_since(self, archive_id: str, now: int) -> Call:
         """When GC first saw no record of the blob (now, if this is the first)."""
         return _UNHELD([self.keys.blob(archive_id)], [now])
@@ -787,9 +859,134 @@ return false
 
 _COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])")
 
+
+class ImportOutcome(NamedTuple):
+    """What a bundle import stored; `conflict` names the existing asset that
+    stopped it (nothing stored), `no_namespace` when the namespace is gone."""
+
+    no_namespace: bool
+    conflict: str | None
+    created: list[str]
+    existing: list[str]
+    assets_created: list[str]
+    assets_replaced: list[str]
+    assets_skipped: list[str]
+
+
+def _import_outcome(reply: list) -> ImportOutcome:
+    code, *rest = reply
+    if code == -1:
+        return ImportOutcome(True, None, [], [], [], [], [])
+    if code == -3:
+        return ImportOutcome(False, text(rest[0]), [], [], [], [], [])
+    lists = [[text(x) for x in part] for part in rest]
+    return ImportOutcome(False, None, *lists)
+
+
+# KEYS[1] namespace marker, KEYS[2] live index, KEYS[3] trash, KEYS[4] asset index,
+# then the records, alias sets, sort indexes, asset hashes and reference sets it
+# touches (DECLARE_PRELUDE: a revived record's alias keys, and the reference sets
+# an asset it replaces names, come from the data).
+# ARGV: record prefix, sort index prefix, alias key prefix, alias set prefix, refs
+# prefix, asset prefix, on_conflict, record count, then per record: id, data, etag,
+# its created_at, size and filename index members; asset count, then per asset:
+# name, json, etag, the ids it names. Returns {-1} (no namespace), {-3, name} (an
+# asset exists, on_conflict fail), or {1, created, existing, assets created,
+# replaced, skipped}.
+_IMPORT = Script(
+    DECLARE_PRELUDE
+    + REFS_LUA
+    + _SORTS_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local n = tonumber(ARGV[8])
+local a = 9 + n * 6
+local m = tonumber(ARGV[a])
+for i = 0, n - 1 do
+  need(ARGV[1] .. ARGV[9 + i * 6])
+  need(ARGV[4] .. ARGV[9 + i * 6])
+end
+for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
+for j = 0, m - 1 do need(ARGV[6] .. ARGV[a + 1 + j * 4]) end
+local more = missing()
+if more then return more end
+local revived = {}
+for i = 0, n - 1 do
+  local id = ARGV[9 + i * 6]
+  revived[i] = redis.call('HGET', ARGV[1] .. id, 'deleted_at') ~= ''
+  if revived[i] then
+    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
+      need(ARGV[3] .. alias)
+    end
+  end
+end
+local plans = {}
+for j = 0, m - 1 do
+  local c = a + 1 + j * 4
+  plans[j] = refs_plan(ARGV[5], redis.call('HGET', ARGV[6] .. ARGV[c], 'json'),
+                       ARGV[c + 3])
+end
+more = missing()
+if more then return more end
+if ARGV[7] == 'fail' then
+  for j = 0, m - 1 do
+    local name = ARGV[a + 1 + j * 4]
+    if redis.call('EXISTS', ARGV[6] .. name) == 1 then return {-3, name} end
+  end
+end
+local created, existing = {}, {}
+for i = 0, n - 1 do
+  local b = 9 + i * 6
+  local id = ARGV[b]
+  local key = ARGV[1] .. id
+  if not revived[i] then
+    existing[#existing + 1] = id
+  else
+    index_sorts(key, ARGV[2], b + 2)
+    redis.call('HSET', key, 'data', ARGV[b + 1], 'etag', ARGV[b + 2], 'deleted_at', '')
+    redis.call('ZADD', KEYS[2], 0, id)
+    redis.call('ZREM', KEYS[3], id)
+    -- A revived record takes back its aliases that nobody took meanwhile.
+    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
+      if not redis.call('GET', ARGV[3] .. alias) then
+        redis.call('SET', ARGV[3] .. alias, id)
+      end
+    end
+    created[#created + 1] = id
+  end
+end
+local made, replaced, skipped = {}, {}, {}
+for j = 0, m - 1 do
+  local c = a + 1 + j * 4
+  local name = ARGV[c]
+  local key = ARGV[6] .. name
+  local old = redis.call('HGET', key, 'json')
+  if old and ARGV[7] == 'skip' then
+    skipped[#skipped + 1] = name
+  else
+    redis.call('HSET', key, 'json', ARGV[c + 1], 'etag', ARGV[c + 2])
+    redis.call('ZADD', KEYS[4], 0, name)
+    refs_apply(plans[j], name)
+    if old then replaced[#replaced + 1] = name else made[#made + 1] = name end
+  end
+end
+return {1, created, existing, made, replaced, skipped}
+""",
+    convert=_import_outcome,
+)
+
 _UNLOCK = Script(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+_RENEW = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 return 0
 """
 )

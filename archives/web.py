@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.routing import BaseConverter
 
 from accounts import require_user
+from archives import mirror
 from archives.blobs import BlobStore
 from archives.scan import scanning
 from archives.scan_store import ScanStore
@@ -50,6 +51,11 @@ def blobs() -> BlobStore:
 
 def namespaces() -> NamespaceStore:
     return current_app.extensions["namespaces"]
+
+
+def mirror_context() -> mirror.Context:
+    """What a mirror fetch needs, from the current app."""
+    return mirror.Context(get_client(), store(), blobs(), current_app.config)
 
 
 def base_url() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -215,6 +216,30 @@ SETTINGS: tuple[Setting, ...] = (
         "SHARE_MAX_SECONDS", "int", 365 * 86400,
         "longest lifetime a share token may be given",
     ),
+    Setting(
+        "MIRROR_ALLOWED_HOSTS", "str", "",
+        "hosts archives may be mirrored from, comma-separated; *: any; empty: none",
+    ),
+    Setting(
+        "MIRROR_TIMEOUT_SECONDS", "int", 300,
+        "longest one upstream fetch of a mirrored archive may take",
+    ),
+    Setting(
+        "MIRROR_WAIT_SECONDS", "int", 60,
+        "seconds a download waits for a pull-through fetch before 503",
+    ),
+    Setting(
+        "MIRROR_RETRY_SECONDS", "int", 60,
+        "seconds after a failed mirror fetch before a download tries again",
+    ),
+    Setting(
+        "MIRROR_CA_FILE", "str", "",
+        "a PEM file of extra CAs trusted for mirror upstreams",
+    ),
+    Setting(
+        "BUNDLE_MAX_BYTES", "int", 4 * 1024 * 1024 * 1024,
+        "largest bundle an import may read; larger ones get 413",
+    ),
 )  # fmt: skip
 
 # Each setting's default, by name.
@@ -315,6 +340,8 @@ def validate(config: Mapping[str, Any]) -> None:
         "ARCHIVE_BLOB_GRACE_SECONDS",
         "ARCHIVE_GC_INTERVAL_SECONDS",
         "ARCHIVE_TMP_MAX_AGE_SECONDS",
+        "MIRROR_WAIT_SECONDS",
+        "MIRROR_RETRY_SECONDS",
     ):
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -334,9 +361,13 @@ def validate(config: Mapping[str, Any]) -> None:
             f"{ENV_PREFIX}SHARE_DEFAULT_SECONDS must not be longer than "
             f"{ENV_PREFIX}SHARE_MAX_SECONDS"
         )
-    size = config["ARCHIVE_MAX_BYTES"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ConfigError(f"{ENV_PREFIX}ARCHIVE_MAX_BYTES must be a positive integer")
+    for name in ("ARCHIVE_MAX_BYTES", "BUNDLE_MAX_BYTES", "MIRROR_TIMEOUT_SECONDS"):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a positive integer")
+    ca_file = config["MIRROR_CA_FILE"]
+    if ca_file and not os.path.isfile(ca_file):
+        raise ConfigError(f"{ENV_PREFIX}MIRROR_CA_FILE: no such file {ca_file!r}")
     public = config["PUBLIC_URL"]
     if public and urlsplit(public).scheme not in ("http", "https"):
         raise ConfigError(

@@ -48,6 +48,8 @@ Layout (``P`` is ``STASHD_KEY_PREFIX``)::
                                           created_by, created_at; expiring with it
     P:{ns:<ns>}:archive-shares:<id>   zset   share ids of archive <id> -> expires_at;
                                           expiring with the last of them
+    P:{archives}:mirror-lock:<id>     string the process fetching mirrored archive <id>
+                                          from its upstream, with an expiry
 
     P:{accounts}:user:<name>     hash     password (scrypt), created_at, generated
     P:{accounts}:users           zset     every user name, score 0
@@ -283,6 +285,10 @@ class Keys:
     def archive_shares(self, ns: str, archive_id: str) -> str:
         """Share id -> expires_at of the shares of archive `archive_id` in `ns`."""
         return f"{self._prefix}:{{ns:{ns}}}:archive-shares:{archive_id}"
+
+    def mirror_lock(self, archive_id: str) -> str:
+        """Held by the one process fetching `archive_id` from upstream (12.2)."""
+        return f"{self._prefix}:{{archives}}:mirror-lock:{archive_id}"
 
     def user(self, name: str) -> str:
         """The hash of user `name`."""

@@ -18,6 +18,7 @@ HEAD; a body in parts (a list of big stashes) goes out a piece at a time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,7 +28,7 @@ from typing import Any
 from flask import Flask
 
 from core.errors import Body
-from core.files import FileBody
+from core.files import FileBody, StreamBody
 from core.gate import PENDING
 from core.http import CLOSE_KEY
 from core.logs import request_id
@@ -35,6 +36,8 @@ from core.replies import pieces
 from core.request import RSGIRequest
 from redisio.pipelined import make_pipelined
 from server.wsgi import Front
+
+log = logging.getLogger(__name__)
 
 # Threads for the requests Flask serves (the assets API, /auth, /health, /info): they
 # mostly wait on Redis, and a few let a slow one (a password check) not hold up the
@@ -156,6 +159,9 @@ class RSGIApp:
             if isinstance(answered, FileBody):
                 self._send_file(protocol, status, headers, answered, method)
                 return
+            if isinstance(answered, StreamBody):
+                await self._send_stream(protocol, status, headers, answered, method)
+                return
             body = answered
         else:
             extra, answer = self.gate.check(request, wait=False)
@@ -210,16 +216,39 @@ class RSGIApp:
             end = body.offset + body.length
             protocol.response_file_range(status, headers, body.path, body.offset, end)
 
+    async def _send_stream(
+        self, protocol: Any, status: int, headers: list, body: StreamBody, method: str
+    ) -> None:
+        """A body made as it goes (a bundle): each piece made on a Flask thread,
+        sent from the loop, so no more than one piece is held at a time."""
+        loop = asyncio.get_running_loop()
+        try:
+            if method == "HEAD":
+                protocol.response_bytes(status, headers, b"")
+                return
+            transport = protocol.response_stream(status, headers)
+            while True:
+                piece = await loop.run_in_executor(self.pool, body.next_piece)
+                if piece is None:
+                    break
+                await transport.send_bytes(piece)
+        except Exception:  # the client left, or a file went: the stream ends short
+            log.exception("a streamed answer ended early")
+        finally:
+            await loop.run_in_executor(self.pool, body.close)
+
     async def _flask(
         self, scope: Any, path: str, protocol: Any
-    ) -> tuple[int, list, Body | FileBody]:
+    ) -> tuple[int, list, Body | FileBody | StreamBody]:
         environ = environ_of(scope, path)
         loop = asyncio.get_running_loop()
         # The gate and credentials come first: the view reads the body, if at all.
         environ["wsgi.input"] = LoopInput(protocol, loop)
         return await loop.run_in_executor(self.pool, self._call_wsgi, environ)
 
-    def _call_wsgi(self, environ: dict[str, Any]) -> tuple[int, list, Body | FileBody]:
+    def _call_wsgi(
+        self, environ: dict[str, Any]
+    ) -> tuple[int, list, Body | FileBody | StreamBody]:
         answered: list[Any] = []
 
         def start_response(status: str, headers: list, exc_info: Any = None) -> None:
@@ -230,7 +259,7 @@ class RSGIApp:
             # granian closes the connection after a response that says so, and
             # reads no more of the request body.
             answered[1] = [*answered[1], ("connection", "close")]
-        if isinstance(chunks, FileBody):  # an archive download: sent from disk
+        if isinstance(chunks, FileBody | StreamBody):  # sent as it goes, below
             return answered[0], answered[1], chunks
         try:
             parts = list(chunks)

@@ -324,3 +324,24 @@ def test_rescan_needs_archives_write(client):
     assert_error(client.post(url, headers=key_with(["archives:read"])), 403, 4)
     response = client.post(url, headers=key_with(["archives:write:default"]))
     assert response.status_code == 202, response.data
+
+
+def test_a_bundles_archives_are_scanned_as_uploads_are(app, client, sensu, tmp_path):
+    app.config["ARCHIVE_SCAN_COMMAND"] = ""  # off: the upload's blob has no verdict
+    assert upload(client, DATA).status_code == 201
+    exported = client.get(
+        f"{CORE}/namespaces/default/bundle", query_string={"archive": ID}, headers=AUTH
+    )
+    assert exported.status_code == 200, exported.data
+    use(app, tmp_path, "clean")
+    sensu.namespace("elsewhere")
+
+    imported = client.post(
+        f"{CORE}/namespaces/elsewhere/bundle", data=exported.data, headers=AUTH
+    )
+
+    assert imported.status_code == 201, imported.data
+    assert record(client, "elsewhere")["state"] == "unscanned"
+    assert work(app) == 1
+    assert record(client, "elsewhere")["state"] == "clean"
+    assert download(client, f"/archives/elsewhere/{ID}").status_code == 200
