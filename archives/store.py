@@ -7,47 +7,25 @@ and the alias keys, and the reference sets the asset scripts keep
 (`redisio.assetrefs`). They all share the namespace's hash tag, so an upload that
 also writes an asset, a delete, a restore and a purge are each one script (spec
 archives.md 4.2). Record writes are compare-and-set on the ETag: the caller reads,
-computes, writes, and tries again when another write came between.
+computes, writes, and tries again when another write came between. The Lua is in
+`archives.scripts`.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import secrets
 from typing import Any, NamedTuple
 
+from archives import scripts
 from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
-from redisio.assetrefs import REFS_LUA
-from redisio.calls import DECLARE_PRELUDE, Call, Script, text
+from archives.scripts import ImportOutcome, RestoreOutcome, TrashOutcome, WriteOutcome
+from redisio.calls import Call, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
 
 BATCH = 500
-
-
-class WriteOutcome(enum.Enum):
-    """What a record write did; values are the write script's replies."""
-
-    NO_NAMESPACE = -1
-    RECORD_CHANGED = -2  # the record's ETag was another: nothing written
-    ASSET_CHANGED = -3  # the asset's ETag was another: nothing written
-    CREATED = 1  # a new record, or a trashed one live again
-    UPDATED = 2
-
-
-class TrashOutcome(enum.Enum):
-    ABSENT = 0
-    TRASHED_ALREADY = -2
-    REFERENCED = -1
-    TRASHED = 1
-
-
-class RestoreOutcome(enum.Enum):
-    ABSENT = 0
-    RESTORED = 1
-    LIVE = 2
 
 
 class AssetWrite(NamedTuple):
@@ -59,350 +37,6 @@ class AssetWrite(NamedTuple):
     etag: str
     expected: str
     ids: list[str]  # the archive ids the new asset names
-
-
-# Lua that reads one record with its aliases and references: `record(id)` gives
-# {data, etag, deleted_at, last_download_at, {aliases}, {refs}, scan} or false,
-# once `record_keys(id)` named its keys and missing() found them all declared.
-# ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
-_READ_LUA = """
-local function record_keys(id)
-  need(ARGV[1] .. id)
-  need(ARGV[2] .. id)
-  need(ARGV[3] .. id)
-end
-
-local function record(id)
-  local fields = redis.call('HMGET', ARGV[1] .. id, 'data', 'etag', 'deleted_at',
-                            'last_download_at')
-  if not fields[1] then return false end
-  fields[5] = redis.call('SMEMBERS', ARGV[2] .. id)
-  fields[6] = redis.call('SMEMBERS', ARGV[3] .. id)
-  fields[7] = redis.call('HGET', ARGV[1] .. id, 'scan')
-  return fields
-end
-"""
-
-# KEYS: the record, its alias set and refs set. ARGV: record prefix, alias set
-# prefix, refs prefix, id.
-_GET = Script(
-    DECLARE_PRELUDE
-    + _READ_LUA
-    + """
-record_keys(ARGV[4])
-local more = missing()
-if more then return more end
-return record(ARGV[4]) or {}
-""",
-    write=False,
-)
-
-# KEYS[1] an index: live or trash ids, or a sort index of "<key>\0<id>" members
-# of both; then the keys of the records read (the script asks for them). ARGV: the
-# three prefixes, the range's start, count, "asc" or "desc", and for a sort index
-# the state to keep ("live" or "trash"; "" keeps all).
-# Returns {last member read ('' at the end), id, record, id, record...}.
-_PAGE = Script(
-    DECLARE_PRELUDE
-    + _READ_LUA
-    + """
-local members
-if ARGV[6] == 'desc' then
-  members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[4], '-', 'LIMIT', 0, ARGV[5])
-else
-  members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
-end
-for _, member in ipairs(members) do record_keys(string.sub(member, -128)) end
-local more = missing()
-if more then return more end
-local out = {''}
-if #members == tonumber(ARGV[5]) then out[1] = members[#members] end
-for _, member in ipairs(members) do
-  local id = string.sub(member, -128)
-  local found = record(id)
-  if found and ARGV[7] ~= '' then
-    local live = found[3] == ''
-    if live ~= (ARGV[7] == 'live') then found = false end
-  end
-  if found then
-    out[#out + 1] = id
-    out[#out + 1] = found
-  end
-end
-return out
-"""
-)
-
-# The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
-# `index_sorts` puts `record` in them, under the index key `prefix` .. sort, with
-# the members ARGV[first + 1..3].
-SORTS = ("created_at", "size", "filename")
-_SORTS_LUA = (
-    "local SORTS = {"
-    + ", ".join(f"'{s}'" for s in SORTS)
-    + "}\n"
-    + """
-local function index_sorts(record, prefix, first)
-  for i, field in ipairs(SORTS) do
-    local member = ARGV[first + i]
-    local old = redis.call('HGET', record, 'by_' .. field)
-    if old and old ~= member then redis.call('ZREM', prefix .. field, old) end
-    redis.call('ZADD', prefix .. field, 0, member)
-    redis.call('HSET', record, 'by_' .. field, member)
-  end
-end
-"""
-)
-
-# Alias moves: `take_alias(id, alias)` points alias at id, out of its old holder's
-# set; ARGV[1] alias key prefix, ARGV[2] alias set prefix. Every key they touch is
-# one the script named with need() first.
-_ALIAS_LUA = """
-local function take_alias(id, alias)
-  local key = ARGV[1] .. alias
-  local holder = redis.call('GET', key)
-  if holder and holder ~= id then redis.call('SREM', ARGV[2] .. holder, alias) end
-  redis.call('SET', key, id)
-  redis.call('SADD', ARGV[2] .. id, alias)
-end
-
-local function drop_alias(id, alias)
-  local key = ARGV[1] .. alias
-  if redis.call('GET', key) == id then redis.call('DEL', key) end
-  redis.call('SREM', ARGV[2] .. id, alias)
-end
-
--- With DECLARE_PRELUDE: need() the alias keys of the n aliases from ARGV[first]
--- on and of those in `set`, then (`holders`) the alias sets of the records they
--- point at now; missing() of the first round that lacks any, else nil.
-local function aliases_declared(id, first, n, set, holders)
-  for i = first, first + n - 1 do need(ARGV[1] .. ARGV[i]) end
-  for _, alias in ipairs(redis.call('SMEMBERS', set)) do need(ARGV[1] .. alias) end
-  local more = missing()
-  if more or not holders then return more end
-  for i = first, first + n - 1 do
-    local holder = redis.call('GET', ARGV[1] .. ARGV[i])
-    if holder and holder ~= id then need(ARGV[2] .. holder) end
-  end
-  return missing()
-end
-"""
-
-# KEYS[1] namespace marker, KEYS[2] record, KEYS[3] live index, KEYS[4] trash,
-# KEYS[5] alias set, then (with an asset) KEYS[6] asset index, KEYS[7] asset hash,
-# then the sort indexes, alias keys, alias sets and reference sets it touches
-# (DECLARE_PRELUDE: an alias's holder is known once its alias key is read).
-# ARGV: alias key prefix, alias set prefix, id, data, etag, expected record etag
-# ('' = none may exist), "add" or "replace" (the aliases), sort index prefix, the
-# record's members of the created_at, size and filename indexes, alias count,
-# aliases..., then with an asset: name, json, etag, expected etag, refs prefix, ids.
-_WRITE = Script(
-    DECLARE_PRELUDE
-    + REFS_LUA
-    + _ALIAS_LUA
-    + _SORTS_LUA
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local id = ARGV[3]
-local current = redis.call('HGET', KEYS[2], 'etag') or ''
-if current ~= ARGV[6] then return -2 end
-local n = tonumber(ARGV[12])
-local a = 13 + n
-local with_asset = #ARGV > 12 + n
-local refs
-if with_asset then
-  local asset_etag = redis.call('HGET', KEYS[7], 'etag') or ''
-  if asset_etag ~= ARGV[a + 3] then return -3 end
-  refs = refs_plan(ARGV[a + 4], redis.call('HGET', KEYS[7], 'json'), ARGV[a + 5])
-end
-for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
-local more = aliases_declared(id, 13, n, KEYS[5], true)
-if more then return more end
-local was_deleted = redis.call('HGET', KEYS[2], 'deleted_at')
-local outcome = 2
-if current == '' or (was_deleted and was_deleted ~= '') then outcome = 1 end
-index_sorts(KEYS[2], ARGV[8], 8)
-redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', '')
-redis.call('ZADD', KEYS[3], 0, id)
-redis.call('ZREM', KEYS[4], id)
-local wanted = {}
-for i = 13, 12 + n do wanted[ARGV[i]] = true end
-if ARGV[7] == 'replace' then
-  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-    if not wanted[alias] then drop_alias(id, alias) end
-  end
-end
--- A revived record takes back its aliases that nobody took meanwhile.
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  if not redis.call('GET', ARGV[1] .. alias) then
-    redis.call('SET', ARGV[1] .. alias, id)
-  end
-end
-for i = 13, 12 + n do take_alias(id, ARGV[i]) end
-if with_asset then
-  redis.call('HSET', KEYS[7], 'json', ARGV[a + 1], 'etag', ARGV[a + 2])
-  redis.call('ZADD', KEYS[6], 0, ARGV[a])
-  refs_apply(refs, ARGV[a])
-end
-return outcome
-""",
-    convert=WriteOutcome,
-)
-
-# Needs DECLARE_PRELUDE: names the alias keys of the aliases of the record whose
-# alias set is KEYS[4], and returns them (ARGV[1] alias key prefix).
-_HELD_LUA = """
-local function alias_keys()
-  local keys = {}
-  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-    keys[#keys + 1] = need(ARGV[1] .. alias)
-  end
-  return keys
-end
-"""
-
-# KEYS[1] record, KEYS[2] live index, KEYS[3] trash, KEYS[4] alias set, KEYS[5]
-# refs, then the alias keys it touches. ARGV: alias key prefix, alias set prefix,
-# id, now, etag, "force" or "".
-_TRASH = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if deleted ~= '' then return -2 end
-if ARGV[6] ~= 'force' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
-local held = alias_keys()
-local more = missing()
-if more then return more end
-redis.call('HSET', KEYS[1], 'deleted_at', ARGV[4], 'etag', ARGV[5])
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], 0, ARGV[3])
-for _, key in ipairs(held) do
-  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
-end
-return 1
-""",
-    convert=TrashOutcome,
-)
-
-# KEYS as _TRASH but the refs (the alias keys from KEYS[5] on). ARGV: alias key
-# prefix, alias set prefix, id, etag.
-_RESTORE = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if deleted == '' then return 2 end
-alias_keys()
-local more = missing()
-if more then return more end
-redis.call('HSET', KEYS[1], 'deleted_at', '', 'etag', ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local key = ARGV[1] .. alias
-  local holder = redis.call('GET', key)
-  if not holder then
-    redis.call('SET', key, ARGV[3])
-  elseif holder ~= ARGV[3] then
-    redis.call('SREM', KEYS[4], alias)
-  end
-end
-return 1
-""",
-    convert=RestoreOutcome,
-)
-
-# KEYS as _TRASH, then the record's share index and the sort indexes. ARGV: alias
-# key prefix, alias set prefix, id, trashed before (a Unix time: only a record in
-# the trash since then, and unreferenced here, is purged; '' purges whatever its
-# state), sort index prefix, share hash prefix.
-_PURGE = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + _SORTS_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if ARGV[4] ~= '' then
-  if deleted == '' or tonumber(deleted) > tonumber(ARGV[4]) then return 0 end
-  if redis.call('SCARD', KEYS[5]) > 0 then return -1 end
-end
-local held = alias_keys()
-for _, field in ipairs(SORTS) do need(ARGV[5] .. field) end
-local shares = redis.call('ZRANGE', KEYS[6], 0, -1)
-for _, share in ipairs(shares) do need(ARGV[6] .. share) end
-local more = missing()
-if more then return more end
-for _, key in ipairs(held) do
-  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
-end
-for _, field in ipairs(SORTS) do
-  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
-  if member then redis.call('ZREM', ARGV[5] .. field, member) end
-end
-for _, share in ipairs(shares) do redis.call('DEL', ARGV[6] .. share) end
-redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', KEYS[3], ARGV[3])
-return 1
-"""
-)
-
-# A record as a backup holds it, in its state (live or trashed), replacing the
-# record there. KEYS: as _WRITE's first five, then the sort indexes and alias keys
-# it touches (DECLARE_PRELUDE). ARGV: alias key prefix, alias set prefix, id, data,
-# etag, deleted_at ('' live), last_download_at ('' never), sort index prefix, the
-# record's three sort members, alias count, aliases...
-# Returns 0 without the namespace, else 1.
-_LOAD = Script(
-    DECLARE_PRELUDE
-    + _ALIAS_LUA
-    + _SORTS_LUA
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local id, live, n = ARGV[3], ARGV[6] == '', tonumber(ARGV[12])
-for _, field in ipairs(SORTS) do need(ARGV[8] .. field) end
-local more = aliases_declared(id, 13, n, KEYS[5], live)
-if more then return more end
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias) end
-index_sorts(KEYS[2], ARGV[8], 8)
-redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
-           'last_download_at', ARGV[7])
-if live then
-  redis.call('ZADD', KEYS[3], 0, id)
-  redis.call('ZREM', KEYS[4], id)
-else
-  redis.call('ZADD', KEYS[4], 0, id)
-  redis.call('ZREM', KEYS[3], id)
-end
--- A trashed record keeps its aliases in its set only, as a trashed one does.
-for i = 13, 12 + n do
-  if live then
-    take_alias(id, ARGV[i])
-  else
-    redis.call('SADD', KEYS[5], ARGV[i])
-  end
-end
-return 1
-""",
-    convert=bool,
-)
-
-# KEYS[1] record. ARGV: now, seconds between updates.
-_TOUCH = Script(
-    """
-local last = redis.call('HGET', KEYS[1], 'last_download_at')
-if last == false and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if last and last ~= '' and tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'last_download_at', ARGV[1])
-return 1
-"""
-)
 
 
 def sort_members(archive_id: str, stored: Stored) -> list[str]:
@@ -471,7 +105,7 @@ class ArchiveStore:
         """The record of `archive_id` in `ns` as a RecordView, or None."""
         keys = [prefix + archive_id for prefix in self._prefixes(ns)]
         args = [*self._prefixes(ns), archive_id]
-        return _GET(keys, args)._replace(convert=_view)
+        return scripts.GET(keys, args)._replace(convert=_view)
 
     def asset(self, ns: str, name: str) -> Call:
         """(json, etag) of asset `name` of `ns`, or None: what an upload with
@@ -533,7 +167,7 @@ class ArchiveStore:
         keys += [k.archive_alias(ns, alias) for alias in aliases]
         if asset is not None:
             keys += [k.archive_refs(ns, i) for i in asset.ids]
-        return _WRITE(keys, args)
+        return scripts.WRITE(keys, args)
 
     def _write_keys(self, ns: str, archive_id: str) -> list[str]:
         k = self.keys
@@ -546,7 +180,7 @@ class ArchiveStore:
         ]
 
     def _sorts(self, ns: str) -> list[str]:
-        return [self.keys.archive_sort(ns, sort) for sort in SORTS]
+        return [self.keys.archive_sort(ns, sort) for sort in scripts.SORTS]
 
     def _state_keys(self, ns: str, archive_id: str) -> list[str]:
         k = self.keys
@@ -568,13 +202,13 @@ class ArchiveStore:
             etag,
             "force" if force else "",
         ]
-        return _TRASH(self._state_keys(ns, archive_id), args)
+        return scripts.TRASH(self._state_keys(ns, archive_id), args)
 
     def restore(self, ns: str, archive_id: str, etag: str) -> Call:
         """Bring a trashed record back with the aliases nobody took: a
         `RestoreOutcome`."""
         keys = self._state_keys(ns, archive_id)[:4]
-        return _RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
+        return scripts.RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
         """Remove a record for good, revoking its shares: 1 done, 0 absent (or not
@@ -593,7 +227,7 @@ class ArchiveStore:
             k.share_prefix(ns),
         ]
         keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
-        return _PURGE([*keys, *self._sorts(ns)], args)
+        return scripts.PURGE([*keys, *self._sorts(ns)], args)
 
     def load(
         self,
@@ -619,11 +253,11 @@ class ArchiveStore:
         ]
         keys += self._sorts(ns)
         keys += [k.archive_alias(ns, alias) for alias in view.aliases]
-        return _LOAD(keys, args)
+        return scripts.LOAD(keys, args)
 
     def touch(self, ns: str, archive_id: str, now: int) -> Call:
         """Note a download, at most once a minute (``last_download_at``)."""
-        return _TOUCH([self.keys.archive(ns, archive_id)], [now, 60])
+        return scripts.TOUCH([self.keys.archive(ns, archive_id)], [now, 60])
 
     def refs(self, ns: str, archive_id: str) -> Call:
         """The names of the assets of `ns` naming `archive_id`."""
@@ -637,7 +271,7 @@ class ArchiveStore:
     def count(self, ns: str) -> Call:
         """How many records `ns` holds, live and trashed."""
         k = self.keys
-        return _COUNT([k.archive_index(ns), k.archive_trash(ns)], [])
+        return scripts.COUNT([k.archive_index(ns), k.archive_trash(ns)], [])
 
     def trash_ids(self, ns: str) -> Call:
         """Every trashed id of `ns` (GC walks them)."""
@@ -722,7 +356,7 @@ class ArchiveStore:
             start = lex_start(after)
         order = "desc" if desc else "asc"
         args = [*self._prefixes(ns), start, count, order, state]
-        return _PAGE([index], args)._replace(convert=convert)
+        return scripts.PAGE([index], args)._replace(convert=convert)
 
     def backfill_refs(self, ns: str, after: str | None, count: int = BATCH) -> Call:
         """Add the references of `count` assets of `ns` after `after` (assets
@@ -730,7 +364,7 @@ class ArchiveStore:
         Only adds: a reference too many keeps an archive, one too few loses it."""
         k = self.keys
         args = [k.asset_prefix(ns), k.archive_refs_prefix(ns), lex_start(after), count]
-        return _BACKFILL([k.asset_index(ns)], args)
+        return scripts.BACKFILL([k.asset_index(ns)], args)
 
     def gc_lock(self, token: str, seconds: int) -> Call:
         """Take the GC lock for `seconds` unless another process holds it."""
@@ -739,7 +373,7 @@ class ArchiveStore:
 
     def gc_unlock(self, token: str) -> Call:
         """Give the GC lock back, if this process still holds it."""
-        return _UNLOCK([self.keys.archives_gc_lock], [token])
+        return scripts.UNLOCK([self.keys.archives_gc_lock], [token])
 
     def asset_names(self, ns: str) -> Call:
         """Every asset name of `ns` (a bundle of all its assets)."""
@@ -794,7 +428,7 @@ class ArchiveStore:
         for asset in assets:
             keys.append(k.asset(ns, asset.name))
             keys += [k.archive_refs(ns, i) for i in asset.ids]
-        return _IMPORT(keys, args)
+        return scripts.IMPORT(keys, args)
 
     def mirror_lock(self, archive_id: str, token: str, seconds: int) -> Call:
         """Take the lock of fetching `archive_id` from upstream for `seconds`,
@@ -806,15 +440,15 @@ class ArchiveStore:
         """Keep the fetch lock of `archive_id` `seconds` longer, if still held by
         `token`: True when it was."""
         key = self.keys.mirror_lock(archive_id)
-        return _RENEW([key], [token, seconds])._replace(convert=bool)
+        return scripts.RENEW([key], [token, seconds])._replace(convert=bool)
 
     def mirror_unlock(self, archive_id: str, token: str) -> Call:
         """Give the fetch lock of `archive_id` back, if still held by `token`."""
-        return _UNLOCK([self.keys.mirror_lock(archive_id)], [token])
+        return scripts.UNLOCK([self.keys.mirror_lock(archive_id)], [token])
 
     def blob_unheld_since(self, archive_id: str, now: int) -> Call:
         """When GC first saw no record of the blob (now, if this is the first)."""
-        return _UNHELD([self.keys.blob(archive_id)], [now])
+        return scripts.UNHELD([self.keys.blob(archive_id)], [now])
 
     def forget_blob(self, archive_id: str) -> Call:
         """A blob is held again, or gone: nothing to remember of it."""
@@ -825,182 +459,18 @@ class ArchiveStore:
         place in the scan queue go, in one step."""
         k = self.keys
         keys = [k.blob(archive_id), k.scan(archive_id), k.scan_queue]
-        return _DROP_BLOB(keys, [archive_id])
+        return scripts.DROP_BLOB(keys, [archive_id])
 
 
-# KEYS[1] an asset index, then the asset hashes and reference sets it touches.
-# ARGV: asset hash prefix, reference set prefix, lex start, count. Adds every
-# archive id the assets name to its reference set; returns the last name read, or
-# false at the end of the index.
-_BACKFILL = Script(
-    DECLARE_PRELUDE
-    + REFS_LUA
-    + """
-local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
-for _, name in ipairs(names) do need(ARGV[1] .. name) end
-local more = missing()
-if more then return more end
-local named = {}
-for _, name in ipairs(names) do
-  local ids = archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))
-  for id in pairs(ids) do need(ARGV[2] .. id) end
-  named[name] = ids
-end
-more = missing()
-if more then return more end
-for name, ids in pairs(named) do
-  for id in pairs(ids) do redis.call('SADD', ARGV[2] .. id, name) end
-end
-if #names == tonumber(ARGV[4]) then return names[#names] end
-return false
-""",
-    convert=lambda r: None if r is None else text(r),
-)
-
-_COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])")
-
-
-class ImportOutcome(NamedTuple):
-    """What a bundle import stored; `conflict` names the existing asset that
-    stopped it (nothing stored), `no_namespace` when the namespace is gone."""
-
-    no_namespace: bool
-    conflict: str | None
-    created: list[str]
-    existing: list[str]
-    assets_created: list[str]
-    assets_replaced: list[str]
-    assets_skipped: list[str]
-
-
-def _import_outcome(reply: list) -> ImportOutcome:
-    code, *rest = reply
-    if code == -1:
-        return ImportOutcome(True, None, [], [], [], [], [])
-    if code == -3:
-        return ImportOutcome(False, text(rest[0]), [], [], [], [], [])
-    lists = [[text(x) for x in part] for part in rest]
-    return ImportOutcome(False, None, *lists)
-
-
-# KEYS[1] namespace marker, KEYS[2] live index, KEYS[3] trash, KEYS[4] asset index,
-# then the records, alias sets, sort indexes, asset hashes and reference sets it
-# touches (DECLARE_PRELUDE: a revived record's alias keys, and the reference sets
-# an asset it replaces names, come from the data).
-# ARGV: record prefix, sort index prefix, alias key prefix, alias set prefix, refs
-# prefix, asset prefix, on_conflict, record count, then per record: id, data, etag,
-# its created_at, size and filename index members; asset count, then per asset:
-# name, json, etag, the ids it names. Returns {-1} (no namespace), {-3, name} (an
-# asset exists, on_conflict fail), or {1, created, existing, assets created,
-# replaced, skipped}.
-_IMPORT = Script(
-    DECLARE_PRELUDE
-    + REFS_LUA
-    + _SORTS_LUA
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local n = tonumber(ARGV[8])
-local a = 9 + n * 6
-local m = tonumber(ARGV[a])
-for i = 0, n - 1 do
-  need(ARGV[1] .. ARGV[9 + i * 6])
-  need(ARGV[4] .. ARGV[9 + i * 6])
-end
-for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
-for j = 0, m - 1 do need(ARGV[6] .. ARGV[a + 1 + j * 4]) end
-local more = missing()
-if more then return more end
-local revived = {}
-for i = 0, n - 1 do
-  local id = ARGV[9 + i * 6]
-  revived[i] = redis.call('HGET', ARGV[1] .. id, 'deleted_at') ~= ''
-  if revived[i] then
-    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
-      need(ARGV[3] .. alias)
-    end
-  end
-end
-local plans = {}
-for j = 0, m - 1 do
-  local c = a + 1 + j * 4
-  plans[j] = refs_plan(ARGV[5], redis.call('HGET', ARGV[6] .. ARGV[c], 'json'),
-                       ARGV[c + 3])
-end
-more = missing()
-if more then return more end
-if ARGV[7] == 'fail' then
-  for j = 0, m - 1 do
-    local name = ARGV[a + 1 + j * 4]
-    if redis.call('EXISTS', ARGV[6] .. name) == 1 then return {-3, name} end
-  end
-end
-local created, existing = {}, {}
-for i = 0, n - 1 do
-  local b = 9 + i * 6
-  local id = ARGV[b]
-  local key = ARGV[1] .. id
-  if not revived[i] then
-    existing[#existing + 1] = id
-  else
-    index_sorts(key, ARGV[2], b + 2)
-    redis.call('HSET', key, 'data', ARGV[b + 1], 'etag', ARGV[b + 2], 'deleted_at', '')
-    redis.call('ZADD', KEYS[2], 0, id)
-    redis.call('ZREM', KEYS[3], id)
-    -- A revived record takes back its aliases that nobody took meanwhile.
-    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
-      if not redis.call('GET', ARGV[3] .. alias) then
-        redis.call('SET', ARGV[3] .. alias, id)
-      end
-    end
-    created[#created + 1] = id
-  end
-end
-local made, replaced, skipped = {}, {}, {}
-for j = 0, m - 1 do
-  local c = a + 1 + j * 4
-  local name = ARGV[c]
-  local key = ARGV[6] .. name
-  local old = redis.call('HGET', key, 'json')
-  if old and ARGV[7] == 'skip' then
-    skipped[#skipped + 1] = name
-  else
-    redis.call('HSET', key, 'json', ARGV[c + 1], 'etag', ARGV[c + 2])
-    redis.call('ZADD', KEYS[4], 0, name)
-    refs_apply(plans[j], name)
-    if old then replaced[#replaced + 1] = name else made[#made + 1] = name end
-  end
-end
-return {1, created, existing, made, replaced, skipped}
-""",
-    convert=_import_outcome,
-)
-
-_UNLOCK = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-)
-
-_RENEW = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-)
-
-_UNHELD = Script(
-    """
-redis.call('HSETNX', KEYS[1], 'unheld_since', ARGV[1])
-return tonumber(redis.call('HGET', KEYS[1], 'unheld_since'))
-"""
-)
-
-_DROP_BLOB = Script(
-    """
-redis.call('DEL', KEYS[1], KEYS[2])
-return redis.call('ZREM', KEYS[3], ARGV[1])
-"""
-)
+__all__ = [
+    "BATCH",
+    "ArchiveStore",
+    "AssetWrite",
+    "ImportOutcome",
+    "ListedRecord",
+    "RestoreOutcome",
+    "TrashOutcome",
+    "WriteOutcome",
+    "sort_member",
+    "sort_members",
+]
