@@ -127,8 +127,16 @@ def _record(ns: str, archive_id: str, view: RecordView) -> dict[str, Any]:
     return record_json(ns, archive_id, view, _base_url())
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
 def _truthy(name: str) -> bool:
-    return (request.args.get(name) or "").lower() in ("true", "1", "yes")
+    """A yes/no query option, absent meaning no. :raise BadRequest: another value
+    (a typo such as ``purge=ture`` must not pass as no)."""
+    value = (request.args.get(name) or "").lower()
+    if value not in _TRUE and value not in _FALSE:
+        raise BadRequest(f"{name} must be true or false")
+    return value in _TRUE
 
 
 # Uploads
