@@ -70,11 +70,13 @@ test-fast: deps ## the tests that need no server process
 	$(BIN)/pytest -m "not integration and not http and not clients and not slow"
 
 # The OpenAPI contract run of `make test`, longer: FUZZ_EXAMPLES per operation and
-# phase, no time budget; FUZZ_SEED=<n> for other inputs than the fixed ones.
+# phase, no time budget; FUZZ_SEED=<n> for other inputs than the fixed ones,
+# FUZZ_PATH=<regex> for only the operations whose path it finds.
 FUZZ_EXAMPLES ?= 100
 fuzz: deps ## schemathesis against a live server, at length (about 10 min; README)
 	STASHD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STASHD_FUZZ_BUDGET=0 \
 	  $(if $(FUZZ_SEED),STASHD_FUZZ_SEED=$(FUZZ_SEED)) \
+	  $(if $(FUZZ_PATH),STASHD_FUZZ_PATH='$(FUZZ_PATH)') \
 	  $(BIN)/pytest -p no:cacheprovider tests/http/test_openapi_contract.py -k test_contract
 
 bench: deps ## the benchmarks, about 15 min (docs/benchmarks.md; BENCH_ARGS=--quick: 3 min)

@@ -4,7 +4,7 @@ Each API describes its routes in its own ``openapi.py`` (`paths()`, and `SCHEMAS
 marshmallow schemas, which apispec turns into JSON Schema, or JSON Schema written
 out); this module adds what every API shares (core/openapi.py), a HEAD operation
 for each GET (Flask and the fast path answer both), /metrics and this route. The
-route needs no credentials: it is documentation (core/gate.py `PUBLIC_PATHS`).
+route needs no credentials: it is documentation (core/gate.py `PUBLIC_PATH`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ import namespaces.openapi
 import silenced.openapi
 import stashes.openapi
 from core import openapi
+from core.gate import PUBLIC_PATH
 from core.http import JSONResponse
 from core.openapi import Document
 from core.settings import VERSION
 
 bp = Blueprint("openapi", __name__)
 
-PATH = "/openapi.json"
+PATH = PUBLIC_PATH
 
 _DESCRIPTION = """\
 A stash store with TTLs (the Sensu 1.x stash API), an asset registry (the Sensu Go
