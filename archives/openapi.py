@@ -124,10 +124,14 @@ _FLAG = {
 _SORT = [
     query_param(
         "sort_by",
-        "Sort key",
-        {"type": "string", "enum": ["sha512", "created_at", "size", "filename"]},
+        "Sort key; empty: sha512",
+        {"type": "string", "enum": ["sha512", "created_at", "size", "filename", ""]},
     ),
-    query_param("sort_order", "Order", {"type": "string", "enum": ["asc", "desc"]}),
+    query_param(
+        "sort_order",
+        "Order; empty: asc",
+        {"type": "string", "enum": ["asc", "desc", ""]},
+    ),
     query_param("include_total", "Send X-Total-Count", _FLAG),
     query_param("deleted", "List the trash instead", _FLAG),
     query_param("limit", "Page size; not an integer: everything"),
@@ -346,7 +350,7 @@ def paths() -> dict[str, dict[str, Document]]:
             "get": _download(
                 "The archive's bytes (canonical URL)",
                 "download_named",
-                [*one, path_param("filename", "Any name")],
+                [*one, path_param("filename", "Any name", example="a.tar.gz")],
             )
         },
         "/archives/{ns}/{archive_id}": {
@@ -356,7 +360,7 @@ def paths() -> dict[str, dict[str, Document]]:
             "get": _download(
                 "The archive an alias points at now",
                 "download_alias",
-                [_NS, path_param("alias", "An alias (may hold /)")],
+                [_NS, path_param("alias", "An alias (may hold /)", example="a/latest")],
             )
         },
     }

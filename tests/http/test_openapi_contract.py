@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server.openapi import PATH, document
+from tests.archives.helpers import sha512, tarball
 from tests.servers import SERVERS, RedisServer, Stashd, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
@@ -69,6 +70,7 @@ def configure(schema: schemathesis.BaseSchema) -> None:
     )
     schema.config.checks.negative_data_rejection.expected_statuses = ["4xx"]
     schema.config.phases.update(phases=PHASES)
+    schema.config.update(parameters={"path.archive_id": ARCHIVE_ID})
     # Methods no route has are Flask's 405s, tested elsewhere; not worth the time here.
     schema.config.phases.coverage.unexpected_methods = set()
 
@@ -104,21 +106,50 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield Live(stashd.url, key, session)
 
 
+# An archive the run uploads first, whose id every generated request names: the
+# record, download and trash routes then answer more than 404.
+ARCHIVE = tarball()
+ARCHIVE_ID = sha512(ARCHIVE)
+
+
 def _seed(session: requests.Session, url: str, auth: dict[str, str]) -> None:
-    """A record of each kind, so some generated requests find something."""
-    session.post(
-        f"{url}/stashes", json={"path": "a", "content": {"x": 1}}, headers=auth
-    )
-    session.post(f"{url}/silenced", json={"subscription": "linux"}, headers=auth)
-    session.post(
-        f"{url}/api/core/v2/namespaces/default/assets",
-        json={
-            "url": "https://example.com/a.tar.gz",
-            "sha512": "0" * 128,
-            "metadata": {"name": "a", "namespace": "default", "labels": {"k": "v"}},
-        },
+    """A record of each kind, named as the document's examples name them, so
+    generated requests find something."""
+    core = f"{url}/api/core/v2/namespaces/default"
+    writes = [
+        (f"{url}/stash/silence/web1/disk", {"reason": "disk"}),
+        (f"{url}/stashes", {"path": "a", "content": {"x": 1}}),
+        (f"{url}/silenced", {"subscription": "a", "check": "b"}),
+        (
+            f"{core}/silenced",
+            {
+                "subscription": "linux",
+                "check": "disk",
+                "metadata": {"namespace": "default"},
+            },
+        ),
+        (
+            f"{core}/assets",
+            {
+                "url": "https://example.com/a.tar.gz",
+                "sha512": "0" * 128,
+                "metadata": {
+                    "name": "sensu/sensu-slack-handler",
+                    "namespace": "default",
+                    "labels": {"k": "v"},
+                },
+            },
+        ),
+    ]
+    for target, body in writes:
+        assert session.post(target, json=body, headers=auth).status_code == 201
+    uploaded = session.post(
+        f"{core}/archives",
+        params={"filename": "a.tar.gz", "alias": "a/latest"},
+        data=ARCHIVE,
         headers=auth,
     )
+    assert uploaded.status_code == 201
 
 
 def _credentials(case: schemathesis.Case, live: Live) -> dict[str, str]:
@@ -185,6 +216,7 @@ def test_openapi_is_served_on_both_addresses_without_credentials(server: str) ->
         "STASHD_REDIS_URL": redis_server.url,
         "STASHD_API_USER": ADMIN[0],
         "STASHD_API_PASSWORD": ADMIN[1],
+        "WEB_CONCURRENCY": "1",
     }
     stashd = Stashd(server, env, ports=2)
     try:
