@@ -11,7 +11,7 @@ CLIENT_PKGS := sensu-plugin==0.8.0 pysensu-ng==0.13.0 pysensu==0.5 sensu-go==0.5
   sensu-cli==0.1.0
 
 .DEFAULT_GOAL := help
-.PHONY: help deps clients system-deps run run-gunicorn dev fmt lint test test-fast bench clean
+.PHONY: help deps clients system-deps run run-gunicorn dev fmt lint test test-fast fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,16 @@ test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
 
 test-fast: deps ## the tests that need no server process
 	$(BIN)/pytest -m "not integration and not http and not clients and not slow"
+
+# The OpenAPI contract run of `make test`, longer: FUZZ_EXAMPLES per operation and
+# phase, no time budget; FUZZ_SEED=<n> for other inputs than the fixed ones,
+# FUZZ_PATH=<regex> for only the operations whose path it finds.
+FUZZ_EXAMPLES ?= 100
+fuzz: deps ## schemathesis against a live server, at length (about 10 min; README)
+	STASHD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STASHD_FUZZ_BUDGET=0 \
+	  $(if $(FUZZ_SEED),STASHD_FUZZ_SEED=$(FUZZ_SEED)) \
+	  $(if $(FUZZ_PATH),STASHD_FUZZ_PATH='$(FUZZ_PATH)') \
+	  $(BIN)/pytest -p no:cacheprovider tests/http/test_openapi_contract.py -k test_contract
 
 bench: deps ## the benchmarks, about 15 min (docs/benchmarks.md; BENCH_ARGS=--quick: 3 min)
 	$(BIN)/python -m bench $(BENCH_ARGS)

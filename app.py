@@ -41,6 +41,7 @@ from redisio.clients import RedisClient, make_client, make_runner
 from redisio.keys import STASH_BUCKETS, Keys
 from server.metrics import DeploymentCollector
 from server.metrics import bp as metrics_bp
+from server.openapi import bp as openapi_bp
 from server.wsgi import ROUTE_KEY, Front
 from silenced.backup import SilencedBackup
 from silenced.cli import import_silences
@@ -129,6 +130,7 @@ def create_app(
     app.register_blueprint(accounts.bp)
     app.register_blueprint(silenced.bp)
     app.register_blueprint(silenced.go_bp, url_prefix="/api/core/v2")
+    app.register_blueprint(openapi_bp)
     fast = (
         FastRoutes(
             FastPath(store, app.config["MAX_BODY_BYTES"]),

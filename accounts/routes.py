@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from accounts.authenticator import Authenticator, digest
+from core.errors import BadRequest
 from core.http import JSONResponse, json_response
 from core.request import WSGIRequest
 from core.strictjson import parse_object
@@ -64,7 +65,9 @@ def logout() -> JSONResponse:
     body = read_raw()
     if body.strip():  # sensuctl sends the refresh token; 6.x needs none
         token = parse_object(body).get("refresh_token")
-        if isinstance(token, str) and token:
+        if token is not None and not isinstance(token, str):
+            raise BadRequest("refresh_token must be a string")  # as Go's decoder
+        if token:
             owner = client.run(accounts.refresh_user(digest(token)))
             if owner is not None and owner[0] == user:
                 refresh = digest(token)

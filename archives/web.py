@@ -19,7 +19,7 @@ from archives.scan import scanning
 from archives.scan_store import ScanStore
 from archives.schemas import RecordView, record_json
 from archives.store import ArchiveStore
-from core.errors import ApiError, NotFound
+from core.errors import ApiError, BadRequest, NotFound
 from namespaces.store import NamespaceStore
 from redisio.clients import get_client
 
@@ -98,5 +98,13 @@ def wake_scanner() -> None:
         wake.set()
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
 def truthy(name: str) -> bool:
-    return (request.args.get(name) or "").lower() in ("true", "1", "yes")
+    """A yes/no query option, absent meaning no. :raise BadRequest: another value
+    (a typo such as ``purge=ture`` must not pass as no)."""
+    value = (request.args.get(name) or "").lower()
+    if value not in _TRUE and value not in _FALSE:
+        raise BadRequest(f"{name} must be true or false")
+    return value in _TRUE

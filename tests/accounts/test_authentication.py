@@ -168,6 +168,14 @@ def test_logout_revokes_the_tokens(client):
     assert_error(response, 401, 5)
 
 
+def test_logout_with_a_refresh_token_not_a_string_is_400(client):
+    tokens = login(client)
+    headers = bearer(tokens["access_token"])
+    response = client.post("/auth/logout", headers=headers, json={"refresh_token": 5})
+    assert_error(response, 400, 1)
+    assert client.get(NS, headers=headers).status_code == 200  # nothing revoked
+
+
 def test_logout_without_body_and_without_token(client):
     tokens = login(client)
     assert_error(client.post("/auth/logout"), 401, 5)

@@ -64,6 +64,16 @@ def test_list_total_selectors_and_trash(client):
     assert trash.get_json()[0]["available"] is False
 
 
+@pytest.mark.parametrize("option", ["include_total", "deleted"])
+def test_a_yes_no_option_of_another_value_is_400(client, option):
+    response = client.get(BASE, headers=AUTH, query_string={option: "ture"})
+    assert_error(response, 400, 1)
+    assert response.get_json()["message"] == f"{option} must be true or false"
+    for value in ("TRUE", "yes", "0", ""):
+        ok = client.get(BASE, headers=AUTH, query_string={option: value})
+        assert ok.status_code == 200
+
+
 def test_unknown_sort_is_400(client):
     response = client.get(BASE, headers=AUTH, query_string={"sort_by": "colour"})
     assert_error(response, 400, 1)
