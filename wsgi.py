@@ -1,7 +1,8 @@
 """What WSGI servers import: ``wsgi:app``."""
 
 from app import create_app
-from server.malloc import limit_arenas
+from server.malloc import freeze_startup_objects, limit_arenas
 
 limit_arenas()
 app = create_app()
+freeze_startup_objects()
