@@ -1,8 +1,7 @@
 """What WSGI servers import: ``wsgi:app``."""
 
 from app import create_app
-from server.malloc import freeze_startup_objects, limit_arenas
+from server.malloc import limit_arenas
 
 limit_arenas()
 app = create_app()
-freeze_startup_objects()
