@@ -2,7 +2,7 @@
 
 from app import create_app
 from server.background import start_archive_gc, start_archive_scans
-from server.malloc import limit_arenas
+from server.malloc import freeze_startup_objects, limit_arenas
 from server.rsgi import RSGIApp
 
 limit_arenas()
@@ -10,3 +10,4 @@ flask_app = create_app()
 app = RSGIApp(flask_app)
 start_archive_gc(flask_app)
 start_archive_scans(flask_app)
+freeze_startup_objects()
