@@ -64,10 +64,25 @@ return out
     write=False,
 )
 
+# KEYS[1] index; ARGV candidate paths. How many paths sort before each: one call a
+# bucket for every candidate of a round of the rank search.
+_RANKS = Script(
+    """
+local out = {}
+for i, path in ipairs(ARGV) do
+  out[i] = redis.call('ZLEXCOUNT', KEYS[1], '-', '(' .. path)
+end
+return out
+""",
+    write=False,
+)
+
 # Rounds of the rank search a page makes before reading (each two round trips), and
 # how far short of the offset it may stop: the rest is read and skipped.
 SEEK_ROUNDS = 8
 SEEK_SLACK = 64
+# Paths read from a bucket beyond twice its even share of a page.
+FILL_EXTRA = 8
 
 
 class BucketedStashStore(StashStore):
@@ -176,14 +191,10 @@ class BucketedStashStore(StashStore):
             candidates = [reply[0] for reply in replies if reply]
             if not candidates:
                 break
-            counted = yield [
-                Call(("ZLEXCOUNT", keys.paths, b"-", b"(" + candidate))
-                for candidate in candidates
-                for keys in self.buckets
-            ]
+            counted = yield [_RANKS([keys.paths], candidates) for keys in self.buckets]
             best: tuple[int, bytes, list[int]] | None = None
             for j, candidate in enumerate(candidates):
-                row = counted[j * n : (j + 1) * n]
+                row = [ranks[j] for ranks in counted]
                 rank = sum(row)
                 if rank <= offset and (best is None or rank > best[0]):
                     best = (rank, candidate, row)
@@ -206,7 +217,10 @@ class BucketedStashStore(StashStore):
         """Read the next paths of each bucket in `due`, then their contents, in two
         steps: the second script declares every content key it reads, so it runs
         (or is told to try again) correctly while the bucket's slot migrates."""
-        per = min(BATCH, need)
+        # Paths are spread evenly by their hash: each bucket holds about need / n of
+        # the next `need`. Twice that, and a few more, is rarely short; a bucket that
+        # runs out first is read again.
+        per = min(BATCH, need, 2 * need // len(self.buckets) + FILL_EXTRA)
         replies = yield [
             _PATHS(list(self.buckets[b][:2]), [cursors[b], per]) for b in due
         ]

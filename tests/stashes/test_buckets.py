@@ -199,3 +199,25 @@ def test_a_list_while_a_bucket_migrates_drops_no_stash(redis_cluster):
     assert [item.path for item in items] == paths
     client.close()
     cluster.flushall()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("offset", [0, 150, 290])
+def test_a_page_from_buckets_far_from_even_is_whole_and_in_order(redis_cluster, offset):
+    # Each bucket is read a little past its even share of a page at first: here
+    # nearly every path sits in one bucket, so that one is read again and again.
+    cluster = redis_cluster
+    cluster.flushall()
+    store = BucketedStashStore(KEYS, STASH_BUCKETS)
+    client = ClusterBlockingClient(load({"REDIS_URL": cluster.url()}))
+    crowded = store.bucket("c0")
+    candidates = (f"c{n}" for n in range(100_000))
+    paths = [p for p in candidates if store.bucket(p) == crowded][:290]
+    paths += ["a-first", "zz-last"]
+    for path in paths:
+        client.run(store.put(path, b"{}", None))
+    total, items = client.drive(store.page(offset, 100))
+    client.close()
+    cluster.flushall()
+    assert total == len(paths)
+    assert [item.path for item in items] == sorted(paths)[offset : offset + 100]
