@@ -29,12 +29,13 @@ from assets.backup import AssetBackup
 from assets.store import AssetStore
 from backup.cli import export_backup, import_backup
 from core import metrics
+from core.addresses import allowed_origins
 from core.errors import register_error_handlers
 from core.gate import Gate
 from core.http import JSONResponse
 from core.observe import UNROUTED, Observer
 from core.replies import FastRoutes
-from core.settings import allowed_origins, cors_headers, from_env, load
+from core.settings import cors_headers, from_env, load
 from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import RedisClient, make_client, make_runner

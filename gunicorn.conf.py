@@ -9,8 +9,10 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from core.addresses import binds
+from core.config_error import ConfigError
 from core.logs import dict_config
-from core.settings import DEFAULTS, ConfigError, binds, from_env, load
+from core.settings import DEFAULTS, from_env, load
 from server.start import Started, metrics_dir, start_or_exit
 
 if TYPE_CHECKING:

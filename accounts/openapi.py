@@ -7,20 +7,10 @@ that every route of `routes` and `apikeys` is here.
 from __future__ import annotations
 
 from accounts.schemas import ApiKeySchema
-from core.openapi import (
-    GUARDED,
-    SENSUGO_SECURITY,
-    Document,
-    errors,
-    json_body,
-    operation,
-    path_param,
-    response,
-)
-from sensugo.openapi import GO_ERRORS, list_operation, merge_patch_body
+from core.openapi import Api, Document, json_body, path_param, response
+from sensugo.openapi import PREFIX, list_operation, merge_patch_body
 
-TAG = "accounts"
-GO = "/api/core/v2"
+API = Api("accounts", "sensugo")
 
 SCHEMAS: dict[str, object] = {
     "ApiKeyWrite": ApiKeySchema,
@@ -68,51 +58,37 @@ _KEY = path_param("identifier", "The API key, or its SHA-256 digest as lists nam
 def _auth_paths() -> dict[str, dict[str, Document]]:
     return {
         "/auth": {
-            "get": operation(
+            "get": API.operation(
                 "Log in with HTTP Basic credentials: an access and a refresh token",
                 "login",
-                TAG,
-                {
-                    "200": response("New tokens", "Tokens"),
-                    **errors("sensugo", *GUARDED),
-                },
+                {"200": response("New tokens", "Tokens")},
                 security=_BASIC,
             )
         },
         "/auth/token": {
-            "post": operation(
+            "post": API.operation(
                 "A new access token for a (possibly expired) one and its refresh token",
                 "refresh",
-                TAG,
-                {
-                    "200": response("A new access token", "Tokens"),
-                    **errors("sensugo", 413, *GUARDED),
-                },
+                {"200": response("A new access token", "Tokens")},
+                413,
                 body=json_body("RefreshToken"),
                 security=_BEARER,
             )
         },
         "/auth/test": {
-            "get": operation(
+            "get": API.operation(
                 "200 when the Basic credentials are valid",
                 "test_credentials",
-                TAG,
-                {
-                    "200": response("Valid; an empty body"),
-                    **errors("sensugo", *GUARDED),
-                },
+                {"200": response("Valid; an empty body")},
                 security=_BASIC,
             )
         },
         "/auth/logout": {
-            "post": operation(
+            "post": API.operation(
                 "Revoke the access token, and the refresh token the body names",
                 "logout",
-                TAG,
-                {
-                    "200": response("Logged out; an empty body"),
-                    **errors("sensugo", 413, *GUARDED),
-                },
+                {"200": response("Logged out; an empty body")},
+                413,
                 body=json_body("RefreshToken", required=False),
                 security=_BEARER,
             )
@@ -122,59 +98,45 @@ def _auth_paths() -> dict[str, dict[str, Document]]:
 
 def _apikey_paths() -> dict[str, dict[str, Document]]:
     return {
-        GO + "/apikeys": {
+        PREFIX + "/apikeys": {
             "get": list_operation(
-                "Every API key, named by its digest", "list_apikeys", TAG, "ApiKey", []
+                API, "Every API key, named by its digest", "list_apikeys", "ApiKey", []
             ),
-            "post": operation(
+            "post": API.operation(
                 "A new key for a user; the key is the Location's last segment",
                 "create_apikey",
-                TAG,
-                {
-                    "201": response("Created; an empty body", headers=["Location"]),
-                    **errors("sensugo", 413, *GO_ERRORS),
-                },
+                {"201": response("Created; an empty body", headers=["Location"])},
+                413,
                 body=json_body(
                     "ApiKeyWrite",
                     "`scopes`: `<area>:<right>[:<namespace>]` (README: scopes).",
                 ),
-                security=SENSUGO_SECURITY,
             ),
         },
-        GO + "/apikeys/{identifier}": {
-            "get": operation(
+        PREFIX + "/apikeys/{identifier}": {
+            "get": API.operation(
                 "One key",
                 "get_apikey",
-                TAG,
-                {
-                    "200": response("The key", "ApiKey"),
-                    **errors("sensugo", 404, *GO_ERRORS),
-                },
+                {"200": response("The key", "ApiKey")},
+                404,
                 parameters=[_KEY],
-                security=SENSUGO_SECURITY,
             ),
-            "patch": operation(
+            "patch": API.operation(
                 "A merge patch; only `username` can change",
                 "patch_apikey",
-                TAG,
-                {
-                    "200": response("The key", "ApiKey"),
-                    **errors("sensugo", 404, 412, 413, *GO_ERRORS),
-                },
+                {"200": response("The key", "ApiKey")},
+                404,
+                412,
+                413,
                 parameters=[_KEY],
                 body=merge_patch_body("ApiKeyWrite"),
-                security=SENSUGO_SECURITY,
             ),
-            "delete": operation(
+            "delete": API.operation(
                 "Revoke a key at once",
                 "delete_apikey",
-                TAG,
-                {
-                    "204": response("Revoked; an empty body"),
-                    **errors("sensugo", 404, *GO_ERRORS),
-                },
+                {"204": response("Revoked; an empty body")},
+                404,
                 parameters=[_KEY],
-                security=SENSUGO_SECURITY,
             ),
         },
     }

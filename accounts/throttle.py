@@ -18,9 +18,9 @@ from typing import Any
 
 from accounts.store import Attempt, Outcome
 from core import metrics
+from core.addresses import IPNetwork, trusted_proxies
 from core.errors import ApiError, TooManyRequests
 from core.request import Request
-from core.settings import IPNetwork, trusted_proxies
 
 # An address is a Redis key's suffix: a hop a proxy wrote is cut to this length.
 _ADDRESS_CHARS = 64

@@ -50,9 +50,6 @@ from sensugo.schemas import merge_patch
 # Uploads
 
 
-# Uploads
-
-
 def _query_options() -> dict[str, list[str]]:
     return {name: request.args.getlist(name) for name in request.args}
 

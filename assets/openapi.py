@@ -6,24 +6,20 @@ plugin); tests/test_openapi.py checks that every route of `routes` is here.
 
 from __future__ import annotations
 
-from core.openapi import (
-    SENSUGO_SECURITY,
-    Document,
-    errors,
-    json_body,
-    operation,
-    path_param,
-    response,
-)
+from core.openapi import Api, Document, json_body, path_param, response
 from sensugo.assets import AssetSchema
-from sensugo.openapi import CONDITIONS, GO_ERRORS, list_operation, merge_patch_body
+from sensugo.openapi import (
+    CONDITIONS,
+    NAMESPACE,
+    PREFIX,
+    list_operation,
+    merge_patch_body,
+)
 
-TAG = "assets"
-GO = "/api/core/v2"
+API = Api("assets", "sensugo")
 
 SCHEMAS: dict[str, object] = {"Asset": AssetSchema}
 
-NS = path_param("ns", "A namespace", example="default")
 _NAME = path_param(
     "name",
     "The asset's name; it may hold `/` (sent raw or as %2F) and `:`",
@@ -33,80 +29,65 @@ _NAME = path_param(
 
 def paths() -> dict[str, dict[str, Document]]:
     """Every path of the assets API."""
-    one = [NS, _NAME]
+    one = [NAMESPACE, _NAME]
     return {
-        GO + "/namespaces/{ns}/assets": {
+        PREFIX + "/namespaces/{ns}/assets": {
             "get": list_operation(
+                API,
                 "The assets of a namespace by name ([] when it does not exist)",
                 "list_assets",
-                TAG,
                 "Asset",
-                [NS],
+                [NAMESPACE],
             ),
-            "post": operation(
+            "post": API.operation(
                 "Create an asset",
                 "create_asset",
-                TAG,
-                {
-                    "201": response("Created; an empty body"),
-                    **errors("sensugo", 404, 409, 413, *GO_ERRORS),
-                },
-                parameters=[NS],
+                {"201": response("Created; an empty body")},
+                404,
+                409,
+                413,
+                parameters=[NAMESPACE],
                 body=json_body("Asset", "Unknown keys are ignored; null is absent."),
-                security=SENSUGO_SECURITY,
             ),
         },
-        GO + "/assets": {
+        PREFIX + "/assets": {
             "get": list_operation(
-                "The assets of every namespace", "list_all_assets", TAG, "Asset", []
+                API, "The assets of every namespace", "list_all_assets", "Asset", []
             )
         },
-        GO + "/namespaces/{ns}/assets/{name}": {
-            "get": operation(
+        PREFIX + "/namespaces/{ns}/assets/{name}": {
+            "get": API.operation(
                 "One asset",
                 "get_asset",
-                TAG,
-                {
-                    "200": response("The asset", "Asset", headers=["ETag"]),
-                    **errors("sensugo", 404, *GO_ERRORS),
-                },
+                {"200": response("The asset", "Asset", headers=["ETag"])},
+                404,
                 parameters=one,
-                security=SENSUGO_SECURITY,
             ),
-            "put": operation(
+            "put": API.operation(
                 "Create or replace an asset (201 either way)",
                 "put_asset",
-                TAG,
-                {
-                    "201": response("Stored; an empty body"),
-                    **errors("sensugo", 404, 413, *GO_ERRORS),
-                },
+                {"201": response("Stored; an empty body")},
+                404,
+                413,
                 parameters=one,
                 body=json_body("Asset"),
-                security=SENSUGO_SECURITY,
             ),
-            "patch": operation(
+            "patch": API.operation(
                 "Apply a JSON Merge Patch (null removes a key)",
                 "patch_asset",
-                TAG,
-                {
-                    "200": response("The asset as patched", "Asset", headers=["ETag"]),
-                    **errors("sensugo", 404, 412, 413, *GO_ERRORS),
-                },
+                {"200": response("The asset as patched", "Asset", headers=["ETag"])},
+                404,
+                412,
+                413,
                 parameters=[*one, *CONDITIONS],
                 body=merge_patch_body("Asset"),
-                security=SENSUGO_SECURITY,
             ),
-            "delete": operation(
+            "delete": API.operation(
                 "Delete an asset",
                 "delete_asset",
-                TAG,
-                {
-                    "204": response("Deleted; an empty body"),
-                    **errors("sensugo", 404, *GO_ERRORS),
-                },
+                {"204": response("Deleted; an empty body")},
+                404,
                 parameters=one,
-                security=SENSUGO_SECURITY,
             ),
         },
     }

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from random import getrandbits
 from typing import Any, Protocol
 
+from core.addresses import origin_key
 from core.errors import (
     Answer,
     BadRequest,
@@ -25,7 +26,6 @@ from core.errors import (
     render,
 )
 from core.request import Request
-from core.settings import origin_key
 
 
 class Credentials(Protocol):

@@ -9,6 +9,7 @@ server/openapi.py puts the document together once. Here: both error dialects of
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 JSON = "application/json"
@@ -201,6 +202,46 @@ def operation(
     if security is not None:
         out["security"] = security
     return out
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API's operations: its tag, and the error dialect and credentials its
+    routes share (every route but a few public ones checks credentials)."""
+
+    tag: str
+    dialect: Dialect
+
+    def operation(
+        self,
+        summary: str,
+        operation_id: str,
+        answers: Mapping[str, Document],
+        *statuses: int,
+        parameters: Iterable[Document] = (),
+        body: Document | None = None,
+        security: list[Document] | None = None,
+        description: str | None = None,
+    ) -> Document:
+        """An operation answering `answers`, or the errors of `statuses`, `GUARDED`
+        and `ALWAYS`; `security` is the dialect's unless given."""
+        if security is None:
+            security = SENSU1_SECURITY if self.dialect == "sensu1" else SENSUGO_SECURITY
+        return operation(
+            summary,
+            operation_id,
+            self.tag,
+            {**answers, **errors(self.dialect, *statuses, *GUARDED)},
+            parameters=parameters,
+            body=body,
+            security=security,
+            description=description,
+        )
+
+
+def array_of(name: str) -> Document:
+    """A JSON array of the component schema `name`."""
+    return {"type": "array", "items": schema_ref(name)}
 
 
 def json_body(schema: Any, description: str = "", required: bool = True) -> Document:

@@ -6,93 +6,65 @@ every route of `routes` is here.
 
 from __future__ import annotations
 
-from core.openapi import (
-    SENSUGO_SECURITY,
-    Document,
-    errors,
-    json_body,
-    operation,
-    path_param,
-    response,
-)
+from core.openapi import Api, Document, json_body, response
 from namespaces.schemas import NamespaceSchema
-from sensugo.openapi import GO_ERRORS, list_operation, merge_patch_body
+from sensugo.openapi import NAMESPACE, PREFIX, list_operation, merge_patch_body
 
-TAG = "namespaces"
-GO = "/api/core/v2"
+API = Api("namespaces", "sensugo")
 
 SCHEMAS: dict[str, object] = {"Namespace": NamespaceSchema}
-
-_NS = path_param("ns", "A namespace", example="default")
 
 
 def paths() -> dict[str, dict[str, Document]]:
     """Every path of the namespaces API."""
     return {
-        GO + "/namespaces": {
+        PREFIX + "/namespaces": {
             "get": list_operation(
-                "Namespaces by name", "list_namespaces", TAG, "Namespace", []
+                API, "Namespaces by name", "list_namespaces", "Namespace", []
             ),
-            "post": operation(
+            "post": API.operation(
                 "Create a namespace",
                 "create_namespace",
-                TAG,
-                {
-                    "201": response("Created; an empty body"),
-                    **errors("sensugo", 409, 413, *GO_ERRORS),
-                },
+                {"201": response("Created; an empty body")},
+                409,
+                413,
                 body=json_body(
                     "Namespace", "`name`: letters, digits, `_`, `.`, `-` and `:`."
                 ),
-                security=SENSUGO_SECURITY,
             ),
         },
-        GO + "/namespaces/{ns}": {
-            "get": operation(
+        PREFIX + "/namespaces/{ns}": {
+            "get": API.operation(
                 "One namespace",
                 "get_namespace",
-                TAG,
-                {
-                    "200": response("The namespace", "Namespace"),
-                    **errors("sensugo", 404, *GO_ERRORS),
-                },
-                parameters=[_NS],
-                security=SENSUGO_SECURITY,
+                {"200": response("The namespace", "Namespace")},
+                404,
+                parameters=[NAMESPACE],
             ),
-            "put": operation(
+            "put": API.operation(
                 "Create the namespace, or keep it; the body's name must be the URL's",
                 "put_namespace",
-                TAG,
-                {
-                    "201": response("Stored; an empty body"),
-                    **errors("sensugo", 413, *GO_ERRORS),
-                },
-                parameters=[_NS],
+                {"201": response("Stored; an empty body")},
+                413,
+                parameters=[NAMESPACE],
                 body=json_body("Namespace"),
-                security=SENSUGO_SECURITY,
             ),
-            "patch": operation(
+            "patch": API.operation(
                 "A merge patch, which can change nothing but must name this namespace",
                 "patch_namespace",
-                TAG,
-                {
-                    "200": response("The namespace", "Namespace"),
-                    **errors("sensugo", 404, 413, *GO_ERRORS),
-                },
-                parameters=[_NS],
+                {"200": response("The namespace", "Namespace")},
+                404,
+                413,
+                parameters=[NAMESPACE],
                 body=merge_patch_body("Namespace"),
-                security=SENSUGO_SECURITY,
             ),
-            "delete": operation(
+            "delete": API.operation(
                 "Delete an empty namespace",
                 "delete_namespace",
-                TAG,
-                {
-                    "204": response("Deleted; an empty body"),
-                    **errors("sensugo", 404, 409, *GO_ERRORS),
-                },
-                parameters=[_NS],
-                security=SENSUGO_SECURITY,
+                {"204": response("Deleted; an empty body")},
+                404,
+                409,
+                parameters=[NAMESPACE],
             ),
         },
     }

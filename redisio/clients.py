@@ -30,8 +30,8 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from core import metrics
+from core.addresses import RedisTarget, redis_target
 from core.errors import UNREACHABLE, redis_refusal
-from core.settings import RedisTarget, redis_target
 from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.drive import drive_steps
 

@@ -24,8 +24,8 @@ from redis.crc import key_slot
 from redis.exceptions import AskError, MovedError, NoScriptError, TryAgainError
 from redis.retry import Retry
 
+from core.addresses import redis_target
 from core.errors import UNREACHABLE
-from core.settings import redis_target
 from redisio.calls import WIDEN_ROUNDS, Call, too_wide
 from redisio.clients import BlockingClient, confirm, node_options
 from redisio.pipe import discard

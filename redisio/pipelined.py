@@ -12,8 +12,8 @@ import redis
 from redis.connection import parse_url
 
 from core import metrics
+from core.addresses import redis_target
 from core.errors import redis_refusal
-from core.settings import redis_target
 from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
 from redisio.drive import drive_steps_async

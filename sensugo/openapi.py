@@ -1,20 +1,25 @@
-"""Pieces of stashd's OpenAPI document that every Sensu Go API shares: the list
-parameters (`paging`), the list response with ``Sensu-Continue``, merge patches."""
+"""Pieces of stashd's OpenAPI document that every Sensu Go API shares: the URL
+prefix and namespace parameter, the list parameters (`paging`), the list response
+with ``Sensu-Continue``, merge patches."""
 
 from __future__ import annotations
 
 from core.openapi import (
-    GUARDED,
-    SENSUGO_SECURITY,
+    Api,
     Document,
-    errors,
+    array_of,
     header_param,
-    operation,
+    path_param,
     query_param,
     response,
     schema_ref,
 )
 from sensugo.http import MERGE_PATCH
+
+# Where app.py mounts every Sensu Go blueprint.
+PREFIX = "/api/core/v2"
+
+NAMESPACE = path_param("ns", "A namespace", example="default")
 
 # Sensu reads `limit` as Go's strconv.Atoi: anything that is not an integer means
 # "no limit", so it is a string here; a negative one gets 400.
@@ -40,33 +45,28 @@ CONDITIONS = [
     header_param("If-None-Match", "ETags (or `*`) it must not have; else 412."),
 ]
 
-# Statuses every Sensu Go route may answer: bad input, credentials, scopes, throttle.
-GO_ERRORS = (400, *GUARDED)
-
 
 def list_operation(
+    api: Api,
     summary: str,
     operation_id: str,
-    tag: str,
     item: str,
     parameters: list[Document],
     *statuses: int,
 ) -> Document:
-    """A paged list of `item` (a component schema name)."""
-    return operation(
+    """A paged list of `item` (a component schema name), an operation of `api`."""
+    return api.operation(
         summary,
         operation_id,
-        tag,
         {
             "200": response(
                 "A page; `Sensu-Continue` when more items follow",
-                {"type": "array", "items": schema_ref(item)},
+                array_of(item),
                 headers=["Sensu-Continue"],
-            ),
-            **errors("sensugo", *statuses, *GO_ERRORS),
+            )
         },
+        *statuses,
         parameters=[*parameters, *LIST_PARAMETERS],
-        security=SENSUGO_SECURITY,
     )
 
 

@@ -69,19 +69,16 @@ def _own_paths() -> dict[str, dict[str, Document]]:
     """/metrics and this document."""
     return {
         "/metrics": {
-            "get": openapi.operation(
+            "get": openapi.Api("operations", "sensu1").operation(
                 "Prometheus metrics of every worker (README: Monitoring stashd)",
                 "get_metrics",
-                "operations",
                 {
                     "200": openapi.response(
                         "Prometheus's text format 0.0.4",
                         {"type": "string"},
                         media="text/plain",
-                    ),
-                    **openapi.errors("sensu1", *openapi.GUARDED),
+                    )
                 },
-                security=openapi.SENSU1_SECURITY,
             )
         },
         PATH: {

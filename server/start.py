@@ -18,7 +18,9 @@ from typing import Any, Protocol
 import redis
 
 from archives.blobs import BlobStore, private_dirs
-from core.settings import ConfigError, binds, from_env, load
+from core.addresses import binds
+from core.config_error import ConfigError
+from core.settings import from_env, load
 from server.bootstrap import at_start
 from server.embedded import EmbeddedRedis
 

@@ -8,22 +8,19 @@ that every route of `routes`, `go_routes` and the fast match routes is here.
 from __future__ import annotations
 
 from core.openapi import (
-    GUARDED,
-    SENSU1_SECURITY,
-    SENSUGO_SECURITY,
+    Api,
     Document,
-    errors,
+    array_of,
     json_body,
-    operation,
     path_param,
     query_param,
     response,
 )
-from stashes.openapi import LIST_PARAMETERS
+from sensu1.openapi import LIST_PARAMETERS
+from sensugo.openapi import NAMESPACE, PREFIX
 
-TAG = "silenced (Sensu 1.x)"
-GO_TAG = "silenced (Sensu Go)"
-GO = "/api/core/v2"
+V1_API = Api("silenced (Sensu 1.x)", "sensu1")
+GO_API = Api("silenced (Sensu Go)", "sensugo")
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"]}
@@ -165,20 +162,18 @@ def _match_params(who: str) -> list[Document]:
 
 
 def _v1_list(summary: str, op: str, params: list[Document]) -> Document:
-    return operation(
+    return V1_API.operation(
         summary,
         op,
-        TAG,
         {
             "200": response(
                 "The entries by id",
-                {"type": "array", "items": {"$ref": "#/components/schemas/SilencedV1"}},
+                array_of("SilencedV1"),
                 headers=["X-Pagination"],
-            ),
-            **errors("sensu1", 404, *GUARDED),
+            )
         },
+        404,
         parameters=[*params, *LIST_PARAMETERS],
-        security=SENSU1_SECURITY,
     )
 
 
@@ -191,29 +186,22 @@ def _v1_paths() -> dict[str, dict[str, Document]]:
     return {
         "/silenced": {
             "get": _v1_list("Every entry of the 1.x view", "list_silenced", []),
-            "post": operation(
+            "post": V1_API.operation(
                 "Create or replace an entry",
                 "create_silenced",
-                TAG,
-                {
-                    "201": response("Stored; an empty body"),
-                    **errors("sensu1", 413, *GUARDED),
-                },
+                {"201": response("Stored; an empty body")},
+                413,
                 body=json_body("SilencedV1Write"),
-                security=SENSU1_SECURITY,
             ),
         },
         "/silenced/clear": {
-            "post": operation(
+            "post": V1_API.operation(
                 "Clear one entry, or every matching one",
                 "clear_silenced",
-                TAG,
-                {
-                    "204": response("Cleared", media=None),
-                    **errors("sensu1", 404, 413, *GUARDED),
-                },
+                {"204": response("Cleared", media=None)},
+                404,
+                413,
                 body=json_body("SilencedV1Clear"),
-                security=SENSU1_SECURITY,
             )
         },
         "/silenced/subscriptions/{subscription}": {
@@ -225,49 +213,32 @@ def _v1_paths() -> dict[str, dict[str, Document]]:
             "get": _v1_list("Entries of one check", "list_by_check", [check])
         },
         "/silenced/ids/{name}": {
-            "get": operation(
+            "get": V1_API.operation(
                 "One entry by its exact id",
                 "get_silenced",
-                TAG,
-                {
-                    "200": response("The entry", "SilencedV1"),
-                    **errors("sensu1", 404, *GUARDED),
-                },
+                {"200": response("The entry", "SilencedV1")},
+                404,
                 parameters=[name],
-                security=SENSU1_SECURITY,
             )
         },
         "/silenced/match": {
-            "get": operation(
+            "get": V1_API.operation(
                 "Is an event silenced? (Sensu 1.x's rule; one Redis round trip)",
                 "match_silenced",
-                TAG,
-                {
-                    "200": response("The answer", "SilencedMatch"),
-                    **errors("sensu1", *GUARDED),
-                },
+                {"200": response("The answer", "SilencedMatch")},
                 parameters=_match_params("client"),
-                security=SENSU1_SECURITY,
             )
         },
         "/silenced/resolve": {
-            "post": operation(
+            "post": V1_API.operation(
                 "An event resolved: clear the matching expire_on_resolve entries",
                 "resolve_silenced",
-                TAG,
-                {
-                    "200": response("The entries cleared", "SilencedCleared"),
-                    **errors("sensu1", 413, *GUARDED),
-                },
+                {"200": response("The entries cleared", "SilencedCleared")},
+                413,
                 body=json_body(_resolve_body("client")),
-                security=SENSU1_SECURITY,
             )
         },
     }
-
-
-_NS = path_param("ns", "A namespace", example="default")
-_GO_ERRORS = (400, *GUARDED)
 
 
 def _go_list(summary: str, op: str, params: list[Document]) -> Document:
@@ -275,118 +246,101 @@ def _go_list(summary: str, op: str, params: list[Document]) -> Document:
         query_param("labelSelector", 'Label selector (`region == "x"`)'),
         query_param("fieldSelector", 'Field selector (`silenced.check == "x"`)'),
     ]
-    return operation(
+    return GO_API.operation(
         summary,
         op,
-        GO_TAG,
         {
             "200": response(
                 "Every entry by name (never paged: `limit` and `continue` are "
                 "ignored, as in Sensu)",
-                {"type": "array", "items": {"$ref": "#/components/schemas/SilencedGo"}},
-            ),
-            **errors("sensugo", *_GO_ERRORS),
+                array_of("SilencedGo"),
+            )
         },
         parameters=[*params, *selectors],
-        security=SENSUGO_SECURITY,
     )
 
 
 def _go_paths() -> dict[str, dict[str, Document]]:
-    ns_path = GO + "/namespaces/{ns}/silenced"
+    ns_path = PREFIX + "/namespaces/{ns}/silenced"
     name = path_param("name", "`<subscription>:<check>`", example="linux:disk")
     sub = path_param("subscription", "Exact")
     check = path_param("check", "Exact")
     write = json_body("SilencedGoWrite", "named `<subscription>:<check>`")
     return {
         ns_path: {
-            "get": _go_list("Every entry of a namespace", "list_silenced_go", [_NS]),
-            "post": operation(
+            "get": _go_list(
+                "Every entry of a namespace", "list_silenced_go", [NAMESPACE]
+            ),
+            "post": GO_API.operation(
                 "Create an entry",
                 "create_silenced_go",
-                GO_TAG,
-                {
-                    "201": response("Stored; an empty body"),
-                    **errors("sensugo", 404, 409, 413, *_GO_ERRORS),
-                },
-                parameters=[_NS],
+                {"201": response("Stored; an empty body")},
+                404,
+                409,
+                413,
+                parameters=[NAMESPACE],
                 body=write,
-                security=SENSUGO_SECURITY,
             ),
         },
         ns_path + "/subscriptions/{subscription}": {
-            "get": _go_list("Entries of one subscription", "list_go_by_sub", [_NS, sub])
+            "get": _go_list(
+                "Entries of one subscription", "list_go_by_sub", [NAMESPACE, sub]
+            )
         },
         ns_path + "/checks/{check}": {
-            "get": _go_list("Entries of one check", "list_go_by_check", [_NS, check])
+            "get": _go_list(
+                "Entries of one check", "list_go_by_check", [NAMESPACE, check]
+            )
         },
         ns_path + "/match": {
-            "get": operation(
+            "get": GO_API.operation(
                 "Is an event silenced? (Sensu Go's field matching)",
                 "match_silenced_go",
-                GO_TAG,
-                {
-                    "200": response("The answer", "SilencedMatch"),
-                    **errors("sensugo", 404, *_GO_ERRORS),
-                },
-                parameters=[_NS, *_match_params("entity")],
-                security=SENSUGO_SECURITY,
+                {"200": response("The answer", "SilencedMatch")},
+                404,
+                parameters=[NAMESPACE, *_match_params("entity")],
             )
         },
         ns_path + "/resolve": {
-            "post": operation(
+            "post": GO_API.operation(
                 "An event resolved: clear the matching expire_on_resolve entries",
                 "resolve_silenced_go",
-                GO_TAG,
-                {
-                    "200": response("The entries cleared", "SilencedCleared"),
-                    **errors("sensugo", 404, 413, *_GO_ERRORS),
-                },
-                parameters=[_NS],
+                {"200": response("The entries cleared", "SilencedCleared")},
+                404,
+                413,
+                parameters=[NAMESPACE],
                 body=json_body(_resolve_body("entity")),
-                security=SENSUGO_SECURITY,
             )
         },
         ns_path + "/{name}": {
-            "get": operation(
+            "get": GO_API.operation(
                 "One entry",
                 "get_silenced_go",
-                GO_TAG,
-                {
-                    "200": response("The entry", "SilencedGo", headers=["ETag"]),
-                    **errors("sensugo", 404, *_GO_ERRORS),
-                },
-                parameters=[_NS, name],
-                security=SENSUGO_SECURITY,
+                {"200": response("The entry", "SilencedGo", headers=["ETag"])},
+                404,
+                parameters=[NAMESPACE, name],
             ),
-            "put": operation(
+            "put": GO_API.operation(
                 "Create or replace an entry (201 either way)",
                 "put_silenced_go",
-                GO_TAG,
-                {
-                    "201": response("Stored; an empty body"),
-                    **errors("sensugo", 404, 413, *_GO_ERRORS),
-                },
-                parameters=[_NS, name],
+                {"201": response("Stored; an empty body")},
+                404,
+                413,
+                parameters=[NAMESPACE, name],
                 body=write,
-                security=SENSUGO_SECURITY,
             ),
-            "delete": operation(
+            "delete": GO_API.operation(
                 "Delete an entry",
                 "delete_silenced_go",
-                GO_TAG,
-                {
-                    "204": response("Deleted; an empty body"),
-                    **errors("sensugo", 404, *_GO_ERRORS),
-                },
-                parameters=[_NS, name],
-                security=SENSUGO_SECURITY,
+                {"204": response("Deleted; an empty body")},
+                404,
+                parameters=[NAMESPACE, name],
             ),
         },
-        GO + "/silenced": {
+        PREFIX + "/silenced": {
             "get": _go_list("The entries of every namespace", "list_all_silenced", [])
         },
-        GO + "/silenced/checks/{check}": {
+        PREFIX + "/silenced/checks/{check}": {
             "get": _go_list(
                 "Entries of one check, every namespace", "list_all_by_check", [check]
             )

@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from core.config_error import ConfigError
 from core.errors import BadRequest
-from core.settings import ConfigError
 from silenced.store import Write
 
 # Sensu 1.x's body rules (Ruby's \w is ASCII there).

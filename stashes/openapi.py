@@ -7,20 +7,11 @@ every route of `routes` (and of the fast path, `fast`) is here.
 
 from __future__ import annotations
 
-from core.openapi import (
-    GUARDED,
-    SENSU1_SECURITY,
-    Document,
-    errors,
-    json_body,
-    operation,
-    path_param,
-    query_param,
-    response,
-)
+from core.openapi import Api, Document, array_of, json_body, path_param, response
+from sensu1.openapi import LIST_PARAMETERS
 from stashes.schemas import StashSchema
 
-TAG = "stashes"
+API = Api("stashes", "sensu1")
 
 SCHEMAS: dict[str, object] = {
     "StashWrite": StashSchema,
@@ -43,18 +34,6 @@ SCHEMAS: dict[str, object] = {
     },
 }
 
-# Sensu 1.x reads paging leniently: a value that is not plain digits means "not
-# given" (spec stashes.md 2.3), so these are strings, not integers.
-LIST_PARAMETERS = [
-    query_param(
-        "limit",
-        "Page size, as digits; anything else means no paging. With it, the "
-        "response has X-Pagination. `filter.<key>[.<key>...]=<value>` parameters "
-        "keep the entries whose value at that key path is `value`, before paging.",
-    ),
-    query_param("offset", "Entries to skip, as digits (only with `limit`)."),
-]
-
 _PATH = path_param(
     "path",
     "The stash path, verbatim (it may hold `/`).",
@@ -65,39 +44,27 @@ _PATH = path_param(
 def _one_stash(prefix: str) -> dict[str, Document]:
     op = prefix.strip("/")
     return {
-        "get": operation(
+        "get": API.operation(
             "The content of one stash",
             f"get_{op}",
-            TAG,
-            {
-                "200": response("The content, as it was stored", {"type": "object"}),
-                **errors("sensu1", 404, *GUARDED),
-            },
+            {"200": response("The content, as it was stored", {"type": "object"})},
+            404,
             parameters=[_PATH],
-            security=SENSU1_SECURITY,
         ),
-        "post": operation(
+        "post": API.operation(
             "Store the body as the content of the stash, without a TTL",
             f"write_{op}",
-            TAG,
-            {
-                "201": response("Stored", "StashPath"),
-                **errors("sensu1", 413, *GUARDED),
-            },
+            {"201": response("Stored", "StashPath")},
+            413,
             parameters=[_PATH],
             body=json_body({"type": "object"}, "The content: a JSON object."),
-            security=SENSU1_SECURITY,
         ),
-        "delete": operation(
+        "delete": API.operation(
             "Delete one stash",
             f"delete_{op}",
-            TAG,
-            {
-                "204": response("Deleted", media=None),
-                **errors("sensu1", 404, *GUARDED),
-            },
+            {"204": response("Deleted", media=None)},
+            404,
             parameters=[_PATH],
-            security=SENSU1_SECURITY,
         ),
     }
 
@@ -106,68 +73,48 @@ def paths() -> dict[str, dict[str, Document]]:
     """Every path of the stash API, /health and /info."""
     return {
         "/stashes": {
-            "get": operation(
+            "get": API.operation(
                 "Live stashes sorted by path",
                 "list_stashes",
-                TAG,
                 {
                     "200": response(
-                        "The stashes",
-                        {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/StashEntry"},
-                        },
-                        headers=["X-Pagination"],
-                    ),
-                    **errors("sensu1", *GUARDED),
+                        "The stashes", array_of("StashEntry"), headers=["X-Pagination"]
+                    )
                 },
                 parameters=LIST_PARAMETERS,
-                security=SENSU1_SECURITY,
             ),
-            "post": operation(
+            "post": API.operation(
                 "Create or replace a stash",
                 "create_stash",
-                TAG,
-                {
-                    "201": response("Stored", "StashPath"),
-                    **errors("sensu1", 413, *GUARDED),
-                },
+                {"201": response("Stored", "StashPath")},
+                413,
                 body=json_body(
                     "StashWrite",
                     "`expire` of 0 or less (or null) means no TTL; unknown keys are "
                     "ignored.",
                 ),
-                security=SENSU1_SECURITY,
             ),
         },
         "/stash/{path}": _one_stash("/stash"),
         "/stashes/{path}": _one_stash("/stashes"),
         "/health": {
-            "get": operation(
+            "get": API.operation(
                 "Whether Redis answers",
                 "health",
-                TAG,
                 {
                     "204": response("Redis answers", media=None),
                     "412": response(
                         "Redis does not answer: the reasons",
                         {"type": "array", "items": {"type": "string"}},
                     ),
-                    **errors("sensu1", *GUARDED),
                 },
-                security=SENSU1_SECURITY,
             )
         },
         "/info": {
-            "get": operation(
+            "get": API.operation(
                 "Version and Redis connection, in Sensu's shape",
                 "info",
-                TAG,
-                {
-                    "200": response("Always, even with Redis down", _INFO),
-                    **errors("sensu1", *GUARDED),
-                },
-                security=SENSU1_SECURITY,
+                {"200": response("Always, even with Redis down", _INFO)},
             )
         },
     }

@@ -186,6 +186,19 @@ class Stashd:
         return code
 
 
+def admin_env(
+    data_dir: str | os.PathLike[str], password: str, key: str
+) -> dict[str, str]:
+    """Settings of a stashd keeping its data in `data_dir`, with the administrator
+    ``ops`` (`password`) and the API key `key` made at start."""
+    return {
+        "STASHD_DATA_DIR": str(data_dir),
+        "STASHD_API_USER": "ops",
+        "STASHD_API_PASSWORD": password,
+        "STASHD_API_KEY": key,
+    }
+
+
 @contextmanager
 def stashd_on_own_redis(server: str, env: dict[str, str]) -> Iterator[Stashd]:
     """stashd under `server` with `env`, on a redis-server of its own; both stopped."""

@@ -11,7 +11,9 @@ import fakeredis
 import pytest
 
 from app import create_app
-from core.settings import ConfigError, load, trusted_proxies
+from core.addresses import trusted_proxies
+from core.config_error import ConfigError
+from core.settings import load
 from server.bootstrap import bootstrap, password_file
 
 NS = "/api/core/v2/namespaces"

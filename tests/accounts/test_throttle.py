@@ -12,7 +12,7 @@ import pytest
 from accounts import passwords
 from accounts.authenticator import hash_password
 from accounts.throttle import client_address
-from core.settings import trusted_proxies
+from core.addresses import trusted_proxies
 from redisio.keys import Keys
 from tests.sensugo import AUTH, CORE
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from core.addresses import allowed_origins, origin_key
+from core.config_error import ConfigError
 from core.gate import Gate
 from core.request import RSGIRequest, WSGIRequest
-from core.settings import ConfigError, allowed_origins, origin_key
 
 OWN = "http://stashd.example:4567"
 

@@ -15,8 +15,9 @@ import fakeredis
 import pytest
 
 from app import create_app
+from core.config_error import ConfigError
 from core.logs import JsonFormatter, dict_config, request_id
-from core.settings import ConfigError, load
+from core.settings import load
 
 ADMIN = ("admin", "admin-password-123")
 

@@ -6,17 +6,16 @@ import os
 
 import pytest
 
+from core.addresses import binds, redis_target
+from core.config_error import ConfigError
 from core.settings import (
     DEFAULT_CORS,
     DEFAULTS,
     SETTINGS,
-    ConfigError,
-    binds,
     cors_headers,
     from_env,
     load,
     public_settings,
-    redis_target,
 )
 from tests.servers import ROOT
 

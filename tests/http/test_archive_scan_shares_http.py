@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import os
+import pathlib
 import signal
 import stat
 import subprocess
@@ -19,12 +20,13 @@ import redis
 import requests
 
 from tests.archives.helpers import tarball
-from tests.servers import stashd_on_own_redis
+from tests.servers import admin_env, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
 CORE = "/api/core/v2"
 KEY = "http-scan-shares-key-0123456789"
+PASSWORD = "scan-shares-pass"
 KEYED = {"Authorization": f"Key {KEY}"}
 MARKER = b"X5O-STASHD-TEST-INFECTED-MARKER"
 # Judges raw bytes: only an uncompressed tar shows the marker to grep.
@@ -35,18 +37,20 @@ echo "$f: OK"
 """
 
 
+def scanner(directory: pathlib.Path, script: str) -> pathlib.Path:
+    """`script` written to `directory` as an executable named scanner."""
+    path = directory / "scanner"
+    path.write_text(script)
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
 @pytest.fixture(scope="module")
 def server(server_kind, tmp_path_factory):
     home = tmp_path_factory.mktemp("scan-shares-http")
-    scanner = home / "scanner"
-    scanner.write_text(SCANNER)
-    os.chmod(scanner, os.stat(scanner).st_mode | stat.S_IXUSR)
     env = {
-        "STASHD_DATA_DIR": str(home / "data"),
-        "STASHD_API_USER": "ops",
-        "STASHD_API_PASSWORD": "scan-shares-pass",
-        "STASHD_API_KEY": KEY,
-        "STASHD_ARCHIVE_SCAN_COMMAND": f"{scanner} --no-summary",
+        **admin_env(home / "data", PASSWORD, KEY),
+        "STASHD_ARCHIVE_SCAN_COMMAND": f"{scanner(home, SCANNER)} --no-summary",
         "STASHD_ARCHIVE_SCAN_TIMEOUT_SECONDS": "5",
         "STASHD_ARCHIVE_SCAN_WAIT_SECONDS": "10",
     }
@@ -165,15 +169,9 @@ def _state(url: str) -> str | None:
 def test_a_scan_survives_its_worker_being_killed(server_kind, tmp_path):
     """The worker running a scan dies: the job stays queued, and once its lease
     ends (brought forward here instead of waited for) another worker scans it."""
-    scanner = tmp_path / "scanner"
-    scanner.write_text(RESTART_SCANNER)
-    os.chmod(scanner, os.stat(scanner).st_mode | stat.S_IXUSR)
     env = {
-        "STASHD_DATA_DIR": str(tmp_path / "data"),
-        "STASHD_API_USER": "ops",
-        "STASHD_API_PASSWORD": "scan-shares-pass",
-        "STASHD_API_KEY": KEY,
-        "STASHD_ARCHIVE_SCAN_COMMAND": str(scanner),
+        **admin_env(tmp_path / "data", PASSWORD, KEY),
+        "STASHD_ARCHIVE_SCAN_COMMAND": str(scanner(tmp_path, RESTART_SCANNER)),
         "STASHD_ARCHIVE_SCAN_TIMEOUT_SECONDS": "60",
     }
     with stashd_on_own_redis(server_kind, env) as stashd:

@@ -22,12 +22,20 @@ import pytest
 import requests
 
 from tests.archives.helpers import tarball
-from tests.servers import RedisServer, Stashd, alive, stashd_on_own_redis, tree
+from tests.servers import (
+    RedisServer,
+    Stashd,
+    admin_env,
+    alive,
+    stashd_on_own_redis,
+    tree,
+)
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
 CORE = "/api/core/v2"
 KEY = "http-archives-key-0123456789"
+PASSWORD = "archives-pass"
 KEYED = {"Authorization": f"Key {KEY}"}
 SCRIPT = b"#!/bin/sh\necho hello from the asset $1\n"
 
@@ -35,10 +43,7 @@ SCRIPT = b"#!/bin/sh\necho hello from the asset $1\n"
 @pytest.fixture(scope="module")
 def server(server_kind, tmp_path_factory):
     env = {
-        "STASHD_DATA_DIR": str(tmp_path_factory.mktemp("archives-http")),
-        "STASHD_API_USER": "ops",
-        "STASHD_API_PASSWORD": "archives-pass",
-        "STASHD_API_KEY": KEY,
+        **admin_env(tmp_path_factory.mktemp("archives-http"), PASSWORD, KEY),
         # A download outlives gunicorn's worker timeout (gthread workers).
         "GUNICORN_CMD_ARGS": "--timeout 2",
     }
@@ -104,16 +109,19 @@ def _read_response(sock: socket.socket) -> str:
     return (head + b"\r\n\r\n" + body).decode("latin-1")
 
 
+def _upload_head(port: int, query: str, length: int) -> bytes:
+    """The head of an upload to `port` that declares `length` bytes of body."""
+    return (
+        f"POST {CORE}/namespaces/default/archives{query} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nAuthorization: Key {KEY}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
 def test_declared_length_over_the_limit_is_413_before_reading(server):
     port = server.ports[0]
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            (
-                f"POST {CORE}/namespaces/default/archives HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{port}\r\nAuthorization: Key {KEY}\r\n"
-                f"Content-Length: {10**12}\r\n\r\n"
-            ).encode()
-        )
+        sock.sendall(_upload_head(port, "", 10**12))
         answer = _read_response(sock)
     assert answer.startswith("HTTP/1.1 413"), answer
     assert '"archive is larger than 268435456 bytes"' in answer
@@ -124,13 +132,7 @@ def test_a_bad_option_is_answered_at_once_and_the_connection_closed(server):
     ``Connection: close``, and the server closes rather than read on (5.2)."""
     port = server.ports[0]
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            (
-                f"POST {CORE}/namespaces/default/archives?as=zip HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{port}\r\nAuthorization: Key {KEY}\r\n"
-                f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
-            ).encode()
-        )
+        sock.sendall(_upload_head(port, "?as=zip", 100 * 1024 * 1024))
         answer = _read_response(sock)
         assert answer.startswith("HTTP/1.1 400"), answer
         connection = re.findall(r"(?im)^connection:.*$", answer)
@@ -405,10 +407,7 @@ def test_a_kill_between_rename_and_redis_leaves_no_record(server_kind, tmp_path)
     data_dir = tmp_path / "data"
     env = {
         "STASHD_REDIS_URL": redis_server.url,
-        "STASHD_DATA_DIR": str(data_dir),
-        "STASHD_API_USER": "ops",
-        "STASHD_API_PASSWORD": "archives-pass",
-        "STASHD_API_KEY": KEY,
+        **admin_env(data_dir, PASSWORD, KEY),
         "STASHD_ARCHIVE_BLOB_GRACE_SECONDS": "0",
         "WEB_CONCURRENCY": "1",
     }

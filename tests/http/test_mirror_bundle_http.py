@@ -16,7 +16,7 @@ import requests
 from tests.archives.helpers import tarball
 from tests.archives.upstream import running
 from tests.http.test_archives_http import ENTITY, KEY, KEYED, agent_install
-from tests.servers import stashd_on_own_redis
+from tests.servers import admin_env, stashd_on_own_redis
 
 pytestmark = [pytest.mark.http, pytest.mark.integration]
 
@@ -27,10 +27,7 @@ SCRIPT = b"#!/bin/sh\necho hello from the bundle\n"
 @pytest.fixture(scope="module")
 def server(server_kind, tmp_path_factory):
     env = {
-        "STASHD_DATA_DIR": str(tmp_path_factory.mktemp("mirror-http")),
-        "STASHD_API_USER": "ops",
-        "STASHD_API_PASSWORD": "mirror-pass",
-        "STASHD_API_KEY": KEY,
+        **admin_env(tmp_path_factory.mktemp("mirror-http"), "mirror-pass", KEY),
         "STASHD_MIRROR_ALLOWED_HOSTS": "127.0.0.1",
         "STASHD_MIRROR_WAIT_SECONDS": "20",
         # The upstream is on loopback: never through a proxy of the environment.

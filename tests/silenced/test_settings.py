@@ -6,7 +6,8 @@ import fakeredis
 import pytest
 
 from app import create_app
-from core.settings import ConfigError, from_env
+from core.config_error import ConfigError
+from core.settings import from_env
 from tests.silenced.helpers import assert_json_error
 
 

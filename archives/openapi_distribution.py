@@ -1,52 +1,44 @@
-"""Archive hosting's second part in stashd's OpenAPI document (spec archives.md
-10-13): rescans, share tokens, mirrors and bundles. `archives.openapi` adds these
-paths to its own."""
+"""Archive distribution in stashd's OpenAPI document (spec archives.md 11-13):
+share tokens, mirrors and bundles. `archives.openapi` adds these to hosting's."""
 
 from __future__ import annotations
 
+from archives.openapi_hosting import API, ARCHIVE_ID, RECORDS, STRING, STRINGS
 from core.openapi import (
-    SENSUGO_SECURITY,
     Document,
-    errors,
+    array_of,
     json_body,
-    operation,
     path_param,
     query_param,
     response,
-    schema_ref,
 )
-from sensugo.openapi import GO_ERRORS
+from sensugo.openapi import NAMESPACE, PREFIX
 
-TAG = "archives"
-GO = "/api/core/v2"
-
-_STRING = {"type": "string"}
-_STRINGS = {"type": "array", "items": _STRING}
-_HEADERS = {"type": "object", "additionalProperties": _STRING}
+_HEADERS = {"type": "object", "additionalProperties": STRING}
 
 SCHEMAS: dict[str, object] = {
     "Share": {
         "type": "object",
         "required": ["id", "archive", "expires_at", "created_by", "created_at"],
         "properties": {
-            "id": _STRING,
-            "archive": _STRING,
+            "id": STRING,
+            "archive": STRING,
             "expires_at": {"type": "integer"},
-            "note": _STRING,
-            "created_by": _STRING,
+            "note": STRING,
+            "created_by": STRING,
             "created_at": {"type": "integer"},
             "token": {"type": "string", "description": "Shown once, at creation"},
-            "url": _STRING,
+            "url": STRING,
         },
     },
     "MirrorRequest": {
         "type": "object",
         "required": ["url", "sha512"],
         "properties": {
-            "url": _STRING,
+            "url": STRING,
             "sha512": {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"},
             "headers": _HEADERS,
-            "filename": _STRING,
+            "filename": STRING,
             "fetch": {"type": "string", "enum": ["now", "lazy"]},
         },
     },
@@ -54,69 +46,36 @@ SCHEMAS: dict[str, object] = {
         "type": "object",
         "required": ["archives", "assets"],
         "properties": {
-            "archives": {"type": "object", "additionalProperties": _STRINGS},
-            "assets": {"type": "object", "additionalProperties": _STRINGS},
+            "archives": {"type": "object", "additionalProperties": STRINGS},
+            "assets": {"type": "object", "additionalProperties": STRINGS},
         },
     },
 }
 
-_NS = path_param("ns", "A namespace", example="default")
-_ID = path_param(
-    "archive_id", "The archive's SHA-512 (either case)", pattern="^[0-9a-fA-F]{128}$"
-)
-
-
-def _op(
-    summary: str, op: str, ok: dict[str, Document], *statuses: int, **kw: object
-) -> Document:
-    return operation(
-        summary,
-        op,
-        TAG,
-        {**ok, **errors("sensugo", *statuses, *GO_ERRORS)},
-        security=SENSUGO_SECURITY,
-        **kw,  # type: ignore[arg-type]
-    )
-
 
 def paths() -> dict[str, dict[str, Document]]:
-    """The paths of the scan hook, share tokens, mirrors and bundles."""
-    one = [_NS, _ID]
-    base = GO + "/namespaces/{ns}/archives"
+    """The paths of share tokens, mirrors and bundles."""
+    one = [NAMESPACE, ARCHIVE_ID]
     record = response("The record", "Archive", headers=["Location"])
     share_body = json_body(
         {
             "type": "object",
-            "properties": {"expires_in": {"type": "integer"}, "note": _STRING},
+            "properties": {"expires_in": {"type": "integer"}, "note": STRING},
         },
         "Optional: the lifetime in seconds and a note",
         required=False,
     )
     return {
-        base + "/{archive_id}/scan": {
-            "post": _op(
-                "Scan an archive's bytes again (400 while scanning is off)",
-                "scan_archive",
-                {"202": response("Queued; the record, unscanned", "Archive")},
-                404,
-                410,
-                parameters=one,
-            )
-        },
-        base + "/{archive_id}/shares": {
-            "get": _op(
+        RECORDS + "/{archive_id}/shares": {
+            "get": API.operation(
                 "The unexpired share tokens of an archive (without the tokens)",
                 "list_shares",
-                {
-                    "200": response(
-                        "The shares", {"type": "array", "items": schema_ref("Share")}
-                    )
-                },
+                {"200": response("The shares", array_of("Share"))},
                 404,
                 410,
                 parameters=one,
             ),
-            "post": _op(
+            "post": API.operation(
                 "A new share token: a link that opens this archive's download",
                 "create_share",
                 {"201": response("The share, with its token and url", "Share")},
@@ -127,8 +86,8 @@ def paths() -> dict[str, dict[str, Document]]:
                 body=share_body,
             ),
         },
-        base + "/{archive_id}/shares/{share_id}": {
-            "delete": _op(
+        RECORDS + "/{archive_id}/shares/{share_id}": {
+            "delete": API.operation(
                 "Revoke a share token at once",
                 "revoke_share",
                 {"204": response("Revoked; an empty body")},
@@ -136,8 +95,8 @@ def paths() -> dict[str, dict[str, Document]]:
                 parameters=[*one, path_param("share_id", "A share's id")],
             )
         },
-        base + "/mirror": {
-            "post": _op(
+        RECORDS + "/mirror": {
+            "post": API.operation(
                 "Mirror an upstream archive: fetched and verified now, or lazily",
                 "mirror_archive",
                 {
@@ -154,12 +113,12 @@ def paths() -> dict[str, dict[str, Document]]:
                 413,
                 502,
                 504,
-                parameters=[_NS],
+                parameters=[NAMESPACE],
                 body=json_body("MirrorRequest"),
             )
         },
-        GO + "/namespaces/{ns}/assets/{name}/mirror": {
-            "post": _op(
+        PREFIX + "/namespaces/{ns}/assets/{name}/mirror": {
+            "post": API.operation(
                 "Mirror every URL of an asset, then point it here, in one step",
                 "mirror_asset",
                 {
@@ -173,7 +132,7 @@ def paths() -> dict[str, dict[str, Document]]:
                 413,
                 502,
                 504,
-                parameters=[_NS, path_param("name", "An asset's name")],
+                parameters=[NAMESPACE, path_param("name", "An asset's name")],
                 body=json_body(
                     {
                         "type": "object",
@@ -186,8 +145,8 @@ def paths() -> dict[str, dict[str, Document]]:
                 ),
             )
         },
-        GO + "/namespaces/{ns}/bundle": {
-            "get": _op(
+        PREFIX + "/namespaces/{ns}/bundle": {
+            "get": API.operation(
                 "A bundle: the selected assets and their archives as one tar",
                 "export_bundle",
                 {
@@ -203,21 +162,21 @@ def paths() -> dict[str, dict[str, Document]]:
                 404,
                 409,
                 parameters=[
-                    _NS,
+                    NAMESPACE,
                     query_param(
-                        "asset", "An asset (repeatable)", _STRINGS, explode=True
+                        "asset", "An asset (repeatable)", STRINGS, explode=True
                     ),
                     query_param(
                         "archive",
                         "An archive's SHA-512 (repeatable)",
-                        _STRINGS,
+                        STRINGS,
                         explode=True,
                     ),
                     query_param("all", "Every asset and archive of the namespace"),
                     query_param("missing", "skip: leave out archives not served here"),
                 ],
             ),
-            "post": _op(
+            "post": API.operation(
                 "Import a bundle, checked whole before anything is stored",
                 "import_bundle",
                 {"201": response("What was stored", "BundleImported")},
@@ -225,7 +184,7 @@ def paths() -> dict[str, dict[str, Document]]:
                 409,
                 413,
                 parameters=[
-                    _NS,
+                    NAMESPACE,
                     query_param("rewrite_urls", "Point the assets here (default true)"),
                     query_param(
                         "on_conflict",

@@ -1,0 +1,13 @@
+"""The error every setting parser raises, and the prefix its messages name.
+
+Its own module so that `core.settings` and `core.addresses` both import it and
+neither imports the other's caller.
+"""
+
+from __future__ import annotations
+
+ENV_PREFIX = "STASHD_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value stashd cannot run with; the message names it."""
