@@ -60,6 +60,11 @@ HEADERS: dict[str, Document] = {
         "schema": {"type": "string"},
     },
     "Location": {"required": True, "schema": {"type": "string"}},
+    "Content-Length": {
+        "description": "The body's size in bytes, known before it is sent.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
     "Retry-After": {
         "description": "Seconds until the failed-login window ends.",
         "required": True,

@@ -39,6 +39,29 @@ def test_document_is_valid_openapi_3_1():
     schemathesis.openapi.from_dict(raw).validate()  # the OpenAPI 3.1 meta-schema
 
 
+def test_every_reference_names_a_part_of_the_document():
+    raw = document()
+    refs: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(raw)
+    assert refs
+    for ref in refs:
+        target: object = raw
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(target, dict) and part in target, ref
+            target = target[part]
+
+
 def test_document_is_built_once():
     assert document() is document()
 
