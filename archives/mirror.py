@@ -39,6 +39,7 @@ from archives.schemas import (
     Stored,
     check_filename,
     default_filename,
+    record_state,
 )
 from archives.store import ArchiveStore, WriteOutcome
 from core.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
@@ -129,6 +130,9 @@ class Context(NamedTuple):
     store: ArchiveStore
     blobs: BlobStore
     config: Mapping[str, Any]
+    # This process's scan worker, woken when fetched bytes are queued for a scan
+    # (a download waits for the verdict, 12.2); None without one.
+    scan_wake: threading.Event | None = None
 
 
 def parse_request(body: Any) -> MirrorRequest:
@@ -509,6 +513,8 @@ def _pull(
             lambda s, now: arrived(s, sha256, size, kind, warnings, now),
         )
         scan.after_arrival(ctx.client, ctx.store, ns, [archive_id], ctx.config)
+        if ctx.scan_wake is not None:
+            ctx.scan_wake.set()
     except Exception:
         log.exception("mirror: fetching %s failed", archive_id[:16])
     finally:
@@ -557,28 +563,40 @@ def _settle(ctx: Context, ns: str, archive_id: str, change: Any) -> None:
         pass  # the namespace went meanwhile: nothing to settle
 
 
+def waits(view: RecordView, scanning: bool) -> bool:
+    """True while a download of this record waits for its pull-through: a mirror
+    whose bytes are not in, or (scanning on) whose verdict is not (12.2)."""
+    if view.deleted_at is not None or view.stored["origin"]["kind"] != "mirror":
+        return False
+    state = record_state(view)
+    return state in ("pending", "failed") or (scanning and state == "unscanned")
+
+
 def pull_through(
     ctx: Context, ns: str, archive_id: str, view: RecordView
 ) -> RecordView:
     """Wait for the bytes of a pending (or failed, due) mirrored record, starting
-    its fetch if nobody has: the record once servable (or trashed meanwhile).
+    its fetch if nobody has, and with scanning on for its verdict: the record once
+    servable or judged (or trashed meanwhile).
 
     :raise UpstreamFailed: the fetch failed (502). :raise StillFetching: past
     STASHD_MIRROR_WAIT_SECONDS (503). :raise NotFound: the record went.
     """
     wait = ctx.config["MIRROR_WAIT_SECONDS"]
     retry = ctx.config["MIRROR_RETRY_SECONDS"]
+    scanning = scan.scanning(ctx.config)
     deadline = time.monotonic() + wait
     pause = 0.02
     started = False
     while True:
         stored = view.stored
-        if stored["state"] not in ("pending", "failed"):
+        if not waits(view, scanning):
             return view
-        if not due(stored, time.time(), retry):
-            raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
-        if not started:
-            started = start_fetch(ctx, ns, archive_id)
+        if stored["state"] in ("pending", "failed"):
+            if not due(stored, time.time(), retry):
+                raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
+            if not started:
+                started = start_fetch(ctx, ns, archive_id)
         left = deadline - time.monotonic()
         if left <= 0:
             raise StillFetching()

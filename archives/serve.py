@@ -74,7 +74,7 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     if g.share is not None and g.share.archive != archive_id:
         raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
-    if view.stored["state"] in ("pending", "failed"):
+    if mirror.waits(view, scanning_on()):
         view = mirror.pull_through(mirror_context(), ns, archive_id, view)
         if view.deleted_at is not None:
             raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
