@@ -5,9 +5,10 @@ other blob. No Flask; the routes are in `archives.mirror_routes`.
 A ``lazy`` mirror is fetched by its first download: one process at a time per id
 takes a Redis lock and fetches on a thread of its own (`start_fetch`), while every
 download of it waits on the record (`pull_through`), so twenty agents asking at once
-make one upstream request, and none gets a byte before the SHA-512 matched. A
-worker that dies mid-fetch leaves the record ``pending`` and its lock expiring: the
-next download starts again.
+make one upstream request, and none gets a byte before the SHA-512 matched. Under
+granian a waiting download is parked on the event loop (core/park.py); elsewhere it
+waits on its thread, in one of `WAIT_SLOTS`. A worker that dies mid-fetch leaves
+the record ``pending`` and its lock expiring: the next download starts again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from archives.schemas import (
 )
 from archives.store import ArchiveStore, WriteOutcome
 from core.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from core.park import Park, WaitSlots
 from redisio.clients import BlockingClient
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,17 @@ SOCKET_TIMEOUT = 10.0
 LOCK_SECONDS = 30
 LOCK_RENEW = 5.0
 RETRY_AFTER = "30"
-# Few fetches at once per process: each is bounded, and waiting downloads hold
-# request threads, not these.
+# Few fetches at once per process: each is bounded, and waiting downloads do not
+# hold these.
 _FETCHERS = ThreadPoolExecutor(4, thread_name_prefix="mirror")
 # The fetches running in this process, by id: set when one ends, so the downloads
 # waiting here wake at once (those of other processes poll the record).
 _RUNNING: dict[str, threading.Event] = {}
+# Threads of this process that may wait for pull-throughs at once where the server
+# cannot park a request: half of a gunicorn worker's (gunicorn.conf.py sets it
+# from its `threads`); the other downloads get 503 at once, and the other routes
+# keep threads to run on.
+WAIT_SLOTS = WaitSlots(32)
 
 
 class UpstreamFailed(ApiError):
@@ -573,44 +580,76 @@ def waits(view: RecordView, scanning: bool) -> bool:
 
 
 def pull_through(
-    ctx: Context, ns: str, archive_id: str, view: RecordView
+    ctx: Context,
+    ns: str,
+    archive_id: str,
+    view: RecordView,
+    park: Park | None = None,
 ) -> RecordView:
     """Wait for the bytes of a pending (or failed, due) mirrored record, starting
     its fetch if nobody has, and with scanning on for its verdict: the record once
-    servable or judged (or trashed meanwhile).
+    servable or judged (or trashed meanwhile). With a `park`, the server waits
+    instead of this thread (core/park.py); without, at most `WAIT_SLOTS` threads.
 
     :raise UpstreamFailed: the fetch failed (502). :raise StillFetching: past
-    STASHD_MIRROR_WAIT_SECONDS (503). :raise NotFound: the record went.
+    STASHD_MIRROR_WAIT_SECONDS, or no slot to wait in (503). :raise NotFound: the
+    record went. :raise Parked: the server takes the wait over.
     """
     wait = ctx.config["MIRROR_WAIT_SECONDS"]
     retry = ctx.config["MIRROR_RETRY_SECONDS"]
     scanning = scan.scanning(ctx.config)
-    deadline = time.monotonic() + wait
+    if park is not None:
+        deadline, notes = park.start(wait), park.notes
+    else:
+        deadline, notes = time.monotonic() + wait, {}
+    slot = None
     pause = 0.02
-    started = False
-    while True:
-        stored = view.stored
-        if not waits(view, scanning):
-            return view
-        if stored["state"] in ("pending", "failed"):
-            if not due(stored, time.time(), retry):
-                raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
-            if not started:
-                started = start_fetch(ctx, ns, archive_id)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StillFetching()
-        running = _RUNNING.get(archive_id)
-        if running is not None:
-            running.wait(min(pause, left))
-        else:
-            time.sleep(min(pause, left))
-        pause = min(pause * 1.5, 0.25)
-        found = ctx.client.run(ctx.store.get(ns, archive_id))
-        if found is None:
-            raise NotFound(f"archive {archive_id} not found")
-        if found.deleted_at is not None:
-            return found  # deleted meanwhile: the caller answers 410
-        if found.stored["state"] == "failed" and stored["state"] == "pending":
-            raise UpstreamFailed(found.stored["origin"]["error"] or "unknown error")
-        view = found
+    try:
+        while True:
+            stored = view.stored
+            if not waits(view, scanning):
+                return view
+            state = stored["state"]
+            if state in ("pending", "failed"):
+                # The fetch this download waited for failed: the 502 is its answer.
+                if notes.get("seen") == "pending" and state == "failed":
+                    raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
+                if not due(stored, time.time(), retry):
+                    raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
+                if not notes.get("started"):
+                    notes["started"] = start_fetch(ctx, ns, archive_id)
+            notes["seen"] = state
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StillFetching()
+            if park is not None:
+                raise park.hold(ctx.store.get(ns, archive_id), _changed(view.etag))
+            if slot is None:
+                slot = WAIT_SLOTS.take()
+                if slot is None:
+                    raise StillFetching()
+            running = _RUNNING.get(archive_id)
+            if running is not None:
+                running.wait(min(pause, left))
+            else:
+                time.sleep(min(pause, left))
+            pause = min(pause * 1.5, 0.25)
+            found = ctx.client.run(ctx.store.get(ns, archive_id))
+            if found is None:
+                raise NotFound(f"archive {archive_id} not found")
+            if found.deleted_at is not None:
+                return found  # deleted meanwhile: the caller answers 410
+            view = found
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _changed(etag: str) -> Callable[[RecordView | None], bool]:
+    """The test a parked download's server runs on the record it reads: true once
+    it is gone or written again (fetched, failed, judged, deleted)."""
+
+    def changed(found: RecordView | None) -> bool:
+        return found is None or found.etag != etag
+
+    return changed

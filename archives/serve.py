@@ -25,6 +25,7 @@ from archives.web import (
 from core.errors import ApiError, NotFound, Unauthorized
 from core.files import FileBody
 from core.http import JSONResponse
+from core.park import PARK_KEY
 from core.request import WSGIRequest
 from redisio.clients import get_client
 
@@ -75,7 +76,8 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
         raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
     if mirror.waits(view, scanning_on()):
-        view = mirror.pull_through(mirror_context(), ns, archive_id, view)
+        park = request.environ.get(PARK_KEY)
+        view = mirror.pull_through(mirror_context(), ns, archive_id, view, park)
         if view.deleted_at is not None:
             raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
     state = record_state(view)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -20,7 +22,7 @@ pytestmark = [pytest.mark.http, pytest.mark.integration]
 CORE = "/api/core/v2"
 KEY = "http-mirror-waits-key-0123456789"
 KEYED = {"Authorization": f"Key {KEY}"}
-WAIT = 3
+WAIT = 5
 # Judges raw bytes (only an uncompressed tar shows a marker to grep): a pause
 # before a clean verdict, a verdict later than the wait, infected, or a failure.
 SCANNER = f"""#!/bin/sh
@@ -62,11 +64,13 @@ def upstream():
         yield up
 
 
-def lazy(server, upstream, marker: str) -> tuple[str, bytes]:
-    """A lazy mirror of a tar holding `marker`: its download URL and bytes."""
+def lazy(server, upstream, marker: str, delay: float = 0.2) -> tuple[str, bytes]:
+    """A lazy mirror of a tar holding `marker` (the upstream answers after `delay`
+    seconds): its download URL and bytes."""
     data = tarball({"bin/x": f"{marker} {server.server}".encode()}, compress=False)
     archive_id = hashlib.sha512(data).hexdigest()
-    url = upstream.serve(f"/{server.server}/{marker}.tar", data, delay=0.2)
+    path = f"/{server.server}/{marker}.tar"
+    url = upstream.serve(path, data, delay=delay)
     response = requests.post(
         f"{server.url}{CORE}/namespaces/default/archives/mirror",
         json={"url": url, "sha512": archive_id, "fetch": "lazy"},
@@ -101,3 +105,32 @@ def test_a_verdict_later_than_the_wait_is_503_with_retry_after(server, upstream)
     assert response.json()["code"] == 8
     again = requests.get(url, headers=KEYED, timeout=30)  # the verdict came meanwhile
     assert again.status_code == 200 and again.content == data
+
+
+def timed_get(url: str) -> float:
+    """Seconds a GET of `url` took; it must succeed."""
+    began = time.monotonic()
+    response = requests.get(url, headers=KEYED, timeout=30)
+    assert response.status_code in (200, 204), response.text
+    return time.monotonic() - began
+
+
+def test_twenty_waiting_downloads_leave_the_other_routes_free(server, upstream):
+    url, data = lazy(server, upstream, "STASHD-CROWD", delay=2.0)
+
+    def get(_: int) -> tuple[int, bytes]:
+        answer = requests.get(url, headers=KEYED, timeout=30)
+        return answer.status_code, answer.content
+
+    with ThreadPoolExecutor(20) as pool:
+        waiting = pool.map(get, range(20))
+        time.sleep(0.5)  # every download is in, waiting for the upstream
+        assets = f"{server.url}{CORE}/namespaces/default/assets"
+        took = [timed_get(f"{server.url}/health") for _ in range(3)]
+        took += [timed_get(assets) for _ in range(3)]
+        assert upstream.count(f"/{server.server}/STASHD-CROWD.tar") == 1
+        answers = list(waiting)
+    assert max(took) < 1.0, took
+    assert [status for status, _ in answers] == [200] * 20
+    assert all(body == data for _, body in answers)
+    assert upstream.count(f"/{server.server}/STASHD-CROWD.tar") == 1
