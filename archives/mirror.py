@@ -23,7 +23,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -67,6 +68,11 @@ _FETCHERS = ThreadPoolExecutor(4, thread_name_prefix="mirror")
 # The fetches running in this process, by id: set when one ends, so the downloads
 # waiting here wake at once (those of other processes poll the record).
 _RUNNING: dict[str, threading.Event] = {}
+# What a fetch brings in: (sha256, size, type, warnings).
+Arrival = tuple[str, int, str, list[str]]
+# The ``fetch=now`` fetches of this process, by job key: a parked request comes
+# back for its outcome, and takes it out.
+_JOBS: dict[str, Future[Arrival]] = {}
 # Threads of this process that may wait for pull-throughs at once where the server
 # cannot park a request: half of a gunicorn worker's (gunicorn.conf.py sets it
 # from its `threads`); the other downloads get 503 at once, and the other routes
@@ -212,6 +218,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         if not host_allowed(newurl, self.allowed):
+            fp.close()  # not followed: its connection goes now, not when collected
             host = urlsplit(newurl).hostname or newurl
             raise UpstreamFailed(f"redirected to {host}, which is not allowed")
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -453,7 +460,7 @@ def put_record(
 
 def bring_in(
     ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
-) -> Any:
+) -> Arrival:
     """The bytes of `archive_id` in place as a blob, fetched unless they are
     already: (sha256, size, type, warnings). :raise: as `fetch`."""
     if ctx.blobs.size(archive_id) is not None:
@@ -465,6 +472,114 @@ def bring_in(
     sha256, size = temp.sha256.hexdigest(), temp.size
     service.commit(ctx.blobs, temp)
     return sha256, size, kind, warnings
+
+
+# fetch=now (12.1, 12.3)
+
+# Seconds a ``fetch=now`` request waits beyond STASHD_MIRROR_TIMEOUT_SECONDS (the
+# fetch's own bound) for its turn on the fetcher, before 504.
+NOW_MARGIN = 5.0
+
+
+def fetch_now(
+    ctx: Context,
+    url: str,
+    headers: Mapping[str, str],
+    archive_id: str,
+    park: Park | None = None,
+) -> Arrival:
+    """`bring_in` on the background fetcher, under the id's fetch lock (as a
+    pull-through), while the request waits: parked with `park` (a request sent
+    again must keep its body in ``park.notes``), else on its thread.
+
+    :raise: as `fetch`; UpstreamTimeout past the wait. :raise Parked:
+    """
+    notes = park.notes if park is not None else {}
+    # A request may fetch several archives in turn (an asset's builds): each has
+    # its own deadline, and what arrived stays for the request's next dispatch.
+    arrived: dict[str, Arrival] = notes.setdefault("arrived", {})
+    if archive_id in arrived:
+        return arrived[archive_id]
+    wait = ctx.config["MIRROR_TIMEOUT_SECONDS"] + NOW_MARGIN
+    deadlines: dict[str, float] = notes.setdefault("deadlines", {})
+    deadline = deadlines.setdefault(archive_id, time.monotonic() + wait)
+    jobs: dict[str, str] = notes.setdefault("jobs", {})
+    parked = False
+    try:
+        while True:
+            job = jobs.get(archive_id)
+            if job is None:
+                job = _submit(ctx, url, headers, archive_id)
+                if job is not None:
+                    jobs[archive_id] = job
+            future = _JOBS.get(job) if job is not None else None
+            left = deadline - time.monotonic()
+            if future is not None and (future.done() or park is None):
+                try:
+                    arrived[archive_id] = future.result(max(left, 0.0))
+                except FutureTimeout:
+                    raise UpstreamTimeout() from None
+                return arrived[archive_id]
+            if left <= 0:
+                raise UpstreamTimeout()
+            if park is not None:
+                parked = True
+                park.deadline = deadline
+                # Without a job, another process holds the lock: after RECHECK,
+                # this request tries again.
+                raise park.hold(None, _done(future))
+            time.sleep(min(0.25, left))  # the lock is another's: try again soon
+    finally:
+        if not parked:
+            _forget(jobs)
+
+
+def _done(future: Future[Arrival] | None) -> Callable[[Any], bool]:
+    """The test of a parked ``fetch=now``: its job has ended."""
+    return lambda _: future is not None and future.done()
+
+
+def _forget(jobs: Mapping[str, str]) -> None:
+    """Drop the jobs a request waited for (it is answered)."""
+    for job in jobs.values():
+        _JOBS.pop(job, None)
+
+
+def _submit(
+    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
+) -> str | None:
+    """Start `bring_in` on the fetcher under the fetch lock of `archive_id`: the
+    job's key in `_JOBS`, or None while another holds the lock."""
+    token = secrets.token_hex(8)
+    if not ctx.client.run(ctx.store.mirror_lock(archive_id, token, LOCK_SECONDS)):
+        return None
+    try:
+        _JOBS[token] = _FETCHERS.submit(
+            _bring_in_locked, ctx, url, headers, archive_id, token
+        )
+    except RuntimeError:  # the process is stopping
+        ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        raise
+    return token
+
+
+def _bring_in_locked(
+    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str, token: str
+) -> Arrival:
+    """`bring_in` on a fetcher thread, the lock kept while it runs."""
+    done = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_lock, args=(ctx, archive_id, token, done), daemon=True
+    )
+    keeper.start()
+    try:
+        return bring_in(ctx, url, headers, archive_id)
+    finally:
+        try:
+            ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        finally:
+            done.set()
+            ctx.client.close()  # fetches are rare: no connection waits here
 
 
 # Pull-through (12.2)

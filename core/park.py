@@ -5,7 +5,8 @@ A server whose event loop can wait for a request (granian, server/rsgi.py) puts 
 changes calls `Park.hold` instead and raises `Parked`: the server drops that answer,
 runs the round trip the view left on its loop until the view's test says the state
 changed (or the deadline or `RECHECK` came), then sends the same request to Flask
-again, the same `Park` with it. Only requests without a body may park.
+again, the same `Park` with it, but not its body: a view that read one keeps
+what it needs in `Park.notes` before it parks.
 
 Without a `Park` (gunicorn), a view waits on its own thread, but at most
 `WaitSlots` of them at once per process.
@@ -47,8 +48,8 @@ class Park:
         # time.monotonic() past which the view stops waiting; set by its first
         # dispatch, read by the next ones.
         self.deadline: float | None = None
-        # What the server runs (a redisio Call) and the test of its reply that
-        # ends the wait; set by `hold`, cleared by the server.
+        # What the server runs (a redisio Call, or None: nothing) and the test of
+        # its reply that ends the wait; set by `hold`, cleared by the server.
         self.poll: Any = None
         self.ready: Callable[[Any], bool] | None = None
         # What the view keeps for its next dispatch (what it saw, what it started).

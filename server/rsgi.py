@@ -243,10 +243,8 @@ class RSGIApp:
     async def _flask_parking(
         self, scope: Any, path: str, protocol: Any
     ) -> tuple[int, list, Body | FileBody | StreamBody]:
-        """`_flask` for a request without a body (GET, HEAD), whose view may hand
-        its wait to the loop (core/park.py): sent to Flask again once it is over."""
-        if scope.method not in ("GET", "HEAD"):
-            return await self._flask(scope, path, protocol)
+        """`_flask`, the view free to hand its wait to the loop (core/park.py):
+        the request is sent to Flask again once it is over (its body is not)."""
         park = Park()
         while True:
             answer = await self._flask(scope, path, protocol, {PARK_KEY: park})
@@ -265,7 +263,7 @@ class RSGIApp:
             while (left := until - monotonic()) > 0:
                 await asyncio.sleep(min(pause, left))
                 pause = min(pause * 1.5, 0.25)
-                if ready(await self.redis.run(poll)):
+                if ready(None if poll is None else await self.redis.run(poll)):
                     return
         except Exception:  # Redis away: the view finds out and answers
             log.warning("a parked request stopped waiting", exc_info=True)

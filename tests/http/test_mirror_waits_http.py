@@ -134,3 +134,48 @@ def test_twenty_waiting_downloads_leave_the_other_routes_free(server, upstream):
     assert [status for status, _ in answers] == [200] * 20
     assert all(body == data for _, body in answers)
     assert upstream.count(f"/{server.server}/STASHD-CROWD.tar") == 1
+
+
+def test_a_slow_fetch_now_leaves_the_other_routes_free(server, upstream):
+    data = tarball({"bin/now": f"now {server.server}".encode()})
+    archive_id = hashlib.sha512(data).hexdigest()
+    url = upstream.serve(f"/{server.server}/now.tar.gz", data, delay=2.0)
+    mirror = f"{server.url}{CORE}/namespaces/default/archives/mirror"
+    body = {"url": url, "sha512": archive_id}
+    with ThreadPoolExecutor(8) as pool:
+        posted = [pool.submit(requests.post, mirror, json=body, headers=KEYED)]
+        time.sleep(0.5)  # the fetch is on, the request waiting for it
+        took = [timed_get(f"{server.url}/health") for _ in range(3)]
+        missing = upstream.serve(f"/{server.server}/missing.tar.gz", status=404)
+        failed = requests.post(
+            mirror, json={"url": missing, "sha512": "a" * 128}, headers=KEYED
+        )
+        answer = posted[0].result()
+    assert max(took) < 1.0, took
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sha512"] == archive_id
+    assert upstream.count(f"/{server.server}/now.tar.gz") == 1
+    assert failed.status_code == 502, failed.text
+    assert failed.json() == {
+        "message": "upstream fetch failed: upstream answered 404",
+        "code": 0,
+    }
+    got = requests.get(answer.json()["download_url"], headers=KEYED, timeout=30)
+    assert got.status_code == 200 and got.content == data
+
+
+def test_an_asset_mirror_fetches_every_build_now(server, upstream):
+    name = f"now-asset-{server.server}"
+    builds = []
+    for n in range(2):
+        data = tarball({"bin/b": f"{name} build {n}".encode()})
+        url = upstream.serve(f"/{name}/{n}.tar.gz", data, delay=0.5)
+        builds.append({"url": url, "sha512": hashlib.sha512(data).hexdigest()})
+    assets = f"{server.url}{CORE}/namespaces/default/assets"
+    body = {"builds": builds, "metadata": {"name": name, "namespace": "default"}}
+    assert requests.post(assets, json=body, headers=KEYED).status_code == 201
+    response = requests.post(f"{assets}/{name}/mirror", json={}, headers=KEYED)
+    assert response.status_code == 200, response.text
+    urls = [build["url"] for build in response.json()["asset"]["builds"]]
+    assert all(url.startswith(f"{server.url}/archives/default/") for url in urls)
+    assert [upstream.count(f"/{name}/{n}.tar.gz") for n in range(2)] == [1, 1]
