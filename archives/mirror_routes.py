@@ -12,7 +12,7 @@ from typing import Any
 from flask import g, request
 
 from accounts import scopes
-from archives import mirror, scan
+from archives import mirror, scan, upstream
 from archives.schemas import ARCHIVE_ID, RecordView, Stored, canonical_path
 from archives.store import AssetWrite, WriteOutcome
 from archives.web import (
@@ -46,7 +46,7 @@ def mirror_archive(ns: str) -> JSONResponse:
     req = notes.get("request") or mirror.parse_request(read_json())
     notes["request"] = req
     ctx = mirror_context()
-    mirror.check_host(req.url, ctx.config)
+    upstream.check_host(req.url, ctx.config)
     archive_id = req.sha512
     current: RecordView | None = ctx.client.run(ctx.store.get(ns, archive_id))
     if (
@@ -129,7 +129,7 @@ def mirror_asset(ns: str, name: str) -> JSONResponse:
     for entry in todo:
         if not ARCHIVE_ID.fullmatch(entry["sha512"].lower()):
             raise BadRequest(f"asset {name}: {entry['url']} has no SHA-512 to verify")
-        mirror.check_host(entry["url"], ctx.config)
+        upstream.check_host(entry["url"], ctx.config)
     now = int(time.time())
     records: dict[str, Stored] = {}
     for entry in todo:

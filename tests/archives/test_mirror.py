@@ -10,6 +10,7 @@ import time
 import pytest
 
 from archives import mirror
+from archives.upstream import host_allowed
 from core.park import WaitSlots
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
 from tests.archives.upstream import running
@@ -263,15 +264,13 @@ def test_bytes_already_here_are_not_fetched(client, upstream):
 
 
 def test_host_allowed_rules():
-    assert mirror.host_allowed(
-        "https://assets.bonsai.sensu.io/x", "assets.bonsai.sensu.io"
-    )
-    assert mirror.host_allowed("https://A.example/x", "a.example, b.example")
-    assert mirror.host_allowed("http://a.example:81/x", "a.example:81")
-    assert not mirror.host_allowed("http://a.example:82/x", "a.example:81")
-    assert mirror.host_allowed("http://anything/x", "*")
-    assert not mirror.host_allowed("http://a.example/x", "")
-    assert not mirror.host_allowed("file:///etc/passwd", "*")
+    assert host_allowed("https://assets.bonsai.sensu.io/x", "assets.bonsai.sensu.io")
+    assert host_allowed("https://A.example/x", "a.example, b.example")
+    assert host_allowed("http://a.example:81/x", "a.example:81")
+    assert not host_allowed("http://a.example:82/x", "a.example:81")
+    assert host_allowed("http://anything/x", "*")
+    assert not host_allowed("http://a.example/x", "")
+    assert not host_allowed("file:///etc/passwd", "*")
 
 
 OTHER = tarball({"bin/other": b"other build"})
