@@ -1,6 +1,7 @@
-"""A gunicorn worker killed (SIGKILL) while a pull-through fetch streams from a slow
-upstream (spec archives.md 12.2, 19.6): once its fetch lock expires, the next
-download fetches again, once, and the dead fetch's temp file goes at the next GC."""
+"""A gunicorn worker, or all of granian, killed (SIGKILL) while a pull-through fetch
+streams from a slow upstream (spec archives.md 12.2, 19.6): once its fetch lock
+expires, the next download fetches again, once, and the dead fetch's temp file goes
+at the next GC (gunicorn: the worker is replaced) or at the start (granian)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def fetching_worker(pid: int, tmp: str) -> int | None:
     return None
 
 
-def test_a_worker_killed_mid_fetch_loses_and_repeats_nothing(tmp_path):
+@pytest.mark.parametrize("kind", ["gunicorn", "granian"])
+def test_a_worker_killed_mid_fetch_loses_and_repeats_nothing(tmp_path, kind):
     data_dir = tmp_path / "data"
     tmp = str(data_dir / "archives" / "tmp")
     env = {
@@ -61,7 +63,7 @@ def test_a_worker_killed_mid_fetch_loses_and_repeats_nothing(tmp_path):
     }
     data = tarball({"bin/big": os.urandom(3 << 20)})
     archive_id = hashlib.sha512(data).hexdigest()
-    with running() as upstream, stashd_on_own_redis("gunicorn", env) as stashd:
+    with running() as upstream, stashd_on_own_redis(kind, env) as stashd:
         # 2 MiB, then a stall: the fetch has written to its temp file when killed.
         url = upstream.serve("/big.tar.gz", data, stall_at=2 << 20)
         response = requests.post(
@@ -86,7 +88,15 @@ def test_a_worker_killed_mid_fetch_loses_and_repeats_nothing(tmp_path):
             worker = fetching_worker(stashd.process.pid, tmp)
             if worker is not None and _written(tmp) >= 1 << 20:
                 break
-        os.kill(worker, signal.SIGKILL)
+        if kind == "gunicorn":  # the arbiter starts another worker
+            os.kill(worker, signal.SIGKILL)
+        else:  # the launcher and every granian process, then a start
+            for pid in reversed(tree(stashd.process.pid)):  # workers first
+                os.kill(pid, signal.SIGKILL)
+            stashd.process.wait(10)
+            time.sleep(TMP_AGE + 0.5)
+            stashd.start()
+            assert os.listdir(tmp) == []  # stale by then: the start removed it
         upstream.serve("/big.tar.gz", data)  # whole, from now on
         upstream.release.set()
         assert upstream.count("/big.tar.gz") == 1
@@ -105,13 +115,14 @@ def test_a_worker_killed_mid_fetch_loses_and_repeats_nothing(tmp_path):
         assert more.status_code == 200 and more.content == data
         assert upstream.count("/big.tar.gz") == 2
 
-        # Only the dead fetch's temp file is left; stale after TMP_AGE, the GC
-        # removes it.
-        assert len(os.listdir(tmp)) == 1
+        # Under gunicorn only the dead fetch's temp file is left; stale after
+        # TMP_AGE, the GC removes it.
+        left = 1 if kind == "gunicorn" else 0
+        assert len(os.listdir(tmp)) == left
         time.sleep(TMP_AGE + 0.5)
         gc = requests.post(f"{stashd.url}{CORE}/archives/gc", headers=KEYED)
         assert gc.status_code == 200, gc.text
-        assert gc.json()["removed_tmp"] == 1
+        assert gc.json()["removed_tmp"] == left
         assert os.listdir(tmp) == []
 
 
