@@ -1,28 +1,27 @@
 """Mirrored archives (spec archives.md 12): bytes fetched once from an allowed
 upstream, verified against the SHA-512 they must have, then kept and served as any
-other blob. No Flask; the routes are in `archives.mirror_routes`.
+other blob. No Flask; the routes are in `archives.mirror_routes`, the fetch itself
+in `archives.upstream`.
 
 A ``lazy`` mirror is fetched by its first download: one process at a time per id
 takes a Redis lock and fetches on a thread of its own (`start_fetch`), while every
 download of it waits on the record (`pull_through`), so twenty agents asking at once
-make one upstream request, and none gets a byte before the SHA-512 matched. A
-worker that dies mid-fetch leaves the record ``pending`` and its lock expiring: the
-next download starts again.
+make one upstream request, and none gets a byte before the SHA-512 matched. Under
+granian a waiting download is parked on the event loop (core/park.py); elsewhere it
+waits on its thread, in one of `WAIT_SLOTS`. A worker that dies mid-fetch leaves
+the record ``pending`` and its lock expiring: the next download starts again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import secrets
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -30,7 +29,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from archives import checks, scan, service
-from archives.blobs import BlobStore, StorageFailed, TempBlob
+from archives.blobs import BlobStore
 from archives.schemas import (
     Invalid,
     MirrorState,
@@ -39,45 +38,38 @@ from archives.schemas import (
     Stored,
     check_filename,
     default_filename,
+    record_state,
 )
 from archives.store import ArchiveStore, WriteOutcome
-from core.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from archives.upstream import CHUNK, UpstreamFailed, UpstreamTimeout, fetch
+from core.errors import ApiError, BadRequest, Conflict, NotFound
+from core.park import Park, WaitSlots
 from redisio.clients import BlockingClient
 
 log = logging.getLogger(__name__)
 
-# Go's client follows at most 10 redirects; the spec allows 10 requests in all.
-MAX_REQUESTS = 10
-CHUNK = 1 << 20
-# One socket operation waits at most this long; the whole fetch is bounded by
-# STASHD_MIRROR_TIMEOUT_SECONDS, checked between reads.
-SOCKET_TIMEOUT = 10.0
 # The fetch lock's life; the fetching thread renews it every LOCK_RENEW seconds,
 # so a worker killed mid-fetch frees its id within LOCK_SECONDS for the next
 # download to fetch again.
 LOCK_SECONDS = 30
 LOCK_RENEW = 5.0
 RETRY_AFTER = "30"
-# Few fetches at once per process: each is bounded, and waiting downloads hold
-# request threads, not these.
+# Few fetches at once per process: each is bounded, and waiting downloads do not
+# hold these.
 _FETCHERS = ThreadPoolExecutor(4, thread_name_prefix="mirror")
 # The fetches running in this process, by id: set when one ends, so the downloads
 # waiting here wake at once (those of other processes poll the record).
 _RUNNING: dict[str, threading.Event] = {}
-
-
-class UpstreamFailed(ApiError):
-    """502 ``upstream fetch failed: <reason>``."""
-
-    status, kind = 502, 0
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"upstream fetch failed: {reason}")
-        self.reason = reason
-
-
-class UpstreamTimeout(ApiError):
-    status, kind, default = 504, 8, "upstream fetch timed out"
+# What a fetch brings in: (sha256, size, type, warnings).
+Arrival = tuple[str, int, str, list[str]]
+# The ``fetch=now`` fetches of this process, by job key: a parked request comes
+# back for its outcome, and takes it out.
+_JOBS: dict[str, Future[Arrival]] = {}
+# Threads of this process that may wait for pull-throughs at once where the server
+# cannot park a request: half of a gunicorn worker's (gunicorn.conf.py sets it
+# from its `threads`); the other downloads get 503 at once, and the other routes
+# keep threads to run on.
+WAIT_SLOTS = WaitSlots(32)
 
 
 class StillFetching(ApiError):
@@ -88,10 +80,6 @@ class StillFetching(ApiError):
     def __init__(self) -> None:
         super().__init__()
         self.headers.append(("Retry-After", RETRY_AFTER))
-
-
-class WrongBytes(BadRequest):
-    """400: the upstream's bytes are not the archive asked for."""
 
 
 class MirrorSchema(ma.Schema):
@@ -129,6 +117,9 @@ class Context(NamedTuple):
     store: ArchiveStore
     blobs: BlobStore
     config: Mapping[str, Any]
+    # This process's scan worker, woken when fetched bytes are queued for a scan
+    # (a download waits for the verdict, 12.2); None without one.
+    scan_wake: threading.Event | None = None
 
 
 def parse_request(body: Any) -> MirrorRequest:
@@ -155,169 +146,6 @@ def parse_request(body: Any) -> MirrorRequest:
         loaded["filename"],
         loaded["fetch"] == "lazy",
     )
-
-
-def host_allowed(url: str, allowed: str) -> bool:
-    """True when `url` is http(s) on a host of `allowed` (comma-separated host or
-    host:port entries, or ``*``); an empty `allowed` allows nothing."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    entries = {e.strip().lower() for e in allowed.split(",") if e.strip()}
-    if "*" in entries:
-        return True
-    host = parts.hostname.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return False
-    return host in entries or (port is not None and f"{host}:{port}" in entries)
-
-
-def check_host(url: str, config: Mapping[str, Any]) -> None:
-    """:raise Forbidden: mirroring from `url`'s host is not allowed (12.1)."""
-    if not host_allowed(url, config["MIRROR_ALLOWED_HOSTS"]):
-        host = urlsplit(url).hostname or url
-        raise Forbidden(f"mirroring from {host} is not allowed")
-
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Redirects as Go's client follows them, to allowed hosts only, with
-    ``Authorization`` and ``Cookie`` dropped when the host changes."""
-
-    # Go counts requests, not URLs: a loop is followed as far as a chain.
-    max_redirections = max_repeats = MAX_REQUESTS - 1
-
-    def __init__(self, allowed: str) -> None:
-        self.allowed = allowed
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if not host_allowed(newurl, self.allowed):
-            host = urlsplit(newurl).hostname or newurl
-            raise UpstreamFailed(f"redirected to {host}, which is not allowed")
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if (
-            new is not None
-            and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname
-        ):
-            new.remove_header("Authorization")
-            new.remove_header("Cookie")
-        return new
-
-
-def _opener(config: Mapping[str, Any]) -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context()
-    if config["MIRROR_CA_FILE"]:
-        context.load_verify_locations(config["MIRROR_CA_FILE"])
-    # Proxies come from the environment (urllib's default ProxyHandler), as for agents.
-    return urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=context),
-        _Redirects(config["MIRROR_ALLOWED_HOSTS"]),
-    )
-
-
-def _request(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
-    request = urllib.request.Request(url)
-    for name, value in headers.items():
-        # Agents split each value on commas into lines of their own; one line of
-        # the trimmed parts joined again means the same in HTTP.
-        request.add_header(name, ", ".join(p.strip() for p in value.split(",")))
-    # Never a compressed transfer: the hash is over the bytes as the upstream has them.
-    request.add_header("Accept-Encoding", "identity")
-    return request
-
-
-def fetch(
-    blobs: BlobStore,
-    url: str,
-    headers: Mapping[str, str],
-    expected: str,
-    config: Mapping[str, Any],
-) -> tuple[TempBlob, str, list[str]]:
-    """GET `url` into a temp file, check it is archive `expected` and passes 5.3:
-    (temp, type, warnings). The caller commits the temp file.
-
-    :raise UpstreamFailed: not 200, a network error, too large.
-    :raise UpstreamTimeout: :raise WrongBytes: :raise BadRequest: refused bytes.
-    """
-    timeout = config["MIRROR_TIMEOUT_SECONDS"]
-    limit = config["ARCHIVE_MAX_BYTES"]
-    deadline = time.monotonic() + timeout
-    log.info("mirror: fetching %s from %s", expected[:16], urlsplit(url).hostname)
-    try:
-        response = _opener(config).open(
-            _request(url, headers), timeout=min(timeout, SOCKET_TIMEOUT)
-        )
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code in (301, 302, 303, 307, 308):
-            raise UpstreamFailed(f"more than {MAX_REQUESTS} requests") from None
-        raise UpstreamFailed(f"upstream answered {exc.code}") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise UpstreamTimeout() from None
-        raise UpstreamFailed(str(exc.reason)) from None
-    except TimeoutError:
-        raise UpstreamTimeout() from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise UpstreamFailed(str(exc) or type(exc).__name__) from None
-    with response:
-        if response.status != 200:
-            raise UpstreamFailed(f"upstream answered {response.status}")
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise UpstreamFailed(f"archive is larger than {limit} bytes")
-        try:
-            temp = blobs.temp()
-        except OSError as exc:
-            raise StorageFailed.of(exc) from None
-        try:
-            _receive(response, temp, deadline, limit)
-            if temp.id != expected:
-                raise WrongBytes(
-                    f"upstream bytes have sha512 {temp.id}, expected {expected}"
-                )
-            kind, warnings = service.check_bytes(temp)
-        except BaseException:
-            temp.discard()
-            raise
-    return temp, kind, warnings
-
-
-def _receive(
-    response: http.client.HTTPResponse, temp: TempBlob, deadline: float, limit: int
-) -> None:
-    """The body into `temp`, in chunks of about `CHUNK`, within `deadline`."""
-    pending = bytearray()
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise UpstreamTimeout()
-            # read1: what one socket read gives, so a slow drip meets the deadline.
-            piece = response.read1(CHUNK)
-            if piece:
-                pending += piece
-                if temp.size + len(pending) > limit:
-                    raise UpstreamFailed(f"archive is larger than {limit} bytes")
-            if len(pending) >= CHUNK or (not piece and pending):
-                temp.write(bytes(pending))
-                pending.clear()
-            if not piece:
-                return
-    except TimeoutError:
-        raise UpstreamTimeout() from None
-    except (OSError, http.client.HTTPException) as exc:
-        if isinstance(exc, StorageFailed):
-            raise
-        raise UpstreamFailed(str(exc) or type(exc).__name__) from None
 
 
 def from_blob(blobs: BlobStore, archive_id: str) -> tuple[str, int, str, list[str]]:
@@ -442,7 +270,7 @@ def put_record(
 
 def bring_in(
     ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
-) -> Any:
+) -> Arrival:
     """The bytes of `archive_id` in place as a blob, fetched unless they are
     already: (sha256, size, type, warnings). :raise: as `fetch`."""
     if ctx.blobs.size(archive_id) is not None:
@@ -454,6 +282,114 @@ def bring_in(
     sha256, size = temp.sha256.hexdigest(), temp.size
     service.commit(ctx.blobs, temp)
     return sha256, size, kind, warnings
+
+
+# fetch=now (12.1, 12.3)
+
+# Seconds a ``fetch=now`` request waits beyond STASHD_MIRROR_TIMEOUT_SECONDS (the
+# fetch's own bound) for its turn on the fetcher, before 504.
+NOW_MARGIN = 5.0
+
+
+def fetch_now(
+    ctx: Context,
+    url: str,
+    headers: Mapping[str, str],
+    archive_id: str,
+    park: Park | None = None,
+) -> Arrival:
+    """`bring_in` on the background fetcher, under the id's fetch lock (as a
+    pull-through), while the request waits: parked with `park` (a request sent
+    again must keep its body in ``park.notes``), else on its thread.
+
+    :raise: as `fetch`; UpstreamTimeout past the wait. :raise Parked:
+    """
+    notes = park.notes if park is not None else {}
+    # A request may fetch several archives in turn (an asset's builds): each has
+    # its own deadline, and what arrived stays for the request's next dispatch.
+    arrived: dict[str, Arrival] = notes.setdefault("arrived", {})
+    if archive_id in arrived:
+        return arrived[archive_id]
+    wait = ctx.config["MIRROR_TIMEOUT_SECONDS"] + NOW_MARGIN
+    deadlines: dict[str, float] = notes.setdefault("deadlines", {})
+    deadline = deadlines.setdefault(archive_id, time.monotonic() + wait)
+    jobs: dict[str, str] = notes.setdefault("jobs", {})
+    parked = False
+    try:
+        while True:
+            job = jobs.get(archive_id)
+            if job is None:
+                job = _submit(ctx, url, headers, archive_id)
+                if job is not None:
+                    jobs[archive_id] = job
+            future = _JOBS.get(job) if job is not None else None
+            left = deadline - time.monotonic()
+            if future is not None and (future.done() or park is None):
+                try:
+                    arrived[archive_id] = future.result(max(left, 0.0))
+                except FutureTimeout:
+                    raise UpstreamTimeout() from None
+                return arrived[archive_id]
+            if left <= 0:
+                raise UpstreamTimeout()
+            if park is not None:
+                parked = True
+                park.deadline = deadline
+                # Without a job, another process holds the lock: after RECHECK,
+                # this request tries again.
+                raise park.hold(None, _done(future))
+            time.sleep(min(0.25, left))  # the lock is another's: try again soon
+    finally:
+        if not parked:
+            _forget(jobs)
+
+
+def _done(future: Future[Arrival] | None) -> Callable[[Any], bool]:
+    """The test of a parked ``fetch=now``: its job has ended."""
+    return lambda _: future is not None and future.done()
+
+
+def _forget(jobs: Mapping[str, str]) -> None:
+    """Drop the jobs a request waited for (it is answered)."""
+    for job in jobs.values():
+        _JOBS.pop(job, None)
+
+
+def _submit(
+    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str
+) -> str | None:
+    """Start `bring_in` on the fetcher under the fetch lock of `archive_id`: the
+    job's key in `_JOBS`, or None while another holds the lock."""
+    token = secrets.token_hex(8)
+    if not ctx.client.run(ctx.store.mirror_lock(archive_id, token, LOCK_SECONDS)):
+        return None
+    try:
+        _JOBS[token] = _FETCHERS.submit(
+            _bring_in_locked, ctx, url, headers, archive_id, token
+        )
+    except RuntimeError:  # the process is stopping
+        ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        raise
+    return token
+
+
+def _bring_in_locked(
+    ctx: Context, url: str, headers: Mapping[str, str], archive_id: str, token: str
+) -> Arrival:
+    """`bring_in` on a fetcher thread, the lock kept while it runs."""
+    done = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_lock, args=(ctx, archive_id, token, done), daemon=True
+    )
+    keeper.start()
+    try:
+        return bring_in(ctx, url, headers, archive_id)
+    finally:
+        try:
+            ctx.client.run(ctx.store.mirror_unlock(archive_id, token))
+        finally:
+            done.set()
+            ctx.client.close()  # fetches are rare: no connection waits here
 
 
 # Pull-through (12.2)
@@ -509,6 +445,8 @@ def _pull(
             lambda s, now: arrived(s, sha256, size, kind, warnings, now),
         )
         scan.after_arrival(ctx.client, ctx.store, ns, [archive_id], ctx.config)
+        if ctx.scan_wake is not None:
+            ctx.scan_wake.set()
     except Exception:
         log.exception("mirror: fetching %s failed", archive_id[:16])
     finally:
@@ -557,42 +495,86 @@ def _settle(ctx: Context, ns: str, archive_id: str, change: Any) -> None:
         pass  # the namespace went meanwhile: nothing to settle
 
 
+def waits(view: RecordView, scanning: bool) -> bool:
+    """True while a download of this record waits for its pull-through: a mirror
+    whose bytes are not in, or (scanning on) whose verdict is not (12.2)."""
+    if view.deleted_at is not None or view.stored["origin"]["kind"] != "mirror":
+        return False
+    state = record_state(view)
+    return state in ("pending", "failed") or (scanning and state == "unscanned")
+
+
 def pull_through(
-    ctx: Context, ns: str, archive_id: str, view: RecordView
+    ctx: Context,
+    ns: str,
+    archive_id: str,
+    view: RecordView,
+    park: Park | None = None,
 ) -> RecordView:
     """Wait for the bytes of a pending (or failed, due) mirrored record, starting
-    its fetch if nobody has: the record once servable (or trashed meanwhile).
+    its fetch if nobody has, and with scanning on for its verdict: the record once
+    servable or judged (or trashed meanwhile). With a `park`, the server waits
+    instead of this thread (core/park.py); without, at most `WAIT_SLOTS` threads.
 
     :raise UpstreamFailed: the fetch failed (502). :raise StillFetching: past
-    STASHD_MIRROR_WAIT_SECONDS (503). :raise NotFound: the record went.
+    STASHD_MIRROR_WAIT_SECONDS, or no slot to wait in (503). :raise NotFound: the
+    record went. :raise Parked: the server takes the wait over.
     """
     wait = ctx.config["MIRROR_WAIT_SECONDS"]
     retry = ctx.config["MIRROR_RETRY_SECONDS"]
-    deadline = time.monotonic() + wait
+    scanning = scan.scanning(ctx.config)
+    if park is not None:
+        deadline, notes = park.start(wait), park.notes
+    else:
+        deadline, notes = time.monotonic() + wait, {}
+    slot = None
     pause = 0.02
-    started = False
-    while True:
-        stored = view.stored
-        if stored["state"] not in ("pending", "failed"):
-            return view
-        if not due(stored, time.time(), retry):
-            raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
-        if not started:
-            started = start_fetch(ctx, ns, archive_id)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StillFetching()
-        running = _RUNNING.get(archive_id)
-        if running is not None:
-            running.wait(min(pause, left))
-        else:
-            time.sleep(min(pause, left))
-        pause = min(pause * 1.5, 0.25)
-        found = ctx.client.run(ctx.store.get(ns, archive_id))
-        if found is None:
-            raise NotFound(f"archive {archive_id} not found")
-        if found.deleted_at is not None:
-            return found  # deleted meanwhile: the caller answers 410
-        if found.stored["state"] == "failed" and stored["state"] == "pending":
-            raise UpstreamFailed(found.stored["origin"]["error"] or "unknown error")
-        view = found
+    try:
+        while True:
+            stored = view.stored
+            if not waits(view, scanning):
+                return view
+            state = stored["state"]
+            if state in ("pending", "failed"):
+                # The fetch this download waited for failed: the 502 is its answer.
+                if notes.get("seen") == "pending" and state == "failed":
+                    raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
+                if not due(stored, time.time(), retry):
+                    raise UpstreamFailed(stored["origin"]["error"] or "unknown error")
+                if not notes.get("started"):
+                    notes["started"] = start_fetch(ctx, ns, archive_id)
+            notes["seen"] = state
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StillFetching()
+            if park is not None:
+                raise park.hold(ctx.store.get(ns, archive_id), _changed(view.etag))
+            if slot is None:
+                slot = WAIT_SLOTS.take()
+                if slot is None:
+                    raise StillFetching()
+            running = _RUNNING.get(archive_id)
+            if running is not None:
+                running.wait(min(pause, left))
+            else:
+                time.sleep(min(pause, left))
+            pause = min(pause * 1.5, 0.25)
+            found = ctx.client.run(ctx.store.get(ns, archive_id))
+            if found is None:
+                raise NotFound(f"archive {archive_id} not found")
+            if found.deleted_at is not None:
+                return found  # deleted meanwhile: the caller answers 410
+            view = found
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _changed(etag: str) -> Callable[[RecordView | None], bool]:
+    """The test a parked download's server runs on the record it reads: true once
+    it is gone or written again (fetched, failed, judged, deleted)."""
+
+    def changed(found: RecordView | None) -> bool:
+        return found is None or found.etag != etag
+
+    return changed

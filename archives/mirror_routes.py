@@ -9,10 +9,10 @@ import json
 import time
 from typing import Any
 
-from flask import g
+from flask import g, request
 
 from accounts import scopes
-from archives import mirror, scan
+from archives import mirror, scan, upstream
 from archives.schemas import ARCHIVE_ID, RecordView, Stored, canonical_path
 from archives.store import AssetWrite, WriteOutcome
 from archives.web import (
@@ -26,6 +26,7 @@ from archives.web import (
 from core import strictjson
 from core.errors import BadRequest, NotFound
 from core.http import JSONResponse, json_response
+from core.park import PARK_KEY, Park
 from sensugo.assets import Asset, asset_json, etag_of, load_asset, referenced_ids
 from sensugo.http import read_json, read_raw
 
@@ -39,9 +40,13 @@ def mirror_archive(ns: str) -> JSONResponse:
     :raise 403: the host is not allowed. :raise 502: :raise 504: the upstream.
     """
     need_namespace(ns)
-    req = mirror.parse_request(read_json())
+    park: Park | None = request.environ.get(PARK_KEY)
+    notes = park.notes if park is not None else {}
+    # Sent again after its fetch (core/park.py), the request has no body left.
+    req = notes.get("request") or mirror.parse_request(read_json())
+    notes["request"] = req
     ctx = mirror_context()
-    mirror.check_host(req.url, ctx.config)
+    upstream.check_host(req.url, ctx.config)
     archive_id = req.sha512
     current: RecordView | None = ctx.client.run(ctx.store.get(ns, archive_id))
     if (
@@ -54,8 +59,8 @@ def mirror_archive(ns: str) -> JSONResponse:
     stored = mirror.pending_record(req, g.user, now)
     here = ctx.blobs.size(archive_id) is not None
     if not req.lazy or here:
-        sha256, size, kind, warnings = mirror.bring_in(
-            ctx, req.url, req.headers, archive_id
+        sha256, size, kind, warnings = mirror.fetch_now(
+            ctx, req.url, req.headers, archive_id, park
         )
         stored = mirror.arrived(stored, sha256, size, kind, warnings, int(time.time()))
 
@@ -98,7 +103,11 @@ def mirror_asset(ns: str, name: str) -> JSONResponse:
     """
     scopes.require("assets", "write", ns)
     need_namespace(ns)
-    data = read_raw()
+    park: Park | None = request.environ.get(PARK_KEY)
+    notes = park.notes if park is not None else {}
+    # Sent again after a fetch (core/park.py), the request has no body left.
+    data = notes["body"] if "body" in notes else read_raw()
+    notes["body"] = data
     body = strictjson.parse_object(data) if data.strip() else {}
     lazy = body.get("fetch", "now")
     if lazy not in ("now", "lazy"):
@@ -120,7 +129,7 @@ def mirror_asset(ns: str, name: str) -> JSONResponse:
     for entry in todo:
         if not ARCHIVE_ID.fullmatch(entry["sha512"].lower()):
             raise BadRequest(f"asset {name}: {entry['url']} has no SHA-512 to verify")
-        mirror.check_host(entry["url"], ctx.config)
+        upstream.check_host(entry["url"], ctx.config)
     now = int(time.time())
     records: dict[str, Stored] = {}
     for entry in todo:
@@ -136,8 +145,8 @@ def mirror_asset(ns: str, name: str) -> JSONResponse:
             continue
         stored = mirror.pending_record(req, g.user, now)
         if not lazy or ctx.blobs.size(archive_id) is not None:
-            sha256, size, kind, warnings = mirror.bring_in(
-                ctx, req.url, req.headers, archive_id
+            sha256, size, kind, warnings = mirror.fetch_now(
+                ctx, req.url, req.headers, archive_id, park
             )
             stored = mirror.arrived(stored, sha256, size, kind, warnings, now)
         records[archive_id] = stored

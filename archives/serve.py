@@ -25,6 +25,7 @@ from archives.web import (
 from core.errors import ApiError, NotFound, Unauthorized
 from core.files import FileBody
 from core.http import JSONResponse
+from core.park import PARK_KEY
 from core.request import WSGIRequest
 from redisio.clients import get_client
 
@@ -74,8 +75,9 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     if g.share is not None and g.share.archive != archive_id:
         raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
-    if view.stored["state"] in ("pending", "failed"):
-        view = mirror.pull_through(mirror_context(), ns, archive_id, view)
+    if mirror.waits(view, scanning_on()):
+        park = request.environ.get(PARK_KEY)
+        view = mirror.pull_through(mirror_context(), ns, archive_id, view, park)
         if view.deleted_at is not None:
             raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
     state = record_state(view)

@@ -55,7 +55,8 @@ def namespaces() -> NamespaceStore:
 
 def mirror_context() -> mirror.Context:
     """What a mirror fetch needs, from the current app."""
-    return mirror.Context(get_client(), store(), blobs(), current_app.config)
+    wake = current_app.extensions.get("scan_wake")
+    return mirror.Context(get_client(), store(), blobs(), current_app.config, wake)
 
 
 def base_url() -> str:

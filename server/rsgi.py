@@ -22,7 +22,7 @@ import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
 from flask import Flask
@@ -32,6 +32,7 @@ from core.files import FileBody, StreamBody
 from core.gate import PENDING
 from core.http import CLOSE_KEY
 from core.logs import request_id
+from core.park import PARK_KEY, RECHECK, Park
 from core.replies import pieces
 from core.request import RSGIRequest
 from redisio.pipelined import make_pipelined
@@ -155,7 +156,9 @@ class RSGIApp:
         body: Body
         if found is None or fast is None:  # (without a fast path, found is None)
             # Front observes these, on the Flask thread.
-            status, headers, answered = await self._flask(scope, request.path, protocol)
+            status, headers, answered = await self._flask_parking(
+                scope, request.path, protocol
+            )
             if isinstance(answered, FileBody):
                 self._send_file(protocol, status, headers, answered, method)
                 return
@@ -237,10 +240,46 @@ class RSGIApp:
         finally:
             await loop.run_in_executor(self.pool, body.close)
 
-    async def _flask(
+    async def _flask_parking(
         self, scope: Any, path: str, protocol: Any
     ) -> tuple[int, list, Body | FileBody | StreamBody]:
+        """`_flask`, the view free to hand its wait to the loop (core/park.py):
+        the request is sent to Flask again once it is over (its body is not)."""
+        park = Park()
+        while True:
+            answer = await self._flask(scope, path, protocol, {PARK_KEY: park})
+            if not park.held:
+                return answer
+            await self._park(park)
+
+    async def _park(self, park: Park) -> None:
+        """Wait on the loop until the view's test of its round trip holds, or its
+        deadline or `RECHECK` comes, polling Redis with backoff."""
+        ready, poll = park.ready, park.poll
+        assert ready is not None
+        until = min(park.deadline or 0.0, monotonic() + RECHECK)
+        pause = 0.02
+        try:
+            while (left := until - monotonic()) > 0:
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 1.5, 0.25)
+                if ready(None if poll is None else await self.redis.run(poll)):
+                    return
+        except Exception:  # Redis away: the view finds out and answers
+            log.warning("a parked request stopped waiting", exc_info=True)
+        finally:
+            park.release()
+
+    async def _flask(
+        self,
+        scope: Any,
+        path: str,
+        protocol: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[int, list, Body | FileBody | StreamBody]:
         environ = environ_of(scope, path)
+        if extra:
+            environ.update(extra)
         loop = asyncio.get_running_loop()
         # The gate and credentials come first: the view reads the body, if at all.
         environ["wsgi.input"] = LoopInput(protocol, loop)

@@ -19,6 +19,7 @@ from core.gate import Gate
 from core.http import CLOSE_KEY
 from core.logs import request_id
 from core.observe import UNROUTED, Observer
+from core.park import PARK_KEY, Park
 from core.replies import FastRoutes, pieces
 from core.request import WSGIRequest
 from redisio.clients import BlockingClient
@@ -94,7 +95,10 @@ class Front:
     ) -> Iterable[bytes]:
         """`__call__` for an app that logs requests or counts them: the same
         steps, timed, with the route template each request took."""
-        started = perf_counter()
+        park: Park | None = environ.get(PARK_KEY)
+        # A request sent to Flask again after a wait (core/park.py) is timed from
+        # its first dispatch, and observed once, when it is answered.
+        started = park.since if park is not None else perf_counter()
         request = WSGIRequest(environ)
         extra, answer = self.gate.check(request)
         rid = extra[0][1]
@@ -128,8 +132,9 @@ class Front:
         try:
             return self.app(environ, start)
         finally:
-            route = environ.get(ROUTE_KEY, UNROUTED)
-            observer.done(started, method, route, answered[0], rid, client)
+            if park is None or not park.held:
+                route = environ.get(ROUTE_KEY, UNROUTED)
+                observer.done(started, method, route, answered[0], rid, client)
 
     def _route_of(self, method: str, path: str) -> str:
         return UNROUTED if self.route_of is None else self.route_of(method, path)

@@ -10,6 +10,8 @@ import time
 import pytest
 
 from archives import mirror
+from archives.upstream import host_allowed
+from core.park import WaitSlots
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
 from tests.archives.upstream import running
 from tests.sensugo import AUTH, assert_error
@@ -206,6 +208,32 @@ def test_a_stalled_pull_through_is_503_with_retry_after(app, client, upstream):
     assert upstream.count() == 1
 
 
+def test_downloads_past_the_wait_slots_are_503_at_once(client, upstream, monkeypatch):
+    monkeypatch.setattr(mirror, "WAIT_SLOTS", WaitSlots(2))
+    url = upstream.serve("/crowd.tar.gz", DATA, stall=True)
+    assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
+    answers: list[tuple[int, float]] = []
+
+    def fetch() -> None:
+        began = time.monotonic()
+        status = download(client).status_code
+        answers.append((status, time.monotonic() - began))
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(answers) < 2:  # the two without a slot, before the bytes are in
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    upstream.release.set()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(status for status, _ in answers) == [200, 200, 503, 503]
+    assert all(took < 2 for status, took in answers if status == 503)
+    assert upstream.count() == 1
+
+
 def test_a_failed_pull_through_is_502_until_the_retry_pause(app, client, upstream):
     url = upstream.serve("/missing.tar.gz", status=404)
     assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
@@ -236,15 +264,13 @@ def test_bytes_already_here_are_not_fetched(client, upstream):
 
 
 def test_host_allowed_rules():
-    assert mirror.host_allowed(
-        "https://assets.bonsai.sensu.io/x", "assets.bonsai.sensu.io"
-    )
-    assert mirror.host_allowed("https://A.example/x", "a.example, b.example")
-    assert mirror.host_allowed("http://a.example:81/x", "a.example:81")
-    assert not mirror.host_allowed("http://a.example:82/x", "a.example:81")
-    assert mirror.host_allowed("http://anything/x", "*")
-    assert not mirror.host_allowed("http://a.example/x", "")
-    assert not mirror.host_allowed("file:///etc/passwd", "*")
+    assert host_allowed("https://assets.bonsai.sensu.io/x", "assets.bonsai.sensu.io")
+    assert host_allowed("https://A.example/x", "a.example, b.example")
+    assert host_allowed("http://a.example:81/x", "a.example:81")
+    assert not host_allowed("http://a.example:82/x", "a.example:81")
+    assert host_allowed("http://anything/x", "*")
+    assert not host_allowed("http://a.example/x", "")
+    assert not host_allowed("file:///etc/passwd", "*")
 
 
 OTHER = tarball({"bin/other": b"other build"})

@@ -53,8 +53,10 @@ class Upstream:
         stall: bool = False,
         delay: float = 0.0,
         chunked: bool = False,
+        stall_at: int | None = None,
     ) -> str:
-        """Answer GET `path` so; its URL."""
+        """Answer GET `path` so; its URL. `stall_at`: send that many bytes of the
+        body, then wait for `release` before the rest."""
         self.answers[path] = {
             "body": body,
             "status": status,
@@ -62,6 +64,7 @@ class Upstream:
             "stall": stall,
             "delay": delay,
             "chunked": chunked,
+            "stall_at": stall_at,
         }
         return self.url(path)
 
@@ -98,6 +101,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if answer.get("stall_at") is not None:  # part of the body, then a stall
+            cut = answer["stall_at"]
+            try:
+                self.wfile.write(body[:cut])
+                self.wfile.flush()
+            except OSError:
+                return  # the client went
+            up.release.wait(30)
+            body = body[cut:]
         if answer["stall"]:
             self.wfile.flush()
             up.release.wait(30)

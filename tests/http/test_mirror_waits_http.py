@@ -1,0 +1,181 @@
+"""Downloads that wait for a pull-through, over real HTTP under granian (`make run`)
+and gunicorn (spec archives.md 10, 12.2): with scanning on they wait for the
+verdict too, and past the wait they get 503 with Retry-After."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.archives.helpers import tarball
+from tests.archives.upstream import running
+from tests.servers import stashd_on_own_redis
+
+pytestmark = [pytest.mark.http, pytest.mark.integration]
+
+CORE = "/api/core/v2"
+KEY = "http-mirror-waits-key-0123456789"
+KEYED = {"Authorization": f"Key {KEY}"}
+WAIT = 5
+# Judges raw bytes (only an uncompressed tar shows a marker to grep): a pause
+# before a clean verdict, a verdict later than the wait, infected, or a failure.
+SCANNER = f"""#!/bin/sh
+for f; do :; done
+if grep -q 'STASHD-PAUSE' "$f"; then sleep 1; fi
+if grep -q 'STASHD-SLOW' "$f"; then sleep {WAIT + 2}; fi
+if grep -q 'STASHD-INFECTED' "$f"; then echo "$f: Test-Marker FOUND"; exit 1; fi
+if grep -q 'STASHD-BROKEN' "$f"; then echo "$f: cannot read"; exit 2; fi
+echo "$f: OK"
+"""
+
+
+@pytest.fixture(scope="module")
+def server(server_kind, tmp_path_factory):
+    home = tmp_path_factory.mktemp("mirror-waits-http")
+    scanner = home / "scanner"
+    scanner.write_text(SCANNER)
+    os.chmod(scanner, os.stat(scanner).st_mode | stat.S_IXUSR)
+    env = {
+        "STASHD_DATA_DIR": str(home / "data"),
+        "STASHD_API_USER": "ops",
+        "STASHD_API_PASSWORD": "mirror-waits-pass",
+        "STASHD_API_KEY": KEY,
+        "STASHD_ARCHIVE_SCAN_COMMAND": str(scanner),
+        "STASHD_ARCHIVE_SCAN_TIMEOUT_SECONDS": "20",
+        "STASHD_MIRROR_ALLOWED_HOSTS": "127.0.0.1",
+        "STASHD_MIRROR_WAIT_SECONDS": str(WAIT),
+        # The upstream is on loopback: never through a proxy of the environment.
+        "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    with stashd_on_own_redis(server_kind, env) as stashd:
+        yield stashd
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with running() as up:
+        yield up
+
+
+def lazy(server, upstream, marker: str, delay: float = 0.2) -> tuple[str, bytes]:
+    """A lazy mirror of a tar holding `marker` (the upstream answers after `delay`
+    seconds): its download URL and bytes."""
+    data = tarball({"bin/x": f"{marker} {server.server}".encode()}, compress=False)
+    archive_id = hashlib.sha512(data).hexdigest()
+    path = f"/{server.server}/{marker}.tar"
+    url = upstream.serve(path, data, delay=delay)
+    response = requests.post(
+        f"{server.url}{CORE}/namespaces/default/archives/mirror",
+        json={"url": url, "sha512": archive_id, "fetch": "lazy"},
+        headers=KEYED,
+    )
+    assert response.status_code == 202, response.text
+    return f"{server.url}/archives/default/{archive_id}/{marker}.tar", data
+
+
+def test_a_pull_through_waits_for_a_clean_verdict(server, upstream):
+    url, data = lazy(server, upstream, "STASHD-PAUSE")
+    response = requests.get(url, headers=KEYED, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.content == data
+
+
+@pytest.mark.parametrize(
+    "marker, state", [("STASHD-INFECTED", "infected"), ("STASHD-BROKEN", "unscannable")]
+)
+def test_a_pull_through_judged_not_clean_is_404(server, upstream, marker, state):
+    url, _ = lazy(server, upstream, marker)
+    response = requests.get(url, headers=KEYED, timeout=30)
+    assert response.status_code == 404, response.text
+    assert f"scan state: {state}" in response.json()["message"]
+
+
+def test_a_verdict_later_than_the_wait_is_503_with_retry_after(server, upstream):
+    url, data = lazy(server, upstream, "STASHD-SLOW")
+    response = requests.get(url, headers=KEYED, timeout=30)
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "30"
+    assert response.json()["code"] == 8
+    again = requests.get(url, headers=KEYED, timeout=30)  # the verdict came meanwhile
+    assert again.status_code == 200 and again.content == data
+
+
+def timed_get(url: str) -> float:
+    """Seconds a GET of `url` took; it must succeed."""
+    began = time.monotonic()
+    response = requests.get(url, headers=KEYED, timeout=30)
+    assert response.status_code in (200, 204), response.text
+    return time.monotonic() - began
+
+
+def test_twenty_waiting_downloads_leave_the_other_routes_free(server, upstream):
+    url, data = lazy(server, upstream, "STASHD-CROWD", delay=2.0)
+
+    def get(_: int) -> tuple[int, bytes]:
+        answer = requests.get(url, headers=KEYED, timeout=30)
+        return answer.status_code, answer.content
+
+    with ThreadPoolExecutor(20) as pool:
+        waiting = pool.map(get, range(20))
+        time.sleep(0.5)  # every download is in, waiting for the upstream
+        assets = f"{server.url}{CORE}/namespaces/default/assets"
+        took = [timed_get(f"{server.url}/health") for _ in range(3)]
+        took += [timed_get(assets) for _ in range(3)]
+        assert upstream.count(f"/{server.server}/STASHD-CROWD.tar") == 1
+        answers = list(waiting)
+    assert max(took) < 1.0, took
+    assert [status for status, _ in answers] == [200] * 20
+    assert all(body == data for _, body in answers)
+    assert upstream.count(f"/{server.server}/STASHD-CROWD.tar") == 1
+
+
+def test_a_slow_fetch_now_leaves_the_other_routes_free(server, upstream):
+    data = tarball({"bin/now": f"now {server.server}".encode()})
+    archive_id = hashlib.sha512(data).hexdigest()
+    url = upstream.serve(f"/{server.server}/now.tar.gz", data, delay=2.0)
+    mirror = f"{server.url}{CORE}/namespaces/default/archives/mirror"
+    body = {"url": url, "sha512": archive_id}
+    with ThreadPoolExecutor(8) as pool:
+        posted = [pool.submit(requests.post, mirror, json=body, headers=KEYED)]
+        time.sleep(0.5)  # the fetch is on, the request waiting for it
+        took = [timed_get(f"{server.url}/health") for _ in range(3)]
+        missing = upstream.serve(f"/{server.server}/missing.tar.gz", status=404)
+        failed = requests.post(
+            mirror, json={"url": missing, "sha512": "a" * 128}, headers=KEYED
+        )
+        answer = posted[0].result()
+    assert max(took) < 1.0, took
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sha512"] == archive_id
+    assert upstream.count(f"/{server.server}/now.tar.gz") == 1
+    assert failed.status_code == 502, failed.text
+    assert failed.json() == {
+        "message": "upstream fetch failed: upstream answered 404",
+        "code": 0,
+    }
+    got = requests.get(answer.json()["download_url"], headers=KEYED, timeout=30)
+    assert got.status_code == 200 and got.content == data
+
+
+def test_an_asset_mirror_fetches_every_build_now(server, upstream):
+    name = f"now-asset-{server.server}"
+    builds = []
+    for n in range(2):
+        data = tarball({"bin/b": f"{name} build {n}".encode()})
+        url = upstream.serve(f"/{name}/{n}.tar.gz", data, delay=0.5)
+        builds.append({"url": url, "sha512": hashlib.sha512(data).hexdigest()})
+    assets = f"{server.url}{CORE}/namespaces/default/assets"
+    body = {"builds": builds, "metadata": {"name": name, "namespace": "default"}}
+    assert requests.post(assets, json=body, headers=KEYED).status_code == 201
+    response = requests.post(f"{assets}/{name}/mirror", json={}, headers=KEYED)
+    assert response.status_code == 200, response.text
+    urls = [build["url"] for build in response.json()["asset"]["builds"]]
+    assert all(url.startswith(f"{server.url}/archives/default/") for url in urls)
+    assert [upstream.count(f"/{name}/{n}.tar.gz") for n in range(2)] == [1, 1]
