@@ -16,7 +16,7 @@ import marshmallow as ma
 from archives import bundles, scan, service
 from archives.blobs import BlobStore
 from archives.schemas import Origin, RecordView, Stored, canonical_path
-from archives.store import ArchiveStore, AssetWrite
+from archives.store import ANY_ETAG, ArchiveStore, AssetWrite
 from core import strictjson
 from core.errors import ApiError, BadRequest, Conflict, NotFound
 from redisio.clients import BlockingClient
@@ -159,7 +159,11 @@ def asset_writes(
             raise BadRequest(f"asset {name} comes twice")
         out = asset_json(asset)
         data = strictjson.dumps(out)
-        writes[name] = AssetWrite(name, data, etag_of(data), "", referenced_ids(out))
+        # on_conflict decides what becomes of an asset found there, in the same
+        # step as the write, so nothing read before it can be stale.
+        writes[name] = AssetWrite(
+            name, data, etag_of(data), ANY_ETAG, referenced_ids(out)
+        )
     return list(writes.values())
 
 

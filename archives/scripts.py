@@ -416,7 +416,8 @@ COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2
 
 class ImportOutcome(NamedTuple):
     """What a bundle import stored; `conflict` names the existing asset that
-    stopped it (nothing stored), `no_namespace` when the namespace is gone."""
+    stopped it, `changed` the asset whose ETag was not the one expected (nothing
+    stored for either), `no_namespace` when the namespace is gone."""
 
     no_namespace: bool
     conflict: str | None
@@ -425,6 +426,7 @@ class ImportOutcome(NamedTuple):
     assets_created: list[str]
     assets_replaced: list[str]
     assets_skipped: list[str]
+    changed: str | None = None
 
 
 def import_outcome(reply: list) -> ImportOutcome:
@@ -433,8 +435,17 @@ def import_outcome(reply: list) -> ImportOutcome:
         return ImportOutcome(True, None, [], [], [], [], [])
     if code == -3:
         return ImportOutcome(False, text(rest[0]), [], [], [], [], [])
-    lists = [[text(x) for x in part] for part in rest]
-    return ImportOutcome(False, None, *lists)
+    if code == -4:
+        return ImportOutcome(False, None, [], [], [], [], [], text(rest[0]))
+    created, existing, made, replaced, skipped = (
+        [text(x) for x in part] for part in rest
+    )
+    return ImportOutcome(False, None, created, existing, made, replaced, skipped)
+
+
+# An asset write of IMPORT that takes the asset as it finds it (on_conflict says
+# what then happens), rather than comparing its ETag.
+ANY_ETAG = "*"
 
 
 # KEYS[1] namespace marker, KEYS[2] live index, KEYS[3] trash, KEYS[4] asset index,
@@ -444,13 +455,16 @@ def import_outcome(reply: list) -> ImportOutcome:
 # ARGV: record prefix, sort index prefix, alias key prefix, alias set prefix, refs
 # prefix, asset prefix, on_conflict, record count, then per record: id, data, etag,
 # its created_at, size and filename index members; asset count, then per asset:
-# name, json, etag, the ids it names. Returns {-1} (no namespace), {-3, name} (an
-# asset exists, on_conflict fail), or {1, created, existing, assets created,
-# replaced, skipped}.
+# name, json, etag, the ETag it was computed from ('' it must not exist, ANY_ETAG
+# whatever is there), the ids it names. Returns {-1} (no namespace), {-3, name}
+# (an asset exists, on_conflict fail), {-4, name} (an asset is not the one the
+# write was computed from), or {1, created, existing, assets created, replaced,
+# skipped}.
 IMPORT = Script(
     DECLARE_PRELUDE
     + REFS_LUA
     + _SORTS_LUA
+    + f"local ANY_ETAG = '{ANY_ETAG}'\n"
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local n = tonumber(ARGV[8])
@@ -461,7 +475,7 @@ for i = 0, n - 1 do
   need(ARGV[4] .. ARGV[9 + i * 6])
 end
 for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
-for j = 0, m - 1 do need(ARGV[6] .. ARGV[a + 1 + j * 4]) end
+for j = 0, m - 1 do need(ARGV[6] .. ARGV[a + 1 + j * 5]) end
 local more = missing()
 if more then return more end
 local revived = {}
@@ -476,15 +490,22 @@ for i = 0, n - 1 do
 end
 local plans = {}
 for j = 0, m - 1 do
-  local c = a + 1 + j * 4
+  local c = a + 1 + j * 5
   plans[j] = refs_plan(ARGV[5], redis.call('HGET', ARGV[6] .. ARGV[c], 'json'),
-                       ARGV[c + 3])
+                       ARGV[c + 4])
 end
 more = missing()
 if more then return more end
+for j = 0, m - 1 do
+  local c = a + 1 + j * 5
+  if ARGV[c + 3] ~= ANY_ETAG then
+    local current = redis.call('HGET', ARGV[6] .. ARGV[c], 'etag') or ''
+    if current ~= ARGV[c + 3] then return {-4, ARGV[c]} end
+  end
+end
 if ARGV[7] == 'fail' then
   for j = 0, m - 1 do
-    local name = ARGV[a + 1 + j * 4]
+    local name = ARGV[a + 1 + j * 5]
     if redis.call('EXISTS', ARGV[6] .. name) == 1 then return {-3, name} end
   end
 end
@@ -511,7 +532,7 @@ for i = 0, n - 1 do
 end
 local made, replaced, skipped = {}, {}, {}
 for j = 0, m - 1 do
-  local c = a + 1 + j * 4
+  local c = a + 1 + j * 5
   local name = ARGV[c]
   local key = ARGV[6] .. name
   local old = redis.call('HGET', key, 'json')

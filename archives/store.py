@@ -20,7 +20,13 @@ from typing import Any, NamedTuple
 from archives import scripts
 from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
-from archives.scripts import ImportOutcome, RestoreOutcome, TrashOutcome, WriteOutcome
+from archives.scripts import (
+    ANY_ETAG,
+    ImportOutcome,
+    RestoreOutcome,
+    TrashOutcome,
+    WriteOutcome,
+)
 from redisio.calls import Call, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
@@ -394,7 +400,9 @@ class ArchiveStore:
     ) -> Call:
         """Store a bundle's records and assets in one step (13.2): an
         `ImportOutcome`. A live record is kept as it is; an asset that exists is
-        replaced, skipped, or (``fail``) stops the whole import unwritten."""
+        replaced, skipped, or (``fail``) stops the whole import unwritten. An
+        asset whose `expected` is not `ANY_ETAG` is a compare-and-set:
+        another ETag there stops the import unwritten too (``changed``)."""
         k = self.keys
         keys = [
             k.namespace(ns),
@@ -420,7 +428,13 @@ class ArchiveStore:
             ]
         args.append(len(assets))
         for asset in assets:
-            args += [asset.name, asset.json, asset.etag, " ".join(asset.ids)]
+            args += [
+                asset.name,
+                asset.json,
+                asset.etag,
+                asset.expected,
+                " ".join(asset.ids),
+            ]
         # Declared up front: the keys the arguments name (DECLARE_PRELUDE).
         for archive_id, _ in records:
             keys += [k.archive(ns, archive_id), k.archive_aliases(ns, archive_id)]
@@ -463,6 +477,7 @@ class ArchiveStore:
 
 
 __all__ = [
+    "ANY_ETAG",
     "BATCH",
     "ArchiveStore",
     "AssetWrite",
