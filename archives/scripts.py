@@ -292,10 +292,30 @@ return 1
     convert=RestoreOutcome,
 )
 
+
+class Purged(NamedTuple):
+    """What a purge did: 1 done, 0 absent (or not due), -1 referenced; when done,
+    what it removed, for `PUT_BACK`: the record hash's fields and values, its
+    aliases, and each share's id with its fields and values."""
+
+    code: int
+    fields: list[bytes]
+    aliases: list[bytes]
+    shares: list[tuple[bytes, list[bytes]]]
+
+
+def purged(reply: int | list) -> Purged:
+    if not isinstance(reply, list):
+        return Purged(int(reply), [], [], [])
+    _, fields, aliases, shares = reply
+    pairs = [(shares[i], shares[i + 1]) for i in range(0, len(shares), 2)]
+    return Purged(1, fields, aliases, pairs)
+
+
 # KEYS as TRASH, then the record's share index and the sort indexes. ARGV: alias
 # key prefix, alias set prefix, id, trashed before (a Unix time: only a record in
 # the trash since then, and unreferenced here, is purged; '' purges whatever its
-# state), sort index prefix, share hash prefix.
+# state), sort index prefix, share hash prefix. Returns `Purged`'s reply.
 PURGE = Script(
     DECLARE_PRELUDE
     + _HELD_LUA
@@ -313,6 +333,16 @@ local shares = redis.call('ZRANGE', KEYS[6], 0, -1)
 for _, share in ipairs(shares) do need(ARGV[6] .. share) end
 local more = missing()
 if more then return more end
+local removed = {}
+for _, share in ipairs(shares) do
+  local fields = redis.call('HGETALL', ARGV[6] .. share)
+  if #fields > 0 then
+    removed[#removed + 1] = share
+    removed[#removed + 1] = fields
+  end
+end
+local out = {1, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[4]),
+             removed}
 for _, key in ipairs(held) do
   if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
 end
@@ -324,8 +354,60 @@ for _, share in ipairs(shares) do redis.call('DEL', ARGV[6] .. share) end
 redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
+return out
+""",
+    convert=purged,
+)
+
+# A purged trashed record back in the trash as PURGE removed it, with its aliases
+# (in its set: a trashed record holds no alias key) and its unexpired shares;
+# nothing when a record of that id exists again. KEYS[1] record, KEYS[2] trash,
+# KEYS[3] alias set, KEYS[4] share index, then the sort indexes and share hashes
+# (DECLARE_PRELUDE). ARGV: id, sort index prefix, share hash prefix, now, count of
+# the record's fields and values, them, alias count, aliases..., share count,
+# then per share: id, count of its fields and values, them. 1 when put back.
+PUT_BACK = Script(
+    DECLARE_PRELUDE
+    + _SORTS_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local n = tonumber(ARGV[5])
+local i = 6 + n
+local aliases = tonumber(ARGV[i])
+local shares = {}
+local j = i + aliases + 2
+for _ = 1, tonumber(ARGV[i + aliases + 1]) do
+  local count = tonumber(ARGV[j + 1])
+  shares[#shares + 1] = {ARGV[j], j + 2, count}
+  need(ARGV[3] .. ARGV[j])
+  j = j + 2 + count
+end
+for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
+local more = missing()
+if more then return more end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
+for _, field in ipairs(SORTS) do
+  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
+  if member then redis.call('ZADD', ARGV[2] .. field, 0, member) end
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+for k = i + 1, i + aliases do redis.call('SADD', KEYS[3], ARGV[k]) end
+for _, share in ipairs(shares) do
+  local key = ARGV[3] .. share[1]
+  redis.call('HSET', key, unpack(ARGV, share[2], share[2] + share[3] - 1))
+  local expires = tonumber(redis.call('HGET', key, 'expires_at') or '0')
+  if expires > tonumber(ARGV[4]) then
+    redis.call('EXPIREAT', key, expires)
+    redis.call('ZADD', KEYS[4], expires, share[1])
+  else
+    redis.call('DEL', key)
+  end
+end
+local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('EXPIREAT', KEYS[4], last[2]) end
 return 1
-"""
+""",
+    convert=bool,
 )
 
 # A record as a backup holds it, in its state (live or trashed), replacing the

@@ -23,6 +23,7 @@ from archives.schemas import RecordView, Stored
 from archives.scripts import (
     ANY_ETAG,
     ImportOutcome,
+    Purged,
     RestoreOutcome,
     TrashOutcome,
     WriteOutcome,
@@ -217,8 +218,8 @@ class ArchiveStore:
         return scripts.RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
-        """Remove a record for good, revoking its shares: 1 done, 0 absent (or not
-        due), -1 referenced.
+        """Remove a record for good, revoking its shares: a `Purged` (code 1 done,
+        0 absent or not due, -1 referenced), holding what it removed.
 
         With `trashed_before`, only a record trashed by then that no asset of `ns`
         names (GC); without, whatever its state (``purge=true``).
@@ -234,6 +235,34 @@ class ArchiveStore:
         ]
         keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
         return scripts.PURGE([*keys, *self._sorts(ns)], args)
+
+    def put_back(self, ns: str, archive_id: str, removed: Purged, now: int) -> Call:
+        """Undo the purge of a trashed record: it is back in the trash, with its
+        aliases and unexpired shares, unless a record of the id exists again; True
+        when put back."""
+        k = self.keys
+        args: list[Any] = [
+            archive_id,
+            k.archive_sort_prefix(ns),
+            k.share_prefix(ns),
+            now,
+            len(removed.fields),
+            *removed.fields,
+            len(removed.aliases),
+            *removed.aliases,
+            len(removed.shares),
+        ]
+        for share_id, fields in removed.shares:
+            args += [share_id, len(fields), *fields]
+        keys = [
+            k.archive(ns, archive_id),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+            k.archive_shares(ns, archive_id),
+            *self._sorts(ns),
+        ]
+        keys += [k.share(ns, text(share_id)) for share_id, _ in removed.shares]
+        return scripts.PUT_BACK(keys, args)
 
     def load(
         self,
@@ -483,6 +512,7 @@ __all__ = [
     "AssetWrite",
     "ImportOutcome",
     "ListedRecord",
+    "Purged",
     "RestoreOutcome",
     "TrashOutcome",
     "WriteOutcome",

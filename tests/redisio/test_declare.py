@@ -136,6 +136,9 @@ def every_script() -> list[tuple[str, Script]]:
     found = []
     for module in (
         "accounts.scripts",
+        "archives.scan_store",
+        "archives.scripts",
+        "archives.share_store",
         "archives.store",
         "assets.store",
         "namespaces.store",
