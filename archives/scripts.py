@@ -414,7 +414,9 @@ return 1
 # record there. KEYS: as WRITE's first five, then the sort indexes and alias keys
 # it touches (DECLARE_PRELUDE). ARGV: alias key prefix, alias set prefix, id, data,
 # etag, deleted_at ('' live), last_download_at ('' never), sort index prefix, the
-# record's three sort members, alias count, aliases...
+# record's three sort members, alias count, aliases..., the backup's copy of the
+# scan verdict ('' none): kept at rank 1, below every verdict of this deployment,
+# unless the record holds a copy of one already.
 # Returns 0 without the namespace, else 1.
 LOAD = Script(
     DECLARE_PRELUDE
@@ -430,6 +432,11 @@ for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias)
 index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
            'last_download_at', ARGV[7])
+local scan = ARGV[13 + n]
+local rank = tonumber(redis.call('HGET', KEYS[2], 'scan_rank') or '0')
+if scan and scan ~= '' and rank <= 1 then
+  redis.call('HSET', KEYS[2], 'scan', scan, 'scan_rank', 1)
+end
 if live then
   redis.call('ZADD', KEYS[3], 0, id)
   redis.call('ZREM', KEYS[4], id)

@@ -270,8 +270,9 @@ class ArchiveStore:
         archive_id: str,
         view: RecordView,
     ) -> Call:
-        """Store a record as a backup holds it (live or trashed, with its ETag and
-        aliases), replacing the record there: False when `ns` does not exist."""
+        """Store a record as a backup holds it (live or trashed, with its ETag,
+        aliases and scan copy), replacing the record there: False when `ns` does
+        not exist. A copy of a verdict made here stays (`ScanStore.load`)."""
         k = self.keys
         keys = self._write_keys(ns, archive_id)
         args: list[Any] = [
@@ -285,6 +286,7 @@ class ArchiveStore:
             *sort_members(archive_id, view.stored),
             len(view.aliases),
             *view.aliases,
+            "" if view.scan is None else json.dumps(view.scan, separators=(",", ":")),
         ]
         keys += self._sorts(ns)
         keys += [k.archive_alias(ns, alias) for alias in view.aliases]
