@@ -15,6 +15,7 @@ import time
 from typing import Any, NamedTuple
 
 from archives import mirror, scan, service
+from archives.import_store import ImportStore
 from archives.schemas import ARCHIVE_ID, RecordView, Stored, canonical_path
 from archives.store import AssetWrite
 from core import strictjson
@@ -86,7 +87,8 @@ def mirror_asset(
         out = asset_json(asset)
         encoded = strictjson.dumps(out)
         write = AssetWrite(name, encoded, etag_of(encoded), etag, referenced_ids(out))
-        call = ctx.store.import_bundle(ns, list(wanted.items()), [write], "replace")
+        step = ImportStore(ctx.store.keys)
+        call = step.import_bundle(ns, list(wanted.items()), [write], "replace")
         outcome = ctx.client.run(call)
         if outcome.no_namespace:
             raise NotFound(f"namespace {ns} does not exist")

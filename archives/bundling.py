@@ -15,8 +15,9 @@ import marshmallow as ma
 
 from archives import bundles, scan, service
 from archives.blobs import BlobStore
+from archives.import_store import ANY_ETAG, ImportStore
 from archives.schemas import Origin, RecordView, Stored, canonical_path
-from archives.store import ANY_ETAG, ArchiveStore, AssetWrite
+from archives.store import ArchiveStore, AssetWrite
 from core import strictjson
 from core.errors import ApiError, BadRequest, Conflict, NotFound
 from redisio.clients import BlockingClient
@@ -217,7 +218,8 @@ def store_import(
                 ),
             )
         )
-    outcome = client.run(store.import_bundle(ns, records, writes, on_conflict))
+    call = ImportStore(store.keys).import_bundle(ns, records, writes, on_conflict)
+    outcome = client.run(call)
     if outcome.no_namespace:
         raise NotFound(f"namespace {ns} does not exist")
     if outcome.conflict is not None:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from archives import mirror
-from archives.store import ArchiveStore
+from archives.import_store import ImportStore
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
 from tests.archives.upstream import running
 from tests.sensugo import AUTH, assert_error
@@ -451,7 +451,7 @@ def test_an_upstream_archive_over_the_limit_is_refused(app, client, upstream, de
 def _put_between_read_and_write(monkeypatch, sensu, times):
     """Write the asset (a label added) each time the mirror is about to store its
     step, up to `times` times: the race of 12.3's compare-and-set."""
-    real = ArchiveStore.import_bundle
+    real = ImportStore.import_bundle
     written = []
 
     def racing(self, *args, **kwargs):
@@ -462,7 +462,7 @@ def _put_between_read_and_write(monkeypatch, sensu, times):
             written.append(body)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(ArchiveStore, "import_bundle", racing)
+    monkeypatch.setattr(ImportStore, "import_bundle", racing)
     return written
 
 
