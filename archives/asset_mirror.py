@@ -4,8 +4,8 @@ records. No Flask; the route is in `archives.mirror_routes`.
 
 The fetches take long, and the asset may be written meanwhile: the final step is a
 compare-and-set on the ETag read, and a lost race starts again from the asset as
-it now is (6.3), so a concurrent PUT is never overwritten unseen. Bytes already
-fetched are not fetched again on the next round.
+it now is (6.3), so a concurrent PUT is never overwritten unseen. Each round reads
+the records again; bytes already in place are not fetched again.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ def mirror_asset(
     :raise NotFound: no such asset or namespace. :raise Conflict: the asset kept
     changing. :raise: as `mirror.bring_in` and `mirror.check_host`.
     """
-    # The records made on earlier rounds, by id: their bytes are in already.
-    records: dict[str, Stored] = {}
     for _ in range(service.ATTEMPTS):
         found = ctx.client.run(ctx.store.asset(ns, name))
         if found is None:
@@ -73,10 +71,9 @@ def mirror_asset(
         for entry in todo:
             archive_id = entry["sha512"].lower()
             if archive_id not in wanted:
-                wanted[archive_id] = records.get(archive_id) or _record(
+                wanted[archive_id] = _record(
                     ctx, ns, entry, archive_id, lazy, user, now
                 )
-        records.update(wanted)
         for entry in todo:
             archive_id = entry["sha512"].lower()
             path = canonical_path(ns, archive_id, wanted[archive_id]["filename"])
