@@ -384,7 +384,19 @@ def _collect(
         since = client.run(store.blob_unheld_since(archive_id, int(moment)))
         written = blobs.mtime(archive_id) or 0.0
         if moment - max(since, written) >= grace:
-            freed += blobs.remove(archive_id)
+            # Looked at again once the blob is out of place: a record written
+            # since the look above (an upload of the same bytes touches the blob
+            # first) keeps it.
+            def keep(mtime: float, archive_id: str = archive_id) -> bool:
+                if now() - mtime < grace:
+                    return True
+                return any(client.run(store.exists(n, archive_id)) for n in namespaces)
+
+            size = blobs.remove_unless(archive_id, keep)
+            if size is None:
+                client.run(store.forget_blob(archive_id))
+                continue
+            freed += size
             deleted += 1
             client.run(store.drop_blob(archive_id))
     removed = blobs.remove_stale_temps(config["ARCHIVE_TMP_MAX_AGE_SECONDS"])

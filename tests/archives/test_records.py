@@ -10,7 +10,15 @@ import time
 import pytest
 
 from archives import service
-from tests.archives.helpers import BASE, blob_files, sha512, tarball, upload
+from archives.blobs import BlobStore
+from tests.archives.helpers import (
+    BASE,
+    blob_files,
+    sha512,
+    tarball,
+    temp_files,
+    upload,
+)
 from tests.sensugo import AUTH, CORE, assert_error, asset
 
 MERGE = {**AUTH, "Content-Type": "application/merge-patch+json"}
@@ -536,3 +544,34 @@ def test_an_asset_written_before_a_trashed_records_purge_keeps_it(
     forced = client.delete(url + "?purge=true&force=true", headers=AUTH)
     assert forced.status_code == 204
     assert_error(client.get(url + "?deleted=true", headers=AUTH), 404, 2)
+
+
+def test_an_upload_between_gcs_look_and_the_blobs_removal_keeps_the_blob(
+    client, app, monkeypatch
+):
+    """GC looks for records of a blob, then deletes it: the same bytes uploaded
+    in between (their record written) keep it, as the look again once the blob is
+    out of place sees (4.3: GC never deletes a blob a record names)."""
+    app.config["ARCHIVE_RETENTION_SECONDS"] = 0
+    app.config["ARCHIVE_BLOB_GRACE_SECONDS"] = 0
+    data = tarball()
+    upload(client, data)
+    url = f"{BASE}/{sha512(data)}"
+    assert client.delete(url + "?purge=true", headers=AUTH).status_code == 204
+    real = BlobStore.mtime
+    seen = []
+
+    def racing(self, *args, **kwargs):
+        found = real(self, *args, **kwargs)
+        if not seen:  # GC found no record of the blob, and read its age
+            seen.append(upload(client, data).status_code)
+        return found
+
+    monkeypatch.setattr(BlobStore, "mtime", racing)
+    report = client.post(f"{CORE}/archives/gc", headers=AUTH).get_json()
+    assert seen == [201]
+    assert report["deleted_blobs"] == 0 and blob_files(app) == [sha512(data)]
+    download = client.get(f"/archives/default/{sha512(data)}", headers=AUTH)
+    assert download.status_code == 200 and download.get_data() == data
+    download.close()
+    assert temp_files(app) == []
