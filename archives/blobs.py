@@ -169,16 +169,6 @@ class BlobStore:
         except FileNotFoundError:
             return None
 
-    def remove(self, archive_id: str) -> int:
-        """Delete a blob; the bytes freed (0 when it was already gone)."""
-        path = self.path(archive_id)
-        try:
-            size = os.stat(path).st_size
-            os.unlink(path)
-        except FileNotFoundError:
-            return 0
-        return size
-
     def remove_unless(
         self, archive_id: str, keep: Callable[[float], bool]
     ) -> int | None:
