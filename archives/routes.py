@@ -308,10 +308,10 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
     if purge and force:
         client.run(store().purge(ns, archive_id, None))
     elif purge:
-        outcome, users = service.purge_unreferenced(
+        purged, users = service.purge_unreferenced(
             client, store(), names, ns, archive_id, None
         )
-        if outcome == -1:
+        if purged == -1:
             # Put back in the trash; a record live before this request goes live.
             if view.deleted_at is None:
                 client.run(store().restore(ns, archive_id, service.new_etag()))
