@@ -20,7 +20,7 @@ from accounts import apikeys
 from accounts.authenticator import Authenticator
 from accounts.backup import ApiKeyBackup, UserBackup
 from accounts.store import AccountStore
-from archives.backup import ArchiveBackup
+from archives.backup import ArchiveBackup, ShareBackup
 from archives.blobs import BlobStore
 from archives.scan_store import ScanStore
 from archives.share_store import ShareStore
@@ -118,6 +118,12 @@ def create_app(
             app.extensions["archives"],
             app.extensions["namespaces"],
             app.extensions["blobs"],
+            app.config,
+        ),
+        ShareBackup(
+            app.extensions["archives"],
+            app.extensions["shares"],
+            app.extensions["namespaces"],
         ),
     ]
     # import-sensu also brings the silencing entries (stashes knows no silenced).

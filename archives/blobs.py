@@ -16,7 +16,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from core.errors import ApiError
@@ -169,15 +169,32 @@ class BlobStore:
         except FileNotFoundError:
             return None
 
-    def remove(self, archive_id: str) -> int:
-        """Delete a blob; the bytes freed (0 when it was already gone)."""
+    def remove_unless(
+        self, archive_id: str, keep: Callable[[float], bool]
+    ) -> int | None:
+        """Delete a blob unless ``keep(its mtime)``, asked once the blob is moved
+        out of place: the bytes freed (0 when it was gone), or None when kept (moved
+        back). A record written before the move is seen by `keep`; an upload of the
+        same bytes after it puts its own copy in place."""
         path = self.path(archive_id)
+        private_dirs(self.tmp)
+        aside = os.path.join(self.tmp, secrets.token_hex(16) + ".gone")
         try:
-            size = os.stat(path).st_size
-            os.unlink(path)
+            os.rename(path, aside)
         except FileNotFoundError:
             return 0
-        return size
+        try:
+            stat = os.stat(aside)
+            if keep(stat.st_mtime):
+                os.rename(aside, path)
+                return None
+            os.unlink(aside)
+        except BaseException:
+            # Undecided: the bytes go back, as if kept.
+            if os.path.exists(aside):
+                os.rename(aside, path)
+            raise
+        return stat.st_size
 
     def ids(self) -> Iterator[str]:
         """The id of every blob on disk (for GC and fsck)."""

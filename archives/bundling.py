@@ -15,6 +15,7 @@ import marshmallow as ma
 
 from archives import bundles, scan, service
 from archives.blobs import BlobStore
+from archives.import_store import ANY_ETAG, ImportStore
 from archives.schemas import Origin, RecordView, Stored, canonical_path
 from archives.store import ArchiveStore, AssetWrite
 from core import strictjson
@@ -159,7 +160,11 @@ def asset_writes(
             raise BadRequest(f"asset {name} comes twice")
         out = asset_json(asset)
         data = strictjson.dumps(out)
-        writes[name] = AssetWrite(name, data, etag_of(data), "", referenced_ids(out))
+        # on_conflict decides what becomes of an asset found there, in the same
+        # step as the write, so nothing read before it can be stale.
+        writes[name] = AssetWrite(
+            name, data, etag_of(data), ANY_ETAG, referenced_ids(out)
+        )
     return list(writes.values())
 
 
@@ -213,7 +218,8 @@ def store_import(
                 ),
             )
         )
-    outcome = client.run(store.import_bundle(ns, records, writes, on_conflict))
+    call = ImportStore(store.keys).import_bundle(ns, records, writes, on_conflict)
+    outcome = client.run(call)
     if outcome.no_namespace:
         raise NotFound(f"namespace {ns} does not exist")
     if outcome.conflict is not None:

@@ -302,8 +302,17 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
                 raise _in_use(archive_id, users)
         elif outcome is not TrashOutcome.TRASHED and not purge:
             raise NotFound(f"archive {archive_id} not found")
-    if purge:
+    if purge and force:
         client.run(store().purge(ns, archive_id, None))
+    elif purge:
+        purged, users = service.purge_unreferenced(
+            client, store(), names, ns, archive_id, None
+        )
+        if purged == -1:
+            # Put back in the trash; a record live before this request goes live.
+            if view.deleted_at is None:
+                client.run(store().restore(ns, archive_id, service.new_etag()))
+            raise _in_use(archive_id, users)
     return empty(204)
 
 

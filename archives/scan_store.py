@@ -149,6 +149,33 @@ return 1
 )
 
 
+# KEYS[1] the scan hash, KEYS[2] the queue. ARGV: id, now, "queue" or "", then a
+# backup's verdict: state ('' none or unscanned), scanned_at, detail. A blob with
+# no verdict here takes the backup's (generation 1, in); then as _ENSURE.
+_LOAD = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'gen', 1, 'state', ARGV[4], 'scanned_at', ARGV[5],
+             'detail', ARGV[6], 'done', 1)
+end
+local v = redis.call('HMGET', KEYS[1], 'gen', 'state', 'scanned_at', 'detail', 'done')
+if v[1] and v[5] == v[1] then
+  return {v[1], v[2], v[3] or '', v[4] or ''}
+end
+if ARGV[3] == 'queue' then
+  if not v[1] then
+    redis.call('HINCRBY', KEYS[1], 'gen', 1)
+    redis.call('HSET', KEYS[1], 'state', 'unscanned')
+    redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
+  elseif not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  end
+end
+return false
+"""
+)
+
+
 def _int(value: Any) -> int | None:
     return int(value) if value not in (None, b"", "") else None
 
@@ -184,6 +211,20 @@ class ScanStore:
         k = self.keys
         args = [archive_id, now, "queue" if queue else ""]
         return _ENSURE([k.scan(archive_id), k.scan_queue], args)._replace(
+            convert=_verdict
+        )
+
+    def load(
+        self, archive_id: str, scan: dict[str, Any] | None, now: int, queue: bool
+    ) -> Call:
+        """`ensure`, after giving a blob with no verdict here the one a backup
+        holds (`scan`, a record's copy; nothing for ``unscanned``)."""
+        state = scan["state"] if scan and scan["state"] != "unscanned" else ""
+        scanned_at = (scan or {}).get("scanned_at") or 0
+        detail = (scan or {}).get("detail") or ""
+        k = self.keys
+        args = [archive_id, now, "queue" if queue else "", state, scanned_at, detail]
+        return _LOAD([k.scan(archive_id), k.scan_queue], args)._replace(
             convert=_verdict
         )
 

@@ -114,7 +114,7 @@ return out
 # `index_sorts` puts `record` in them, under the index key `prefix` .. sort, with
 # the members ARGV[first + 1..3].
 SORTS = ("created_at", "size", "filename")
-_SORTS_LUA = (
+SORTS_LUA = (
     "local SORTS = {"
     + ", ".join(f"'{s}'" for s in SORTS)
     + "}\n"
@@ -177,7 +177,7 @@ WRITE = Script(
     DECLARE_PRELUDE
     + REFS_LUA
     + _ALIAS_LUA
-    + _SORTS_LUA
+    + SORTS_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local id = ARGV[3]
@@ -292,14 +292,34 @@ return 1
     convert=RestoreOutcome,
 )
 
+
+class Purged(NamedTuple):
+    """What a purge did: 1 done, 0 absent (or not due), -1 referenced; when done,
+    what it removed, for `PUT_BACK`: the record hash's fields and values, its
+    aliases, and each share's id with its fields and values."""
+
+    code: int
+    fields: list[bytes]
+    aliases: list[bytes]
+    shares: list[tuple[bytes, list[bytes]]]
+
+
+def purged(reply: int | list) -> Purged:
+    if not isinstance(reply, list):
+        return Purged(int(reply), [], [], [])
+    _, fields, aliases, shares = reply
+    pairs = [(shares[i], shares[i + 1]) for i in range(0, len(shares), 2)]
+    return Purged(1, fields, aliases, pairs)
+
+
 # KEYS as TRASH, then the record's share index and the sort indexes. ARGV: alias
 # key prefix, alias set prefix, id, trashed before (a Unix time: only a record in
 # the trash since then, and unreferenced here, is purged; '' purges whatever its
-# state), sort index prefix, share hash prefix.
+# state), sort index prefix, share hash prefix. Returns `Purged`'s reply.
 PURGE = Script(
     DECLARE_PRELUDE
     + _HELD_LUA
-    + _SORTS_LUA
+    + SORTS_LUA
     + """
 local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
 if not deleted then return 0 end
@@ -313,6 +333,16 @@ local shares = redis.call('ZRANGE', KEYS[6], 0, -1)
 for _, share in ipairs(shares) do need(ARGV[6] .. share) end
 local more = missing()
 if more then return more end
+local removed = {}
+for _, share in ipairs(shares) do
+  local fields = redis.call('HGETALL', ARGV[6] .. share)
+  if #fields > 0 then
+    removed[#removed + 1] = share
+    removed[#removed + 1] = fields
+  end
+end
+local out = {1, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[4]),
+             removed}
 for _, key in ipairs(held) do
   if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
 end
@@ -324,20 +354,74 @@ for _, share in ipairs(shares) do redis.call('DEL', ARGV[6] .. share) end
 redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[3])
+return out
+""",
+    convert=purged,
+)
+
+# A purged trashed record back in the trash as PURGE removed it, with its aliases
+# (in its set: a trashed record holds no alias key) and its unexpired shares;
+# nothing when a record of that id exists again. KEYS[1] record, KEYS[2] trash,
+# KEYS[3] alias set, KEYS[4] share index, then the sort indexes and share hashes
+# (DECLARE_PRELUDE). ARGV: id, sort index prefix, share hash prefix, now, count of
+# the record's fields and values, them, alias count, aliases..., share count,
+# then per share: id, count of its fields and values, them. 1 when put back.
+PUT_BACK = Script(
+    DECLARE_PRELUDE
+    + SORTS_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local n = tonumber(ARGV[5])
+local i = 6 + n
+local aliases = tonumber(ARGV[i])
+local shares = {}
+local j = i + aliases + 2
+for _ = 1, tonumber(ARGV[i + aliases + 1]) do
+  local count = tonumber(ARGV[j + 1])
+  shares[#shares + 1] = {ARGV[j], j + 2, count}
+  need(ARGV[3] .. ARGV[j])
+  j = j + 2 + count
+end
+for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
+local more = missing()
+if more then return more end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
+for _, field in ipairs(SORTS) do
+  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
+  if member then redis.call('ZADD', ARGV[2] .. field, 0, member) end
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+for k = i + 1, i + aliases do redis.call('SADD', KEYS[3], ARGV[k]) end
+for _, share in ipairs(shares) do
+  local key = ARGV[3] .. share[1]
+  redis.call('HSET', key, unpack(ARGV, share[2], share[2] + share[3] - 1))
+  local expires = tonumber(redis.call('HGET', key, 'expires_at') or '0')
+  if expires > tonumber(ARGV[4]) then
+    redis.call('EXPIREAT', key, expires)
+    redis.call('ZADD', KEYS[4], expires, share[1])
+  else
+    redis.call('DEL', key)
+  end
+end
+local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('EXPIREAT', KEYS[4], last[2]) end
 return 1
-"""
+""",
+    convert=bool,
 )
 
 # A record as a backup holds it, in its state (live or trashed), replacing the
 # record there. KEYS: as WRITE's first five, then the sort indexes and alias keys
 # it touches (DECLARE_PRELUDE). ARGV: alias key prefix, alias set prefix, id, data,
 # etag, deleted_at ('' live), last_download_at ('' never), sort index prefix, the
-# record's three sort members, alias count, aliases...
+# record's three sort members, alias count, aliases..., the backup's copy of the
+# scan verdict ('' none): kept at rank 1, below every verdict of this deployment,
+# unless the record holds a copy of one already.
 # Returns 0 without the namespace, else 1.
 LOAD = Script(
     DECLARE_PRELUDE
     + _ALIAS_LUA
-    + _SORTS_LUA
+    + SORTS_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local id, live, n = ARGV[3], ARGV[6] == '', tonumber(ARGV[12])
@@ -348,6 +432,11 @@ for _, alias in ipairs(redis.call('SMEMBERS', KEYS[5])) do drop_alias(id, alias)
 index_sorts(KEYS[2], ARGV[8], 8)
 redis.call('HSET', KEYS[2], 'data', ARGV[4], 'etag', ARGV[5], 'deleted_at', ARGV[6],
            'last_download_at', ARGV[7])
+local scan = ARGV[13 + n]
+local rank = tonumber(redis.call('HGET', KEYS[2], 'scan_rank') or '0')
+if scan and scan ~= '' and rank <= 1 then
+  redis.call('HSET', KEYS[2], 'scan', scan, 'scan_rank', 1)
+end
 if live then
   redis.call('ZADD', KEYS[3], 0, id)
   redis.call('ZREM', KEYS[4], id)
@@ -412,149 +501,3 @@ return false
 )
 
 COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])")
-
-
-class ImportOutcome(NamedTuple):
-    """What a bundle import stored; `conflict` names the existing asset that
-    stopped it (nothing stored), `no_namespace` when the namespace is gone."""
-
-    no_namespace: bool
-    conflict: str | None
-    created: list[str]
-    existing: list[str]
-    assets_created: list[str]
-    assets_replaced: list[str]
-    assets_skipped: list[str]
-
-
-def import_outcome(reply: list) -> ImportOutcome:
-    code, *rest = reply
-    if code == -1:
-        return ImportOutcome(True, None, [], [], [], [], [])
-    if code == -3:
-        return ImportOutcome(False, text(rest[0]), [], [], [], [], [])
-    lists = [[text(x) for x in part] for part in rest]
-    return ImportOutcome(False, None, *lists)
-
-
-# KEYS[1] namespace marker, KEYS[2] live index, KEYS[3] trash, KEYS[4] asset index,
-# then the records, alias sets, sort indexes, asset hashes and reference sets it
-# touches (DECLARE_PRELUDE: a revived record's alias keys, and the reference sets
-# an asset it replaces names, come from the data).
-# ARGV: record prefix, sort index prefix, alias key prefix, alias set prefix, refs
-# prefix, asset prefix, on_conflict, record count, then per record: id, data, etag,
-# its created_at, size and filename index members; asset count, then per asset:
-# name, json, etag, the ids it names. Returns {-1} (no namespace), {-3, name} (an
-# asset exists, on_conflict fail), or {1, created, existing, assets created,
-# replaced, skipped}.
-IMPORT = Script(
-    DECLARE_PRELUDE
-    + REFS_LUA
-    + _SORTS_LUA
-    + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local n = tonumber(ARGV[8])
-local a = 9 + n * 6
-local m = tonumber(ARGV[a])
-for i = 0, n - 1 do
-  need(ARGV[1] .. ARGV[9 + i * 6])
-  need(ARGV[4] .. ARGV[9 + i * 6])
-end
-for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
-for j = 0, m - 1 do need(ARGV[6] .. ARGV[a + 1 + j * 4]) end
-local more = missing()
-if more then return more end
-local revived = {}
-for i = 0, n - 1 do
-  local id = ARGV[9 + i * 6]
-  revived[i] = redis.call('HGET', ARGV[1] .. id, 'deleted_at') ~= ''
-  if revived[i] then
-    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
-      need(ARGV[3] .. alias)
-    end
-  end
-end
-local plans = {}
-for j = 0, m - 1 do
-  local c = a + 1 + j * 4
-  plans[j] = refs_plan(ARGV[5], redis.call('HGET', ARGV[6] .. ARGV[c], 'json'),
-                       ARGV[c + 3])
-end
-more = missing()
-if more then return more end
-if ARGV[7] == 'fail' then
-  for j = 0, m - 1 do
-    local name = ARGV[a + 1 + j * 4]
-    if redis.call('EXISTS', ARGV[6] .. name) == 1 then return {-3, name} end
-  end
-end
-local created, existing = {}, {}
-for i = 0, n - 1 do
-  local b = 9 + i * 6
-  local id = ARGV[b]
-  local key = ARGV[1] .. id
-  if not revived[i] then
-    existing[#existing + 1] = id
-  else
-    index_sorts(key, ARGV[2], b + 2)
-    redis.call('HSET', key, 'data', ARGV[b + 1], 'etag', ARGV[b + 2], 'deleted_at', '')
-    redis.call('ZADD', KEYS[2], 0, id)
-    redis.call('ZREM', KEYS[3], id)
-    -- A revived record takes back its aliases that nobody took meanwhile.
-    for _, alias in ipairs(redis.call('SMEMBERS', ARGV[4] .. id)) do
-      if not redis.call('GET', ARGV[3] .. alias) then
-        redis.call('SET', ARGV[3] .. alias, id)
-      end
-    end
-    created[#created + 1] = id
-  end
-end
-local made, replaced, skipped = {}, {}, {}
-for j = 0, m - 1 do
-  local c = a + 1 + j * 4
-  local name = ARGV[c]
-  local key = ARGV[6] .. name
-  local old = redis.call('HGET', key, 'json')
-  if old and ARGV[7] == 'skip' then
-    skipped[#skipped + 1] = name
-  else
-    redis.call('HSET', key, 'json', ARGV[c + 1], 'etag', ARGV[c + 2])
-    redis.call('ZADD', KEYS[4], 0, name)
-    refs_apply(plans[j], name)
-    if old then replaced[#replaced + 1] = name else made[#made + 1] = name end
-  end
-end
-return {1, created, existing, made, replaced, skipped}
-""",
-    convert=import_outcome,
-)
-
-UNLOCK = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-)
-
-RENEW = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-)
-
-UNHELD = Script(
-    """
-redis.call('HSETNX', KEYS[1], 'unheld_since', ARGV[1])
-return tonumber(redis.call('HGET', KEYS[1], 'unheld_since'))
-"""
-)
-
-DROP_BLOB = Script(
-    """
-redis.call('DEL', KEYS[1], KEYS[2])
-return redis.call('ZREM', KEYS[3], ARGV[1])
-"""
-)

@@ -303,6 +303,39 @@ def referencing(
     return sorted(names)
 
 
+def purge_unreferenced(
+    client: BlockingClient,
+    store: ArchiveStore,
+    namespaces: list[str],
+    ns: str,
+    archive_id: str,
+    trashed_before: int | None,
+    now: Callable[[], float] = time.time,
+) -> tuple[int, list[str]]:
+    """Purge a record that no asset of any namespace names (19.1): (1 purged, 0
+    absent or not due, or -1 referenced: kept in the trash) and the referencing
+    names (as `referencing` gives them).
+
+    One script cannot read every namespace's references on Redis Cluster, so the
+    purge runs first and the references are looked at after it: an asset written
+    before the purge is seen there, and the record is put back as it was (its
+    shares included); one written after it named an archive already purged.
+    """
+    users = referencing(client, store, namespaces, archive_id, ns)
+    if users:
+        return -1, users
+    removed = client.run(store.purge(ns, archive_id, trashed_before))
+    if removed.code != 1:
+        if removed.code == -1:
+            return -1, client.run(store.refs(ns, archive_id))
+        return removed.code, []
+    users = referencing(client, store, namespaces, archive_id, ns)
+    if users:
+        client.run(store.put_back(ns, archive_id, removed, int(now())))
+        return -1, users
+    return 1, []
+
+
 def collect_garbage(
     client: BlockingClient,
     store: ArchiveStore,
@@ -334,10 +367,9 @@ def _collect(
     cutoff = int(now()) - config["ARCHIVE_RETENTION_SECONDS"]
     for ns in namespaces:
         for archive_id in client.run(store.trash_ids(ns)):
-            if referencing(client, store, namespaces, archive_id, ns):
-                kept += 1
-                continue
-            outcome = client.run(store.purge(ns, archive_id, cutoff))
+            outcome, _ = purge_unreferenced(
+                client, store, namespaces, ns, archive_id, cutoff, now
+            )
             if outcome == 1:
                 purged += 1
             elif outcome == -1:
@@ -352,7 +384,19 @@ def _collect(
         since = client.run(store.blob_unheld_since(archive_id, int(moment)))
         written = blobs.mtime(archive_id) or 0.0
         if moment - max(since, written) >= grace:
-            freed += blobs.remove(archive_id)
+            # Looked at again once the blob is out of place: a record written
+            # since the look above (an upload of the same bytes touches the blob
+            # first) keeps it.
+            def keep(mtime: float, archive_id: str = archive_id) -> bool:
+                if now() - mtime < grace:
+                    return True
+                return any(client.run(store.exists(n, archive_id)) for n in namespaces)
+
+            size = blobs.remove_unless(archive_id, keep)
+            if size is None:
+                client.run(store.forget_blob(archive_id))
+                continue
+            freed += size
             deleted += 1
             client.run(store.drop_blob(archive_id))
     removed = blobs.remove_stale_temps(config["ARCHIVE_TMP_MAX_AGE_SECONDS"])

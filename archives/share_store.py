@@ -88,6 +88,38 @@ return 1
 )
 
 
+# KEYS[1] the namespace marker, KEYS[2] the share, KEYS[3] its archive's share
+# index, then the share index of the archive it replaces a share of
+# (DECLARE_PRELUDE). ARGV: share id, digest, archive id, expires_at, note,
+# created_by, created_at, now, share index prefix. A share as a backup holds it,
+# replacing one of that id: 0 without the namespace, else 1 (an expired one is
+# not stored).
+_LOAD = Script(
+    DECLARE_PRELUDE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[2], 'archive')
+local other
+if old and old ~= ARGV[3] then other = need(ARGV[9] .. old) end
+local more = missing()
+if more then return more end
+if other then redis.call('ZREM', other, ARGV[1]) end
+if tonumber(ARGV[4]) <= tonumber(ARGV[8]) then return 1 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'archive', ARGV[3],
+           'expires_at', ARGV[4], 'note', ARGV[5], 'created_by', ARGV[6],
+           'created_at', ARGV[7])
+redis.call('EXPIREAT', KEYS[2], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[3], last[2])
+return 1
+""",
+    convert=bool,
+)
+
+
 def _share(share_id: str, flat: list) -> Share:
     found = {text(flat[i]): text(flat[i + 1] or b"") for i in range(0, len(flat), 2)}
     return Share(
@@ -151,6 +183,32 @@ class ShareStore:
         k = self.keys
         args = [k.share_prefix(ns), now]
         return _LIST([k.archive_shares(ns, archive_id)], args)._replace(convert=convert)
+
+    def load(self, ns: str, share: Share, now: int) -> Call:
+        """Store `share` as a backup holds it, replacing a share of its id, in one
+        step: False when `ns` does not exist. One expired by `now` is left out."""
+        k = self.keys
+        keys = [
+            k.namespace(ns),
+            k.share(ns, share.id),
+            k.archive_shares(ns, share.archive),
+        ]
+        args = [
+            share.id,
+            share.digest,
+            share.archive,
+            share.expires_at,
+            share.note,
+            share.created_by,
+            share.created_at,
+            now,
+            k.archive_shares_prefix(ns),
+        ]
+        return _LOAD(keys, args)
+
+    def exists(self, ns: str, share_id: str) -> Call:
+        """True while share `share_id` of `ns` is stored."""
+        return Call(("EXISTS", self.keys.share(ns, share_id)), convert=bool)
 
     def revoke(self, ns: str, archive_id: str, share_id: str) -> Call:
         """Delete share `share_id` of `archive_id`: True, or False when there is

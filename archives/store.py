@@ -8,19 +8,23 @@ and the alias keys, and the reference sets the asset scripts keep
 also writes an asset, a delete, a restore and a purge are each one script (spec
 archives.md 4.2). Record writes are compare-and-set on the ETag: the caller reads,
 computes, writes, and tries again when another write came between. The Lua is in
-`archives.scripts`.
+`archives.scripts`. A bundle import is `archives.import_store`'s.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any, NamedTuple
 
-from archives import scripts
+from archives import gc_scripts, scripts
 from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
-from archives.scripts import ImportOutcome, RestoreOutcome, TrashOutcome, WriteOutcome
+from archives.scripts import (
+    Purged,
+    RestoreOutcome,
+    TrashOutcome,
+    WriteOutcome,
+)
 from redisio.calls import Call, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
@@ -211,8 +215,8 @@ class ArchiveStore:
         return scripts.RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
-        """Remove a record for good, revoking its shares: 1 done, 0 absent (or not
-        due), -1 referenced.
+        """Remove a record for good, revoking its shares: a `Purged` (code 1 done,
+        0 absent or not due, -1 referenced), holding what it removed.
 
         With `trashed_before`, only a record trashed by then that no asset of `ns`
         names (GC); without, whatever its state (``purge=true``).
@@ -229,14 +233,43 @@ class ArchiveStore:
         keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
         return scripts.PURGE([*keys, *self._sorts(ns)], args)
 
+    def put_back(self, ns: str, archive_id: str, removed: Purged, now: int) -> Call:
+        """Undo the purge of a trashed record: it is back in the trash, with its
+        aliases and unexpired shares, unless a record of the id exists again; True
+        when put back."""
+        k = self.keys
+        args: list[Any] = [
+            archive_id,
+            k.archive_sort_prefix(ns),
+            k.share_prefix(ns),
+            now,
+            len(removed.fields),
+            *removed.fields,
+            len(removed.aliases),
+            *removed.aliases,
+            len(removed.shares),
+        ]
+        for share_id, fields in removed.shares:
+            args += [share_id, len(fields), *fields]
+        keys = [
+            k.archive(ns, archive_id),
+            k.archive_trash(ns),
+            k.archive_aliases(ns, archive_id),
+            k.archive_shares(ns, archive_id),
+            *self._sorts(ns),
+        ]
+        keys += [k.share(ns, text(share_id)) for share_id, _ in removed.shares]
+        return scripts.PUT_BACK(keys, args)
+
     def load(
         self,
         ns: str,
         archive_id: str,
         view: RecordView,
     ) -> Call:
-        """Store a record as a backup holds it (live or trashed, with its ETag and
-        aliases), replacing the record there: False when `ns` does not exist."""
+        """Store a record as a backup holds it (live or trashed, with its ETag,
+        aliases and scan copy), replacing the record there: False when `ns` does
+        not exist. A copy of a verdict made here stays (`ScanStore.load`)."""
         k = self.keys
         keys = self._write_keys(ns, archive_id)
         args: list[Any] = [
@@ -250,6 +283,7 @@ class ArchiveStore:
             *sort_members(archive_id, view.stored),
             len(view.aliases),
             *view.aliases,
+            "" if view.scan is None else json.dumps(view.scan, separators=(",", ":")),
         ]
         keys += self._sorts(ns)
         keys += [k.archive_alias(ns, alias) for alias in view.aliases]
@@ -373,7 +407,7 @@ class ArchiveStore:
 
     def gc_unlock(self, token: str) -> Call:
         """Give the GC lock back, if this process still holds it."""
-        return scripts.UNLOCK([self.keys.archives_gc_lock], [token])
+        return gc_scripts.UNLOCK([self.keys.archives_gc_lock], [token])
 
     def asset_names(self, ns: str) -> Call:
         """Every asset name of `ns` (a bundle of all its assets)."""
@@ -385,51 +419,6 @@ class ArchiveStore:
         key = self.keys.archive_index(ns)
         return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(i) for i in r])
 
-    def import_bundle(
-        self,
-        ns: str,
-        records: list[tuple[str, Stored]],
-        assets: list[AssetWrite],
-        on_conflict: str,
-    ) -> Call:
-        """Store a bundle's records and assets in one step (13.2): an
-        `ImportOutcome`. A live record is kept as it is; an asset that exists is
-        replaced, skipped, or (``fail``) stops the whole import unwritten."""
-        k = self.keys
-        keys = [
-            k.namespace(ns),
-            k.archive_index(ns),
-            k.archive_trash(ns),
-            k.asset_index(ns),
-        ]
-        args: list[Any] = [
-            k.archive_prefix(ns),
-            k.archive_sort_prefix(ns),
-            *self._alias_prefixes(ns),
-            k.archive_refs_prefix(ns),
-            k.asset_prefix(ns),
-            on_conflict,
-            len(records),
-        ]
-        for archive_id, stored in records:
-            args += [
-                archive_id,
-                json.dumps(stored, separators=(",", ":")),
-                secrets.token_hex(16),
-                *sort_members(archive_id, stored),
-            ]
-        args.append(len(assets))
-        for asset in assets:
-            args += [asset.name, asset.json, asset.etag, " ".join(asset.ids)]
-        # Declared up front: the keys the arguments name (DECLARE_PRELUDE).
-        for archive_id, _ in records:
-            keys += [k.archive(ns, archive_id), k.archive_aliases(ns, archive_id)]
-        keys += self._sorts(ns)
-        for asset in assets:
-            keys.append(k.asset(ns, asset.name))
-            keys += [k.archive_refs(ns, i) for i in asset.ids]
-        return scripts.IMPORT(keys, args)
-
     def mirror_lock(self, archive_id: str, token: str, seconds: int) -> Call:
         """Take the lock of fetching `archive_id` from upstream for `seconds`,
         unless another process holds it (spec archives.md 12.2)."""
@@ -440,15 +429,15 @@ class ArchiveStore:
         """Keep the fetch lock of `archive_id` `seconds` longer, if still held by
         `token`: True when it was."""
         key = self.keys.mirror_lock(archive_id)
-        return scripts.RENEW([key], [token, seconds])._replace(convert=bool)
+        return gc_scripts.RENEW([key], [token, seconds])._replace(convert=bool)
 
     def mirror_unlock(self, archive_id: str, token: str) -> Call:
         """Give the fetch lock of `archive_id` back, if still held by `token`."""
-        return scripts.UNLOCK([self.keys.mirror_lock(archive_id)], [token])
+        return gc_scripts.UNLOCK([self.keys.mirror_lock(archive_id)], [token])
 
     def blob_unheld_since(self, archive_id: str, now: int) -> Call:
         """When GC first saw no record of the blob (now, if this is the first)."""
-        return scripts.UNHELD([self.keys.blob(archive_id)], [now])
+        return gc_scripts.UNHELD([self.keys.blob(archive_id)], [now])
 
     def forget_blob(self, archive_id: str) -> Call:
         """A blob is held again, or gone: nothing to remember of it."""
@@ -459,15 +448,15 @@ class ArchiveStore:
         place in the scan queue go, in one step."""
         k = self.keys
         keys = [k.blob(archive_id), k.scan(archive_id), k.scan_queue]
-        return scripts.DROP_BLOB(keys, [archive_id])
+        return gc_scripts.DROP_BLOB(keys, [archive_id])
 
 
 __all__ = [
     "BATCH",
     "ArchiveStore",
     "AssetWrite",
-    "ImportOutcome",
     "ListedRecord",
+    "Purged",
     "RestoreOutcome",
     "TrashOutcome",
     "WriteOutcome",

@@ -61,6 +61,9 @@ class Part(Protocol):
         answers True."""
         ...
 
+    # Optional: ``settle(item) -> Steps[None]``, run once `item` is stored, for what
+    # follows from what the deployment holds (archives: the blob's scan verdict).
+
 
 def line(kind: str, fields: dict[str, Any], **raw: bytes) -> bytes:
     """A record line: `fields` as JSON, then each of `raw`, which is JSON already

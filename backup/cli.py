@@ -180,9 +180,12 @@ class Restore:
             all([next(replies) for _ in w]) if isinstance(w, list) else next(replies)
             for w in writes
         ]
+        settle = getattr(part, "settle", None)
         for record, stored in zip(batch, results, strict=True):
             if stored:
                 self.stored[part.kind] += 1
+                if settle is not None:
+                    self.client.drive(settle(record.item))
             else:
                 self.unstored += 1
                 self.problem(

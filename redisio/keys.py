@@ -282,9 +282,13 @@ class Keys:
         """The hash of share `share_id` of namespace `ns` (spec archives.md 11)."""
         return self.share_prefix(ns) + share_id
 
+    def archive_shares_prefix(self, ns: str) -> str:
+        """Share indexes of archives of namespace `ns` are this plus the id."""
+        return f"{self._prefix}:{{ns:{ns}}}:archive-shares:"
+
     def archive_shares(self, ns: str, archive_id: str) -> str:
         """Share id -> expires_at of the shares of archive `archive_id` in `ns`."""
-        return f"{self._prefix}:{{ns:{ns}}}:archive-shares:{archive_id}"
+        return self.archive_shares_prefix(ns) + archive_id
 
     def mirror_lock(self, archive_id: str) -> str:
         """Held by the one process fetching `archive_id` from upstream (12.2)."""

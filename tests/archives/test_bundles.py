@@ -10,6 +10,7 @@ import tarfile
 
 import pytest
 
+from archives import service
 from archives.bundles import FORMAT, MANIFEST, MANIFEST_DIGEST
 from tests.archives.helpers import sha512, tarball, temp_files, upload
 from tests.sensugo import AUTH, CORE, assert_error, asset
@@ -287,3 +288,42 @@ def test_the_commands_export_and_import_files(app, client, sensu, seeded, tmp_pa
     missing = runner.invoke(args=["archives", "bundle", "export", "nope", "--all",
                                   "-o", str(path)])  # fmt: skip
     assert missing.exit_code == 1 and "namespace nope does not exist" in missing.output
+
+
+@pytest.mark.parametrize("on_conflict", ["fail", "skip", "replace"])
+def test_an_asset_written_during_the_import_is_decided_in_its_step(
+    app, client, sensu, seeded, monkeypatch, on_conflict
+):
+    """An asset PUT after the import looked for conflicts and before it stores
+    (while blobs go into place) is judged by on_conflict in the storing step
+    itself: refused, kept, or replaced with its references (13.2)."""
+    real = service.commit
+    late = asset("a", "elsewhere", url="https://x/late.tgz", sha512=IDS[2])
+
+    def racing(blobs, temp):
+        if not racing.done:
+            racing.done = True
+            assert sensu.put(late, namespace="elsewhere").status_code == 201
+        return real(blobs, temp)
+
+    racing.done = False
+    monkeypatch.setattr(service, "commit", racing)
+    response = import_(client, seeded.data, on_conflict=on_conflict)
+    stored = sensu.stored("a", "elsewhere")
+    run, archives = app.extensions["client"].run, app.extensions["archives"]
+    late_refs = run(archives.refs("elsewhere", IDS[2]))
+    if on_conflict == "fail":
+        assert_error(response, 409, 3, "asset a already exists")
+        assert stored["url"] == "https://x/late.tgz" and late_refs == ["a"]
+        listed = client.get(f"{CORE}/namespaces/elsewhere/archives", headers=AUTH)
+        assert listed.get_json() == [] and sensu.stored("b", "elsewhere") is None
+        return
+    assert response.status_code == 201, response.data
+    assets = response.get_json()["assets"]
+    if on_conflict == "skip":
+        assert assets == {"created": ["b"], "replaced": [], "skipped": ["a"]}
+        assert stored["url"] == "https://x/late.tgz" and late_refs == ["a"]
+    else:
+        assert assets == {"created": ["b"], "replaced": ["a"], "skipped": []}
+        assert stored["builds"][0]["sha512"] == IDS[0] and late_refs == []
+        assert run(archives.refs("elsewhere", IDS[0])) == ["a"]

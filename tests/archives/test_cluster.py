@@ -17,6 +17,8 @@ from tests.archives.test_download import (
     test_download_serves_the_exact_bytes_with_every_header,
 )
 from tests.archives.test_records import (
+    test_an_asset_written_before_a_trashed_records_purge_keeps_it,
+    test_an_asset_written_between_gcs_look_and_its_purge_keeps_the_record,
     test_delete_in_use_is_409_force_trashes_restore_returns,
     test_every_sort_pages_through_every_record_once,
     test_list_total_selectors_and_trash,
@@ -26,6 +28,8 @@ from tests.archives.test_records import (
 
 __all__ = [
     "stored",
+    "test_an_asset_written_before_a_trashed_records_purge_keeps_it",
+    "test_an_asset_written_between_gcs_look_and_its_purge_keeps_the_record",
     "test_asset_is_created_with_our_url_and_sha512",
     "test_delete_in_use_is_409_force_trashes_restore_returns",
     "test_download_serves_the_exact_bytes_with_every_header",

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from archives import mirror
+from archives.import_store import ImportStore
 from archives.upstream import host_allowed
 from core.park import WaitSlots
 from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
@@ -472,3 +473,52 @@ def test_an_upstream_archive_over_the_limit_is_refused(app, client, upstream, de
     message = assert_error(post(client, {"url": url, "sha512": ID}), 502, 0)
     assert message == "upstream fetch failed: archive is larger than 100 bytes"
     assert temp_files(app) == []
+
+
+def _put_between_read_and_write(monkeypatch, sensu, times):
+    """Write the asset (a label added) each time the mirror is about to store its
+    step, up to `times` times: the race of 12.3's compare-and-set."""
+    real = ImportStore.import_bundle
+    written = []
+
+    def racing(self, *args, **kwargs):
+        if len(written) < times:
+            body = sensu.stored("bonsai-like")
+            body["metadata"]["labels"] = {"late": str(len(written))}
+            assert sensu.put(body).status_code == 201
+            written.append(body)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ImportStore, "import_bundle", racing)
+    return written
+
+
+def test_asset_mirror_retries_against_an_asset_written_meanwhile(
+    client, sensu, upstream, monkeypatch
+):
+    upstream.serve("/a.tar.gz", DATA)
+    upstream.serve("/b.tar.gz", OTHER)
+    _asset_with_builds(sensu, upstream)
+    written = _put_between_read_and_write(monkeypatch, sensu, 1)
+    response = asset_mirror(client)
+    assert response.status_code == 200, response.data
+    out = response.get_json()["asset"]
+    assert len(written) == 1
+    assert out["metadata"]["labels"] == {"late": "0"}
+    assert all(b["url"].startswith("http://localhost/archives/") for b in out["builds"])
+    assert sensu.stored("bonsai-like") == out
+    assert upstream.count() == 2  # the second round fetched nothing again
+
+
+def test_asset_mirror_that_keeps_losing_is_409_and_keeps_the_writes(
+    client, sensu, upstream, monkeypatch
+):
+    upstream.serve("/a.tar.gz", DATA)
+    upstream.serve("/b.tar.gz", OTHER)
+    _asset_with_builds(sensu, upstream)
+    written = _put_between_read_and_write(monkeypatch, sensu, 100)
+    assert_error(
+        asset_mirror(client), 409, 3, "asset bonsai-like kept changing; try again"
+    )
+    assert sensu.stored("bonsai-like") == written[-1]
+    assert listed(client) == []

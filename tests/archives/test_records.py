@@ -10,7 +10,15 @@ import time
 import pytest
 
 from archives import service
-from tests.archives.helpers import BASE, blob_files, sha512, tarball, upload
+from archives.blobs import BlobStore
+from tests.archives.helpers import (
+    BASE,
+    blob_files,
+    sha512,
+    tarball,
+    temp_files,
+    upload,
+)
 from tests.sensugo import AUTH, CORE, assert_error, asset
 
 MERGE = {**AUTH, "Content-Type": "application/merge-patch+json"}
@@ -454,3 +462,116 @@ def test_bootstrap_backfills_references_of_older_assets(client, app):
         client.delete(f"{BASE}/{sha512(data)}", headers=AUTH), 409, 3
     )
     assert "old" in message
+
+
+def test_an_asset_written_between_gcs_look_and_its_purge_keeps_the_record(
+    client, app, sensu, monkeypatch
+):
+    """GC's look at every namespace and its purge are two steps (one script cannot
+    span namespaces on a cluster); an asset of another namespace written between
+    them is seen by the look after the purge, and the record comes back to the
+    trash whole: aliases, share, blob (19.1)."""
+    app.config["ARCHIVE_RETENTION_SECONDS"] = 0
+    app.config["ARCHIVE_BLOB_GRACE_SECONDS"] = 0
+    sensu.namespace("other")
+    data = tarball()
+    upload(client, data, alias="hello/latest", filename="hello.tar.gz")
+    url = f"{BASE}/{sha512(data)}"
+    made = client.post(url + "/shares", data="{}", headers=AUTH).get_json()
+    assert client.delete(url, headers=AUTH).status_code == 204
+    before = client.get(url + "?deleted=true", headers=AUTH).get_json()
+    real = service.referencing
+    calls = []
+
+    def racing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found)
+        if len(calls) == 1:  # the asset lands right after the first look
+            body = asset("late", "other", url="https://x/a.tgz", sha512=sha512(data))
+            assert sensu.put(body).status_code == 201
+        return found
+
+    monkeypatch.setattr(service, "referencing", racing)
+    report = client.post(f"{CORE}/archives/gc", headers=AUTH).get_json()
+    assert calls == [[], ["other/late"]]
+    assert report["purged_records"] == 0 and report["kept_referenced"] == 1
+    assert report["deleted_blobs"] == 0 and blob_files(app) == [sha512(data)]
+    after = client.get(url + "?deleted=true", headers=AUTH).get_json()
+    assert after == before
+    trash = client.get(BASE, headers=AUTH, query_string={"deleted": "true"})
+    assert ids(trash) == [sha512(data)]
+    by_name = client.get(
+        BASE,
+        headers=AUTH,
+        query_string={"deleted": "true", "sort_by": "filename"},
+    )
+    assert ids(by_name) == [sha512(data)]
+    restored = client.post(url + "/restore", headers=AUTH)
+    assert restored.get_json()["aliases"] == ["hello/latest"]
+    shared = client.get(
+        f"/archives/default/{sha512(data)}", query_string={"token": made["token"]}
+    )
+    assert shared.status_code == 200 and shared.get_data() == data
+    shared.close()
+
+
+def test_an_asset_written_before_a_trashed_records_purge_keeps_it(
+    client, sensu, monkeypatch
+):
+    """``purge=true`` on a trashed record looks at every namespace, purges, and
+    looks again: an asset written in between puts the record back (409)."""
+    sensu.namespace("other")
+    data = tarball()
+    upload(client, data, alias="hello/latest")
+    url = f"{BASE}/{sha512(data)}"
+    assert client.delete(url, headers=AUTH).status_code == 204
+    before = client.get(url + "?deleted=true", headers=AUTH).get_json()
+    real = service.referencing
+    calls = []
+
+    def racing(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found)
+        if len(calls) == 1:
+            body = asset("late", "other", url="https://x/a.tgz", sha512=sha512(data))
+            assert sensu.put(body).status_code == 201
+        return found
+
+    monkeypatch.setattr(service, "referencing", racing)
+    response = client.delete(url + "?purge=true", headers=AUTH)
+    assert "other/late" in assert_error(response, 409, 3)
+    assert client.get(url + "?deleted=true", headers=AUTH).get_json() == before
+    forced = client.delete(url + "?purge=true&force=true", headers=AUTH)
+    assert forced.status_code == 204
+    assert_error(client.get(url + "?deleted=true", headers=AUTH), 404, 2)
+
+
+def test_an_upload_between_gcs_look_and_the_blobs_removal_keeps_the_blob(
+    client, app, monkeypatch
+):
+    """GC looks for records of a blob, then deletes it: the same bytes uploaded
+    in between (their record written) keep it, as the look again once the blob is
+    out of place sees (4.3: GC never deletes a blob a record names)."""
+    app.config["ARCHIVE_RETENTION_SECONDS"] = 0
+    app.config["ARCHIVE_BLOB_GRACE_SECONDS"] = 0
+    data = tarball()
+    upload(client, data)
+    url = f"{BASE}/{sha512(data)}"
+    assert client.delete(url + "?purge=true", headers=AUTH).status_code == 204
+    real = BlobStore.mtime
+    seen = []
+
+    def racing(self, *args, **kwargs):
+        found = real(self, *args, **kwargs)
+        if not seen:  # GC found no record of the blob, and read its age
+            seen.append(upload(client, data).status_code)
+        return found
+
+    monkeypatch.setattr(BlobStore, "mtime", racing)
+    report = client.post(f"{CORE}/archives/gc", headers=AUTH).get_json()
+    assert seen == [201]
+    assert report["deleted_blobs"] == 0 and blob_files(app) == [sha512(data)]
+    download = client.get(f"/archives/default/{sha512(data)}", headers=AUTH)
+    assert download.status_code == 200 and download.get_data() == data
+    download.close()
+    assert temp_files(app) == []

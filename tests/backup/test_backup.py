@@ -18,9 +18,11 @@ import backup
 from accounts.passwords import hash_password
 from accounts.store import ApiKey
 from app import create_app
+from archives.scan_store import Verdict
 from redisio.calls import Call
 from sensugo.paging import take_page
 from tests.archives.helpers import sha512, tarball, upload
+from tests.archives.test_scan import runs, use, work
 from tests.sensugo import AUTH, CORE, asset
 
 STASHES = 1_205  # past a batch of the store (1,000) and of the import (500)
@@ -484,3 +486,74 @@ def test_redis_down_is_one_line_not_a_traceback(tmp_path):
     assert "Error: redis: " in result.output
     assert "Traceback" not in result.output
     assert not file.exists()
+
+
+def test_round_trip_keeps_scan_verdicts_and_shares(app, client, tmp_path):
+    """Verdicts come back with their records (clean served without a scan,
+    infected never served), unscanned bytes are queued again, and shares open
+    their archive as before (spec archives.md 10, 11)."""
+    judged = {"clean": tarball({"bin/a": b"a\n"}), "infected": tarball({"bin/b": b"b"})}
+    for name, data in judged.items():
+        use(app, tmp_path, name)
+        assert upload(client, data, filename=f"{name}.tgz").status_code == 201
+        assert work(app) == 1
+    waiting = tarball({"bin/c": b"c\n"})
+    assert upload(client, waiting, filename="waiting.tgz").status_code == 201
+    use(app, tmp_path, "clean")
+    clean = f"{CORE}/namespaces/default/archives/{sha512(judged['clean'])}"
+    made = client.post(clean + "/shares", json={"note": "lab"}, headers=AUTH)
+    assert made.status_code == 201, made.data
+    token = made.get_json()["token"]
+    urls = [
+        clean,
+        f"{CORE}/namespaces/default/archives/{sha512(judged['infected'])}",
+        f"{CORE}/namespaces/default/archives/{sha512(waiting)}",
+        clean + "/shares",
+    ]
+    before = [client.get(url, headers=AUTH).get_json() for url in urls]
+    assert [r["state"] for r in before[:3]] == ["clean", "infected", "unscanned"]
+    file = tmp_path / "backup.jsonl"
+    result = run(app, "export", str(file))
+    assert result.exit_code == 0, result.output
+    shares = [r for r in lines(file) if r.get("kind") == "share"]
+    assert len(shares) == 1 and shares[0]["digest"] != token.partition(".")[2]
+    wipe(app)
+    result = run(app, "import", str(file))
+    assert result.exit_code == 0, result.output
+    assert "1 share" in result.output
+    scans = runs(tmp_path)
+    assert [client.get(url, headers=AUTH).get_json() for url in urls] == before
+    served = client.get(f"/archives/default/{sha512(judged['clean'])}", headers=AUTH)
+    assert served.status_code == 200 and served.get_data() == judged["clean"]
+    served.close()
+    shared = client.get(
+        f"/archives/default/{sha512(judged['clean'])}", query_string={"token": token}
+    )
+    assert shared.status_code == 200
+    shared.close()
+    infected = client.get(
+        f"/archives/default/{sha512(judged['infected'])}", headers=AUTH
+    )
+    assert infected.status_code == 404
+    infected.close()
+    assert work(app) == 1  # only the unscanned one
+    assert runs(tmp_path) == scans + 1
+    assert client.get(urls[2], headers=AUTH).get_json()["state"] == "clean"
+
+
+def test_a_verdict_made_here_wins_over_the_backups(app, client, tmp_path):
+    data = tarball({"bin/a": b"a\n"})
+    use(app, tmp_path, "clean")
+    upload(client, data)
+    assert work(app) == 1
+    file = tmp_path / "backup.jsonl"
+    assert run(app, "export", str(file)).exit_code == 0
+    wipe(app)
+    scans, runner = app.extensions["scans"], app.extensions["client"]
+    runner.run(scans.ensure(sha512(data), int(time.time()), queue=True))
+    runner.run(scans.finish(sha512(data), Verdict(1, "infected", 1, "found")))
+    result = run(app, "import", str(file))
+    assert result.exit_code == 0, result.output
+    url = f"{CORE}/namespaces/default/archives/{sha512(data)}"
+    record = client.get(url, headers=AUTH).get_json()
+    assert record["state"] == "infected" and record["scan"]["detail"] == "found"

@@ -10,12 +10,14 @@ import pytest
 
 from tests.backup.test_backup import (
     deployment,
+    test_round_trip_keeps_scan_verdicts_and_shares,
     test_round_trip_restores_every_record,
     test_round_trip_serves_the_same_answers,
 )
 
 __all__ = [
     "deployment",
+    "test_round_trip_keeps_scan_verdicts_and_shares",
     "test_round_trip_restores_every_record",
     "test_round_trip_serves_the_same_answers",
 ]

@@ -136,6 +136,11 @@ def every_script() -> list[tuple[str, Script]]:
     found = []
     for module in (
         "accounts.scripts",
+        "archives.gc_scripts",
+        "archives.import_scripts",
+        "archives.scan_store",
+        "archives.scripts",
+        "archives.share_store",
         "archives.store",
         "assets.store",
         "namespaces.store",
