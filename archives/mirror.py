@@ -302,7 +302,8 @@ def fetch_now(
     pull-through), while the request waits: parked with `park` (a request sent
     again must keep its body in ``park.notes``), else on its thread.
 
-    :raise: as `fetch`; UpstreamTimeout past the wait. :raise Parked:
+    :raise: as `fetch`; UpstreamTimeout past the wait. :raise StillFetching:
+    no slot to wait in (without a park). :raise Parked:
     """
     notes = park.notes if park is not None else {}
     # A request may fetch several archives in turn (an asset's builds): each has
@@ -315,6 +316,7 @@ def fetch_now(
     deadline = deadlines.setdefault(archive_id, time.monotonic() + wait)
     jobs: dict[str, str] = notes.setdefault("jobs", {})
     parked = False
+    slot = None
     try:
         while True:
             job = jobs.get(archive_id)
@@ -324,6 +326,13 @@ def fetch_now(
                     jobs[archive_id] = job
             future = _JOBS.get(job) if job is not None else None
             left = deadline - time.monotonic()
+            waiting = future is None or not future.done()
+            if park is None and waiting and slot is None:
+                # A thread that waits holds a slot, as a pull-through's does: the
+                # fetch goes on, and the request is answered at once.
+                slot = WAIT_SLOTS.take()
+                if slot is None:
+                    raise StillFetching()
             if future is not None and (future.done() or park is None):
                 try:
                     arrived[archive_id] = future.result(max(left, 0.0))
@@ -340,6 +349,8 @@ def fetch_now(
                 raise park.hold(None, _done(future))
             time.sleep(min(0.25, left))  # the lock is another's: try again soon
     finally:
+        if slot is not None:
+            slot.release()
         if not parked:
             _forget(jobs)
 

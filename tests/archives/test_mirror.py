@@ -235,6 +235,34 @@ def test_downloads_past_the_wait_slots_are_503_at_once(client, upstream, monkeyp
     assert upstream.count() == 1
 
 
+def test_fetch_now_past_the_wait_slots_is_503_at_once(client, upstream, monkeypatch):
+    # Without a server to park it (gunicorn), a fetch=now waits on its thread, in
+    # a slot as a pull-through does: the rest are answered at once.
+    monkeypatch.setattr(mirror, "WAIT_SLOTS", WaitSlots(1))
+    url = upstream.serve("/busy.tar.gz", DATA, stall=True)
+    answers: list[tuple[int, float]] = []
+
+    def fetch_now() -> None:
+        began = time.monotonic()
+        status = post(client, {"url": url, "sha512": ID}).status_code
+        answers.append((status, time.monotonic() - began))
+
+    threads = [threading.Thread(target=fetch_now) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(answers) < 2:  # the two without a slot, while the fetch stalls
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    upstream.release.set()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(status for status, _ in answers) == [201, 503, 503]
+    assert all(took < 2 for status, took in answers if status == 503)
+    assert upstream.count() == 1
+    assert [r["sha512"] for r in listed(client)] == [ID]
+
+
 def test_a_failed_pull_through_is_502_until_the_retry_pause(app, client, upstream):
     url = upstream.serve("/missing.tar.gz", status=404)
     assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
