@@ -103,7 +103,7 @@ def import_bundle(ns: str) -> JSONResponse:
                 blobs(), stream, length, boundary, limit
             )
             holder = received.temp
-            holder.finish()
+            holder.close()
             reader = open(holder.path, "rb")  # noqa: SIM115 - closed below
         try:
             bundle = bundles.read_bundle(reader, blobs(), config["ARCHIVE_MAX_BYTES"])

@@ -82,7 +82,7 @@ def check_bytes(temp: TempBlob) -> tuple[str, list[str]]:
         raise BadRequest("archive is empty")
     try:
         kind = checks.sniff(temp.head)
-        temp.finish()
+        temp.close()  # read back by path; fsynced only if it is kept
         return kind, checks.inspect(temp.path, kind)
     except checks.Refused as exc:
         raise BadRequest(str(exc)) from None

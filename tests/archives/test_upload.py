@@ -257,3 +257,31 @@ def test_disk_full_is_500_and_stores_nothing(client, app, monkeypatch):
     monkeypatch.undo()
     assert blob_files(app) == [] and temp_files(app) == []
     assert client.get(BASE, headers=AUTH).get_json() == []
+
+
+def test_only_a_new_blob_is_fsynced_before_its_rename(client, app, monkeypatch):
+    import archives.blobs
+
+    synced: list[str] = []
+    real_fsync, real_rename = archives.blobs.os.fsync, archives.blobs.os.rename
+
+    def fsync(fd: int) -> None:
+        synced.append("fsync")
+        real_fsync(fd)
+
+    def rename(source: str, target: str) -> None:
+        synced.append("rename")
+        real_rename(source, target)
+
+    monkeypatch.setattr(archives.blobs.os, "fsync", fsync)
+    monkeypatch.setattr(archives.blobs.os, "rename", rename)
+    data = tarball()
+    assert upload(client, data).status_code == 201
+    # The file's bytes, then the rename, then the directory entry.
+    assert synced == ["fsync", "rename", "fsync"]
+    synced.clear()
+    assert upload(client, data).status_code == 200  # the blob is in place already
+    assert synced == []
+    assert_error(upload(client, b"<html>oops</html>"), 400, 1)
+    assert synced == []
+    assert blob_files(app) == [sha512(data)] and temp_files(app) == []
