@@ -285,3 +285,26 @@ def test_only_a_new_blob_is_fsynced_before_its_rename(client, app, monkeypatch):
     assert_error(upload(client, b"<html>oops</html>"), 400, 1)
     assert synced == []
     assert blob_files(app) == [sha512(data)] and temp_files(app) == []
+
+
+def test_body_of_checks_the_length_before_reading():
+    from archives.upload import MULTIPART_OVERHEAD, body_of
+    from core.errors import PayloadTooLarge
+
+    stream = io.BytesIO(b"")
+    multipart = "multipart/form-data; boundary=x"
+    raw = {"wsgi.input": stream, "CONTENT_LENGTH": "10"}
+    assert body_of(raw, 10) == (stream, 10, None)
+    with pytest.raises(PayloadTooLarge, match="larger than 9 bytes"):
+        body_of(raw, 9)
+    # A multipart body has room for its parts around the archive.
+    big = {
+        **raw,
+        "CONTENT_TYPE": multipart,
+        "CONTENT_LENGTH": str(9 + MULTIPART_OVERHEAD),
+    }
+    assert body_of(big, 9) == (stream, 9 + MULTIPART_OVERHEAD, "x")
+    # No length: read to the end only where the server ends the input there.
+    assert body_of({"wsgi.input": stream}, 9).length == 0
+    ended = {"wsgi.input": stream, "wsgi.input_terminated": True}
+    assert body_of(ended, 9).length is None
