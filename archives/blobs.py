@@ -23,9 +23,13 @@ from core.errors import ApiError
 
 # Bytes kept from the start of an archive: the type is told from the first 262.
 HEAD_BYTES = 512
-# SHA-256 runs here beside SHA-512 on the request's thread (hashlib lets go of the
-# GIL on large chunks): the two digests cost the time of one.
-_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="sha256")
+# A large chunk is hashed and written on these threads, SHA-512 on one and SHA-256
+# and the write on another, while the request's thread receives the next chunk:
+# hashlib and the write let go of the GIL, so on two cores an upload takes about
+# the time of its SHA-512 alone. Two threads per upload in flight.
+_WORKERS = ThreadPoolExecutor(4, thread_name_prefix="blob")
+# Smaller chunks cost more to hand over than to hash and write here.
+_HANDED_OVER = 64 * 1024
 
 
 class StorageFailed(ApiError):
@@ -40,53 +44,71 @@ class StorageFailed(ApiError):
 
 class TempBlob:
     """A file in ``tmp/`` being written, hashed (SHA-512, SHA-256) and counted as
-    it goes. Nothing of it is held in memory but its first `HEAD_BYTES`."""
+    it goes. Nothing of it is held in memory but its first `HEAD_BYTES` and the
+    chunk being written."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         # Exclusive and private: nobody else reads a half-written archive.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.file = os.fdopen(fd, "wb", buffering=0)
-        self.sha512 = hashlib.sha512()
+        self._sha512 = hashlib.sha512()
         self._sha256 = hashlib.sha256()
-        self._hashing: Future | None = None
+        self._pending: tuple[Future[None], ...] = ()
         self.size = 0
         self.head = b""
         self.synced = False
 
     def write(self, chunk: bytes) -> None:
-        """Append `chunk`, hashing it. :raise OSError: disk full, I/O error."""
+        """Append `chunk`, hashing it; a large one is done on other threads while
+        the caller goes on. :raise OSError: disk full, I/O error (a chunk's error
+        may come with the next call, or with `flush`)."""
         if len(self.head) < HEAD_BYTES:
             self.head += chunk[: HEAD_BYTES - len(self.head)]
-        self._wait()
-        self._hashing = _HASHERS.submit(self._sha256.update, chunk)
-        self.sha512.update(chunk)
+        self.flush()  # chunks go in order, and one at a time is held
+        if len(chunk) < _HANDED_OVER:
+            self._sha512.update(chunk)
+            self._hash_and_append(chunk)
+        else:
+            self._pending = (
+                _WORKERS.submit(self._sha512.update, chunk),
+                _WORKERS.submit(self._hash_and_append, chunk),
+            )
+        self.size += len(chunk)
+
+    def _hash_and_append(self, chunk: bytes) -> None:
+        self._sha256.update(chunk)
         view = memoryview(chunk)
         while view:
             written = self.file.write(view)
             view = view[written:]
-        self.size += len(chunk)
 
-    def _wait(self) -> None:
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
+    def flush(self) -> None:
+        """Wait until every chunk given is hashed and in the file.
+        :raise OSError: writing one failed."""
+        pending, self._pending = self._pending, ()
+        errors = [future.exception() for future in pending]  # each one finished
+        for error in errors:
+            if error is not None:
+                raise error
 
     @property
     def sha256(self) -> hashlib._Hash:
-        """The SHA-256 of what was written so far."""
-        self._wait()
+        """The SHA-256 of what was written so far. :raise OSError:"""
+        self.flush()
         return self._sha256
 
     @property
     def id(self) -> str:
-        """The archive id: the SHA-512 of what was written, in lowercase hex."""
-        return self.sha512.hexdigest()
+        """The archive id: the SHA-512 of what was written, in lowercase hex.
+        :raise OSError:"""
+        self.flush()
+        return self._sha512.hexdigest()
 
     def close(self) -> None:
         """Stop writing: every byte is in the file for readers, not yet on the
         disk (`finish` does that, for what is kept). :raise OSError:"""
-        self._wait()
+        self.flush()
         if not self.file.closed:
             self.file.close()
 
@@ -94,7 +116,7 @@ class TempBlob:
         """Flush the bytes to disk and close the file. :raise OSError:"""
         if self.synced:
             return
-        self._wait()
+        self.flush()
         if self.file.closed:
             # Closed unsynced by `close`: fsync reaches the file's pages through
             # any descriptor of it.
@@ -110,7 +132,10 @@ class TempBlob:
 
     def discard(self) -> None:
         """Close and remove the temp file; safe to call more than once."""
-        self._wait()
+        try:
+            self.flush()
+        except OSError:
+            pass  # the bytes are being thrown away: how their write failed is moot
         if not self.file.closed:
             self.file.close()
         try:

@@ -307,6 +307,7 @@ def _member(
     with discarding(new_temp(blobs)) as temp:
         while chunk := file.read(CHUNK):
             temp.write(chunk)
+        temp.flush()
         if temp.size != entry.size:
             raise BadRequest(f"member {name} ends early")
         if temp.id != sha512 or temp.sha256.hexdigest() != entry.sha256:

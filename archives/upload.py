@@ -161,6 +161,7 @@ def receive_raw(
     with discarding(new_temp(blobs)) as temp:
         for chunk in chunks(stream, length, limit):
             temp.write(chunk)
+        temp.flush()
     return temp
 
 
@@ -242,6 +243,7 @@ def receive_multipart(
                         current = None
         if temp is None:
             raise BadRequest("multipart body needs one file part named file")
+        temp.flush()
     except OSError as exc:
         if temp is not None:
             temp.discard()

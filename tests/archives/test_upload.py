@@ -308,3 +308,19 @@ def test_body_of_checks_the_length_before_reading():
     assert body_of({"wsgi.input": stream}, 9).length == 0
     ended = {"wsgi.input": stream, "wsgi.input_terminated": True}
     assert body_of(ended, 9).length is None
+
+
+def test_disk_full_on_a_large_last_chunk_is_500_before_the_checks(
+    client, app, monkeypatch
+):
+    from archives.blobs import TempBlob
+
+    def full(self, chunk):
+        raise OSError(28, "No space left on device")
+
+    # Written on another thread; its error must still come before the type check.
+    monkeypatch.setattr(TempBlob, "_hash_and_append", full)
+    response = upload(client, b"not a tar " * 20_000)
+    assert_error(response, 500, 0, "archive storage failed: No space left on device")
+    monkeypatch.undo()
+    assert blob_files(app) == [] and temp_files(app) == []
