@@ -134,8 +134,8 @@ class TempBlob:
         """Close and remove the temp file; safe to call more than once."""
         try:
             self.flush()
-        except OSError:
-            pass  # the bytes are being thrown away: how their write failed is moot
+        except Exception:  # the bytes are thrown away: how a write failed is moot
+            pass
         if not self.file.closed:
             self.file.close()
         try:
