@@ -55,6 +55,7 @@ class TempBlob:
         self._sha512 = hashlib.sha512()
         self._sha256 = hashlib.sha256()
         self._pending: tuple[Future[None], ...] = ()
+        self._syncing: Future[None] | None = None
         self.size = 0
         self.head = b""
         self.synced = False
@@ -66,6 +67,7 @@ class TempBlob:
         if len(self.head) < HEAD_BYTES:
             self.head += chunk[: HEAD_BYTES - len(self.head)]
         self.flush()  # chunks go in order, and one at a time is held
+        self._syncing = None  # what it flushes no longer covers the file
         if len(chunk) < _HANDED_OVER:
             self._sha512.update(chunk)
             self._hash_and_append(chunk)
@@ -112,19 +114,23 @@ class TempBlob:
         if not self.file.closed:
             self.file.close()
 
+    def start_sync(self) -> None:
+        """Start flushing the bytes written so far to disk on another thread, while
+        the caller goes on (the checks); `finish` waits for it. :raise OSError:"""
+        self.flush()
+        if not self.synced and self._syncing is None:
+            self._syncing = _WORKERS.submit(_fsync_path, self.path)
+
     def finish(self) -> None:
         """Flush the bytes to disk and close the file. :raise OSError:"""
         if self.synced:
             return
         self.flush()
-        if self.file.closed:
-            # Closed unsynced by `close`: fsync reaches the file's pages through
-            # any descriptor of it.
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        if self._syncing is not None:
+            self._syncing.result()
+            self.close()
+        elif self.file.closed:  # closed unsynced by `close`
+            _fsync_path(self.path)
         else:
             os.fsync(self.file.fileno())
             self.file.close()
@@ -216,6 +222,13 @@ class BlobStore:
         except FileNotFoundError:
             return None
 
+    def start_sync(self, temp: TempBlob) -> None:
+        """Start flushing `temp` to disk while its checks run, unless its bytes
+        are stored already (then they never need to reach the disk).
+        :raise OSError:"""
+        if not os.path.exists(self.path(temp.id)):
+            temp.start_sync()
+
     def remove(self, archive_id: str) -> int:
         """Delete a blob; the bytes freed (0 when it was already gone)."""
         path = self.path(archive_id)
@@ -265,6 +278,16 @@ class BlobStore:
         except FileNotFoundError:
             return None
         return digest.hexdigest()
+
+
+def _fsync_path(path: str) -> None:
+    """fsync a file by its path: it reaches the file's pages through any
+    descriptor of it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(directory: str) -> None:

@@ -125,7 +125,7 @@ def _keep(
                 check_filename(filename)
             except Invalid as exc:
                 raise BadRequest(str(exc)) from None
-        kind, warnings = service.check_bytes(temp)
+        kind, warnings = service.check_bytes(temp, blobs())
     except BaseException:
         temp.discard()
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import pytest
 
@@ -48,3 +49,39 @@ def test_temp_blob_write_error_comes_with_flush_and_discard_drops_it(tmp_path):
     temp.write(b"y" * (1 << 20))
     temp.discard()
     assert not os.path.exists(temp.path)
+
+
+def test_a_sync_started_early_is_the_one_finish_waits_for(tmp_path, monkeypatch):
+    import archives.blobs
+
+    synced: list[tuple[str, int]] = []  # (thread, file size) of each fsync
+    real = archives.blobs.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((threading.current_thread().name, os.fstat(fd).st_size))
+        real(fd)
+
+    monkeypatch.setattr(archives.blobs.os, "fsync", fsync)
+    store = BlobStore(str(tmp_path))
+    temp = store.temp()
+    temp.write(b"a" * (1 << 20))
+    store.start_sync(temp)
+    temp.close()
+    temp.finish()
+    assert [size for _, size in synced] == [1 << 20]
+    assert not synced[0][0].startswith("MainThread")
+    # Bytes stored already never start on their way to the disk.
+    assert store.commit(temp) is True
+    synced.clear()
+    again = store.temp()
+    again.write(b"a" * (1 << 20))
+    store.start_sync(again)
+    assert store.commit(again) is False
+    assert synced == []
+    # Bytes written after the sync began are not covered by it: finish syncs them.
+    later = store.temp()
+    later.write(b"b" * 10)
+    later.start_sync()
+    later.write(b"c" * 10)
+    later.finish()
+    assert (threading.current_thread().name, 20) in synced
