@@ -23,9 +23,13 @@ from core.errors import ApiError
 
 # Bytes kept from the start of an archive: the type is told from the first 262.
 HEAD_BYTES = 512
-# SHA-256 runs here beside SHA-512 on the request's thread (hashlib lets go of the
-# GIL on large chunks): the two digests cost the time of one.
-_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="sha256")
+# A large chunk is hashed and written on these threads, SHA-512 on one and SHA-256
+# and the write on another, while the request's thread receives the next chunk:
+# hashlib and the write let go of the GIL, so on two cores an upload takes about
+# the time of its SHA-512 alone. Two threads per upload in flight.
+_WORKERS = ThreadPoolExecutor(4, thread_name_prefix="blob")
+# Smaller chunks cost more to hand over than to hash and write here.
+_HANDED_OVER = 64 * 1024
 
 
 class StorageFailed(ApiError):
@@ -40,57 +44,104 @@ class StorageFailed(ApiError):
 
 class TempBlob:
     """A file in ``tmp/`` being written, hashed (SHA-512, SHA-256) and counted as
-    it goes. Nothing of it is held in memory but its first `HEAD_BYTES`."""
+    it goes. Nothing of it is held in memory but its first `HEAD_BYTES` and the
+    chunk being written."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         # Exclusive and private: nobody else reads a half-written archive.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.file = os.fdopen(fd, "wb", buffering=0)
-        self.sha512 = hashlib.sha512()
+        self._sha512 = hashlib.sha512()
         self._sha256 = hashlib.sha256()
-        self._hashing: Future | None = None
+        self._pending: tuple[Future[None], ...] = ()
+        self._syncing: Future[None] | None = None
         self.size = 0
         self.head = b""
+        self.synced = False
 
     def write(self, chunk: bytes) -> None:
-        """Append `chunk`, hashing it. :raise OSError: disk full, I/O error."""
+        """Append `chunk`, hashing it; a large one is done on other threads while
+        the caller goes on. :raise OSError: disk full, I/O error (a chunk's error
+        may come with the next call, or with `flush`)."""
         if len(self.head) < HEAD_BYTES:
             self.head += chunk[: HEAD_BYTES - len(self.head)]
-        self._wait()
-        self._hashing = _HASHERS.submit(self._sha256.update, chunk)
-        self.sha512.update(chunk)
+        self.flush()  # chunks go in order, and one at a time is held
+        self._syncing = None  # what it flushes no longer covers the file
+        if len(chunk) < _HANDED_OVER:
+            self._sha512.update(chunk)
+            self._hash_and_append(chunk)
+        else:
+            self._pending = (
+                _WORKERS.submit(self._sha512.update, chunk),
+                _WORKERS.submit(self._hash_and_append, chunk),
+            )
+        self.size += len(chunk)
+
+    def _hash_and_append(self, chunk: bytes) -> None:
+        self._sha256.update(chunk)
         view = memoryview(chunk)
         while view:
             written = self.file.write(view)
             view = view[written:]
-        self.size += len(chunk)
 
-    def _wait(self) -> None:
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
+    def flush(self) -> None:
+        """Wait until every chunk given is hashed and in the file.
+        :raise OSError: writing one failed."""
+        pending, self._pending = self._pending, ()
+        errors = [future.exception() for future in pending]  # each one finished
+        for error in errors:
+            if error is not None:
+                raise error
 
     @property
     def sha256(self) -> hashlib._Hash:
-        """The SHA-256 of what was written so far."""
-        self._wait()
+        """The SHA-256 of what was written so far. :raise OSError:"""
+        self.flush()
         return self._sha256
 
     @property
     def id(self) -> str:
-        """The archive id: the SHA-512 of what was written, in lowercase hex."""
-        return self.sha512.hexdigest()
+        """The archive id: the SHA-512 of what was written, in lowercase hex.
+        :raise OSError:"""
+        self.flush()
+        return self._sha512.hexdigest()
+
+    def close(self) -> None:
+        """Stop writing: every byte is in the file for readers, not yet on the
+        disk (`finish` does that, for what is kept). :raise OSError:"""
+        self.flush()
+        if not self.file.closed:
+            self.file.close()
+
+    def start_sync(self) -> None:
+        """Start flushing the bytes written so far to disk on another thread, while
+        the caller goes on (the checks); `finish` waits for it. :raise OSError:"""
+        self.flush()
+        if not self.synced and self._syncing is None:
+            self._syncing = _WORKERS.submit(_fsync_path, self.path)
 
     def finish(self) -> None:
         """Flush the bytes to disk and close the file. :raise OSError:"""
-        if not self.file.closed:
+        if self.synced:
+            return
+        self.flush()
+        if self._syncing is not None:
+            self._syncing.result()
+            self.close()
+        elif self.file.closed:  # closed unsynced by `close`
+            _fsync_path(self.path)
+        else:
             os.fsync(self.file.fileno())
             self.file.close()
+        self.synced = True
 
     def discard(self) -> None:
         """Close and remove the temp file; safe to call more than once."""
-        self._wait()
+        try:
+            self.flush()
+        except Exception:  # the bytes are thrown away: how a write failed is moot
+            pass
         if not self.file.closed:
             self.file.close()
         try:
@@ -138,15 +189,22 @@ class BlobStore:
         :raise OSError: the rename or an fsync failed (the temp file is removed).
         """
         try:
-            temp.finish()
             final = self.path(temp.id)
             directory = os.path.dirname(final)
             private_dirs(directory)
             if os.path.exists(final):
-                temp.discard()
-                # A fresh mtime restarts GC's grace: a record is about to name it.
-                os.utime(final)
-                return False
+                try:
+                    # A fresh mtime restarts GC's grace: a record is about to name
+                    # it, and GC keeps a blob it finds fresh once moved aside.
+                    os.utime(final)
+                except FileNotFoundError:
+                    pass  # GC moved it aside meanwhile: these bytes take its place
+                else:
+                    # The blob in place was fsynced when it was stored: these same
+                    # bytes need not reach the disk (0.2 s for 100 MiB measured).
+                    temp.discard()
+                    return False
+            temp.finish()
             os.chmod(temp.path, 0o400)
             os.rename(temp.path, final)
             _fsync_dir(directory)
@@ -168,6 +226,13 @@ class BlobStore:
             return os.stat(self.path(archive_id)).st_mtime
         except FileNotFoundError:
             return None
+
+    def start_sync(self, temp: TempBlob) -> None:
+        """Start flushing `temp` to disk while its checks run, unless its bytes
+        are stored already (then they never need to reach the disk).
+        :raise OSError:"""
+        if not os.path.exists(self.path(temp.id)):
+            temp.start_sync()
 
     def remove_unless(
         self, archive_id: str, keep: Callable[[float], bool]
@@ -235,6 +300,16 @@ class BlobStore:
         except FileNotFoundError:
             return None
         return digest.hexdigest()
+
+
+def _fsync_path(path: str) -> None:
+    """fsync a file by its path: it reaches the file's pages through any
+    descriptor of it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(directory: str) -> None:

@@ -87,13 +87,7 @@ def import_bundle(ns: str) -> JSONResponse:
     rewrite, on_conflict = _options()
     config = current_app.config
     limit = config["BUNDLE_MAX_BYTES"]
-    environ = request.environ
-    boundary = upload.multipart_boundary(request.headers.get("Content-Type"))
-    overhead = upload.MULTIPART_OVERHEAD if boundary else 0
-    length = upload.declared_length(environ.get("CONTENT_LENGTH"), limit, overhead)
-    if length is None and not environ.get("wsgi.input_terminated", False):
-        length = 0
-    stream = environ["wsgi.input"]
+    stream, length, boundary = upload.body_of(request.environ, limit)
     holder = None
     try:
         if boundary is None:
@@ -103,7 +97,7 @@ def import_bundle(ns: str) -> JSONResponse:
                 blobs(), stream, length, boundary, limit
             )
             holder = received.temp
-            holder.finish()
+            holder.close()
             reader = open(holder.path, "rb")  # noqa: SIM115 - closed below
         try:
             bundle = bundles.read_bundle(reader, blobs(), config["ARCHIVE_MAX_BYTES"])

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from archives import service
 from archives.blobs import BlobStore, StorageFailed, TempBlob
 from archives.schemas import ARCHIVE_ID, Invalid, check_filename
+from archives.upload import discarding, new_temp
 from core.errors import BadRequest, PayloadTooLarge
 
 FORMAT = "stashd-bundle/1"
@@ -303,13 +304,10 @@ def _member(
         raise PayloadTooLarge(f"archive is larger than {member_limit} bytes")
     file = tar.extractfile(member)
     assert file is not None
-    try:
-        temp = blobs.temp()
-    except OSError as exc:
-        raise StorageFailed.of(exc) from None
-    try:
+    with discarding(new_temp(blobs)) as temp:
         while chunk := file.read(CHUNK):
             temp.write(chunk)
+        temp.flush()
         if temp.size != entry.size:
             raise BadRequest(f"member {name} ends early")
         if temp.id != sha512 or temp.sha256.hexdigest() != entry.sha256:
@@ -318,10 +316,4 @@ def _member(
             kind, warnings = service.check_bytes(temp)
         except BadRequest as exc:
             raise BadRequest(f"member {name}: {exc.message}") from None
-    except OSError as exc:
-        temp.discard()
-        raise StorageFailed.of(exc) from None
-    except BaseException:
-        temp.discard()
-        raise
     temps[sha512] = (temp, kind, warnings)

@@ -180,9 +180,14 @@ def inspect(path: str, kind: str) -> list[str]:
                 raise Refused("gzip file does not contain a tar archive")
         names = []
         try:
-            # Member data is skipped by reading it: a block of _READ at a time, not
-            # tarfile's default of 10 KiB (ten thousand reads for 100 MiB).
-            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_READ)  # type: ignore[call-overload]
+            if stream is raw:
+                # A plain tar's member data is sought past, not read: a header
+                # beyond the end of the file is an error all the same.
+                tar = tarfile.open(fileobj=raw, mode="r:")
+            else:
+                # Member data is skipped by reading it: a block of _READ at a time,
+                # not tarfile's default of 10 KiB (ten thousand reads for 100 MiB).
+                tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_READ)  # type: ignore[call-overload]
             with tar:
                 for member in tar:
                     _check_name(member.name)

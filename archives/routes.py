@@ -83,13 +83,7 @@ def upload_archive(ns: str) -> JSONResponse:
     need_namespace(ns)
     options = _options(query)  # before a byte of the body is read
     limit = current_app.config["ARCHIVE_MAX_BYTES"]
-    environ = request.environ
-    boundary = upload.multipart_boundary(request.headers.get("Content-Type"))
-    overhead = upload.MULTIPART_OVERHEAD if boundary else 0
-    length = upload.declared_length(environ.get("CONTENT_LENGTH"), limit, overhead)
-    if length is None and not environ.get("wsgi.input_terminated", False):
-        length = 0
-    stream = environ["wsgi.input"]
+    stream, length, boundary = upload.body_of(request.environ, limit)
     definition = None
     if boundary is None:
         temp = upload.receive_raw(blobs(), stream, length, limit)
@@ -128,7 +122,7 @@ def _keep(
                 check_filename(filename)
             except Invalid as exc:
                 raise BadRequest(str(exc)) from None
-        kind, warnings = service.check_bytes(temp)
+        kind, warnings = service.check_bytes(temp, blobs())
     except BaseException:
         temp.discard()
         raise

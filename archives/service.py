@@ -73,8 +73,11 @@ def new_etag() -> str:
     return secrets.token_hex(16)
 
 
-def check_bytes(temp: TempBlob) -> tuple[str, list[str]]:
-    """5.3's checks 2-4 and the layout hint: (type, warnings).
+def check_bytes(
+    temp: TempBlob, blobs: BlobStore | None = None
+) -> tuple[str, list[str]]:
+    """5.3's checks 2-4 and the layout hint: (type, warnings). With `blobs`, bytes
+    it does not hold yet start on their way to the disk during the tar check.
 
     :raise BadRequest: the bytes are refused (the temp file is left to the caller).
     """
@@ -82,7 +85,9 @@ def check_bytes(temp: TempBlob) -> tuple[str, list[str]]:
         raise BadRequest("archive is empty")
     try:
         kind = checks.sniff(temp.head)
-        temp.finish()
+        if blobs is not None:
+            blobs.start_sync(temp)
+        temp.close()  # read back by path; on the disk once kept (see commit)
         return kind, checks.inspect(temp.path, kind)
     except checks.Refused as exc:
         raise BadRequest(str(exc)) from None

@@ -9,7 +9,8 @@ so an archive is never held whole in memory. Sizes are checked before reading
 from __future__ import annotations
 
 import email.message
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from werkzeug.sansio.multipart import (
@@ -116,25 +117,56 @@ def multipart_boundary(content_type: str | None) -> str | None:
     return boundary
 
 
-def receive_raw(
-    blobs: BlobStore, stream: Readable, length: int | None, limit: int
-) -> TempBlob:
-    """The whole body as the archive. :raise PayloadTooLarge: :raise BadRequest:
-    :raise StorageFailed: the disk refused."""
-    temp = _temp(blobs)
+class Body(NamedTuple):
+    """A request body about to be read, its length checked."""
+
+    stream: Readable
+    length: int | None  # None: chunked, read to its end
+    boundary: str | None  # a multipart body's; None for a raw one
+
+
+def body_of(environ: Mapping[str, Any], limit: int) -> Body:
+    """The body of a WSGI request whose archive may be `limit` bytes, checked
+    before a byte is read (a multipart body has room for its parts around it).
+
+    :raise PayloadTooLarge: :raise BadRequest: a bad length or boundary.
+    """
+    boundary = multipart_boundary(environ.get("CONTENT_TYPE"))
+    overhead = MULTIPART_OVERHEAD if boundary else 0
+    length = declared_length(environ.get("CONTENT_LENGTH"), limit, overhead)
+    if length is None and not environ.get("wsgi.input_terminated", False):
+        length = 0  # no length, and a server that does not end the input: none
+    return Body(environ["wsgi.input"], length, boundary)
+
+
+@contextmanager
+def discarding(temp: TempBlob) -> Iterator[TempBlob]:
+    """Remove `temp` when the block fails; the disk's refusal (OSError) becomes
+    :raise StorageFailed:."""
     try:
-        for chunk in chunks(stream, length, limit):
-            temp.write(chunk)
+        yield temp
     except OSError as exc:
         temp.discard()
         raise StorageFailed.of(exc) from None
     except BaseException:
         temp.discard()
         raise
+
+
+def receive_raw(
+    blobs: BlobStore, stream: Readable, length: int | None, limit: int
+) -> TempBlob:
+    """The whole body as the archive. :raise PayloadTooLarge: :raise BadRequest:
+    :raise StorageFailed: the disk refused."""
+    with discarding(new_temp(blobs)) as temp:
+        for chunk in chunks(stream, length, limit):
+            temp.write(chunk)
+        temp.flush()
     return temp
 
 
-def _temp(blobs: BlobStore) -> TempBlob:
+def new_temp(blobs: BlobStore) -> TempBlob:
+    """A temp file for an archive. :raise StorageFailed: the disk refused."""
     try:
         return blobs.temp()
     except OSError as exc:
@@ -186,7 +218,7 @@ def receive_multipart(
                             raise BadRequest("exactly one file part is allowed")
                         current = "file"
                         filename = getattr(event, "filename", None) or None
-                        temp = _temp(blobs)
+                        temp = new_temp(blobs)
                     elif _is_option(event.name):
                         current, text = event.name, bytearray()
                     else:  # other parts are ignored, as unknown JSON keys are
@@ -211,6 +243,7 @@ def receive_multipart(
                         current = None
         if temp is None:
             raise BadRequest("multipart body needs one file part named file")
+        temp.flush()
     except OSError as exc:
         if temp is not None:
             temp.discard()

@@ -203,6 +203,7 @@ def _receive(
                 temp.write(bytes(pending))
                 pending.clear()
             if not piece:
+                temp.flush()
                 return
     except TimeoutError:
         raise UpstreamTimeout() from None

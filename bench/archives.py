@@ -154,9 +154,9 @@ def _timed(times: list[float], non_2xx: int) -> Run:
 def upload(port: int, header: str, archive: Archive, seconds: int) -> Run:
     """Upload `archive` again and again, one at a time, for about `seconds`.
 
-    Each upload is the whole path (stream to a temp file, hash, check the tar,
-    fsync); the blob is there already, so the rename is skipped and the record
-    only updated. The run's time is the uploads' own, as curl measures them.
+    Each upload is the whole path (stream to a temp file, hash, check the tar);
+    the blob is there already, so the fsync and the rename are skipped and the
+    record only updated. The run's time is the uploads' own, as curl measures them.
     """
     times: list[float] = []
     non_2xx = 0

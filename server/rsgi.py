@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from time import monotonic, perf_counter
 from typing import Any
@@ -52,33 +53,57 @@ BODY_WAIT = 10.0
 class LoopInput:
     """``wsgi.input`` of an RSGI request, read on a Flask thread.
 
-    Each read asks the event loop for the body's next chunks, only as many as the
-    reader wants: nothing is received before a view reads the body, nor past its limit.
+    Each read asks the event loop, once, for as many of the body's chunks as it
+    wants: nothing is received before a view reads the body, nor past its limit.
     """
 
     def __init__(self, protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
         self._protocol = protocol
         self._loop = loop
         self._chunks: Any = None  # granian's chunk iterator, made on the loop
-        self._buffer: list[bytes] = []
+        # Received, not read yet: bytes, and the rest of a chunk a read split.
+        self._buffer: deque[bytes | memoryview] = deque()
         self._buffered = 0
         self._ended = False
 
-    async def _next(self) -> bytes:
+    async def _receive(self, size: int) -> None:
+        """Buffer chunks until `size` bytes are (all of them when negative).
+
+        One trip to the loop per read, not one per chunk: granian's chunks are
+        up to 400 KiB, and each trip costs both threads a wake-up.
+        """
         if self._chunks is None:
             self._chunks = self._protocol.__aiter__()
+        loop = asyncio.get_running_loop()
         try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return b""
-
-    def _fetch(self) -> bytes:
-        future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
-        try:
-            return future.result(BODY_WAIT)
-        except FutureTimeout:
-            future.cancel()
+            async with asyncio.timeout(BODY_WAIT) as waiting:
+                while size < 0 or self._buffered < size:
+                    try:
+                        chunk = await self._chunks.__anext__()
+                    except StopAsyncIteration:
+                        chunk = b""
+                    if not chunk:
+                        self._ended = True
+                        return
+                    self._buffer.append(chunk)
+                    self._buffered += len(chunk)
+                    # The wait is for each chunk, not the whole read: a slow
+                    # client that keeps sending is not cut off.
+                    waiting.reschedule(loop.time() + BODY_WAIT)
+        except TimeoutError:
             raise TimeoutError("the request body stopped arriving") from None
+
+    def _wait(self, future: Future[None]) -> None:
+        # The loop times out a stalled body; this is for a loop that stopped.
+        while True:
+            try:
+                return future.result(BODY_WAIT)
+            except FutureTimeout:
+                if future.done():  # the loop's own timeout: the same exception
+                    raise
+                if not self._loop.is_running():
+                    future.cancel()
+                    raise TimeoutError("the request body stopped arriving") from None
 
     def read(self, size: int = -1) -> bytes:
         """Up to `size` bytes (all that is left when negative); b"" at the end.
@@ -86,20 +111,31 @@ class LoopInput:
         :raise TimeoutError: no chunk came for BODY_WAIT seconds.
         :raise RuntimeError: granian's transport closed (the client went away).
         """
-        while not self._ended and (size < 0 or self._buffered < size):
-            chunk = self._fetch()
-            if not chunk:
-                self._ended = True
-                break
-            self._buffer.append(chunk)
-            self._buffered += len(chunk)
-        data = b"".join(self._buffer)
-        if 0 <= size < len(data):
-            data, rest = data[:size], data[size:]
-            self._buffer, self._buffered = [rest], len(rest)
+        if not self._ended and (size < 0 or self._buffered < size):
+            self._wait(
+                asyncio.run_coroutine_threadsafe(self._receive(size), self._loop)
+            )
+        buffer = self._buffer
+        if 0 <= size < self._buffered:
+            taken: list[bytes | memoryview] = []
+            left = size
+            while left:
+                piece = buffer.popleft()
+                if len(piece) > left:
+                    # A view, so the rest of the chunk is not copied to be kept.
+                    view = memoryview(piece)
+                    buffer.appendleft(view[left:])
+                    piece = view[:left]
+                taken.append(piece)
+                left -= len(piece)
+            self._buffered -= size
         else:
-            self._buffer, self._buffered = [], 0
-        return data
+            taken = list(buffer)
+            buffer.clear()
+            self._buffered = 0
+        if len(taken) == 1 and isinstance(taken[0], bytes):
+            return taken[0]  # a whole chunk: no copy
+        return b"".join(taken)
 
 
 def environ_of(scope: Any, path: str) -> dict[str, Any]:

@@ -59,3 +59,14 @@ def test_damaged_gzip_is_refused(tmp_path, data, reason):
     path.write_bytes(data)
     with pytest.raises(checks.Refused, match=reason):
         checks.inspect(str(path), checks.TAR_GZIP)
+
+
+@pytest.mark.parametrize("cut", [512 + 100, 512 + 4096, 1024 + 8192])
+def test_plain_tar_cut_short_is_damaged_though_its_data_is_not_read(tmp_path, cut):
+    # A header, then 16 KiB of member data: cut within the data, which the check
+    # seeks past rather than reads.
+    data = tarball({"bin/x": bytes(range(256)) * 64}, compress=False)
+    path = tmp_path / "cut.tar"
+    path.write_bytes(data[:cut])
+    with pytest.raises(checks.Refused, match="archive is damaged"):
+        checks.inspect(str(path), checks.TAR)

@@ -257,3 +257,70 @@ def test_disk_full_is_500_and_stores_nothing(client, app, monkeypatch):
     monkeypatch.undo()
     assert blob_files(app) == [] and temp_files(app) == []
     assert client.get(BASE, headers=AUTH).get_json() == []
+
+
+def test_only_a_new_blob_is_fsynced_before_its_rename(client, app, monkeypatch):
+    import archives.blobs
+
+    synced: list[str] = []
+    real_fsync, real_rename = archives.blobs.os.fsync, archives.blobs.os.rename
+
+    def fsync(fd: int) -> None:
+        synced.append("fsync")
+        real_fsync(fd)
+
+    def rename(source: str, target: str) -> None:
+        synced.append("rename")
+        real_rename(source, target)
+
+    monkeypatch.setattr(archives.blobs.os, "fsync", fsync)
+    monkeypatch.setattr(archives.blobs.os, "rename", rename)
+    data = tarball()
+    assert upload(client, data).status_code == 201
+    # The file's bytes, then the rename, then the directory entry.
+    assert synced == ["fsync", "rename", "fsync"]
+    synced.clear()
+    assert upload(client, data).status_code == 200  # the blob is in place already
+    assert synced == []
+    assert_error(upload(client, b"<html>oops</html>"), 400, 1)
+    assert synced == []
+    assert blob_files(app) == [sha512(data)] and temp_files(app) == []
+
+
+def test_body_of_checks_the_length_before_reading():
+    from archives.upload import MULTIPART_OVERHEAD, body_of
+    from core.errors import PayloadTooLarge
+
+    stream = io.BytesIO(b"")
+    multipart = "multipart/form-data; boundary=x"
+    raw = {"wsgi.input": stream, "CONTENT_LENGTH": "10"}
+    assert body_of(raw, 10) == (stream, 10, None)
+    with pytest.raises(PayloadTooLarge, match="larger than 9 bytes"):
+        body_of(raw, 9)
+    # A multipart body has room for its parts around the archive.
+    big = {
+        **raw,
+        "CONTENT_TYPE": multipart,
+        "CONTENT_LENGTH": str(9 + MULTIPART_OVERHEAD),
+    }
+    assert body_of(big, 9) == (stream, 9 + MULTIPART_OVERHEAD, "x")
+    # No length: read to the end only where the server ends the input there.
+    assert body_of({"wsgi.input": stream}, 9).length == 0
+    ended = {"wsgi.input": stream, "wsgi.input_terminated": True}
+    assert body_of(ended, 9).length is None
+
+
+def test_disk_full_on_a_large_last_chunk_is_500_before_the_checks(
+    client, app, monkeypatch
+):
+    from archives.blobs import TempBlob
+
+    def full(self, chunk):
+        raise OSError(28, "No space left on device")
+
+    # Written on another thread; its error must still come before the type check.
+    monkeypatch.setattr(TempBlob, "_hash_and_append", full)
+    response = upload(client, b"not a tar " * 20_000)
+    assert_error(response, 500, 0, "archive storage failed: No space left on device")
+    monkeypatch.undo()
+    assert blob_files(app) == [] and temp_files(app) == []

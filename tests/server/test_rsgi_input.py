@@ -21,9 +21,12 @@ class Protocol:
         self.chunks, self.error = chunks, error
         self.given = 0
         self.stall = False
+        self.pause = 0.0  # seconds before each chunk
 
     async def __aiter__(self):
         for chunk in self.chunks:
+            if self.pause:
+                await asyncio.sleep(self.pause)
             self.given += 1
             yield chunk
         if self.stall:
@@ -85,3 +88,28 @@ def test_loop_input_gives_up_on_a_body_that_stops_arriving(loop, monkeypatch):
     protocol.stall = True
     with pytest.raises(BadRequest, match="request body is incomplete"):
         read_limited("2", True, LoopInput(protocol, loop), 10)
+
+
+def test_loop_input_gathers_a_read_in_one_trip_to_the_loop(loop, monkeypatch):
+    trips = []
+    real = asyncio.run_coroutine_threadsafe
+
+    def counted(coro, target):
+        trips.append(1)
+        return real(coro, target)
+
+    monkeypatch.setattr(server.rsgi.asyncio, "run_coroutine_threadsafe", counted)
+    stream = LoopInput(Protocol(*[bytes([n]) * 4 for n in range(10)]), loop)
+    first = stream.read(10)
+    assert first == b"\x00" * 4 + b"\x01" * 4 + b"\x02" * 2
+    assert type(first) is bytes and len(trips) == 1
+    assert stream.read(2) == b"\x02" * 2 and len(trips) == 1  # the split chunk's rest
+    assert stream.read(-1) == b"".join(bytes([n]) * 4 for n in range(3, 10))
+    assert len(trips) == 2
+
+
+def test_loop_input_waits_for_each_chunk_not_for_the_whole_read(loop, monkeypatch):
+    monkeypatch.setattr(server.rsgi, "BODY_WAIT", 0.2)
+    protocol = Protocol(*[b"x" * 4] * 6)
+    protocol.pause = 0.1  # 0.6 s in all, each chunk within the wait
+    assert LoopInput(protocol, loop).read(24) == b"x" * 24
