@@ -85,3 +85,28 @@ def test_a_sync_started_early_is_the_one_finish_waits_for(tmp_path, monkeypatch)
     later.write(b"c" * 10)
     later.finish()
     assert (threading.current_thread().name, 20) in synced
+
+
+def test_same_bytes_take_the_place_of_a_blob_gc_moved_aside(tmp_path, monkeypatch):
+    # GC moves a blob out of place before it decides (BlobStore.remove_unless): an
+    # upload of the same bytes that saw it a moment before must not count on it.
+    import archives.blobs
+
+    store = BlobStore(str(tmp_path))
+    data = os.urandom(4096)
+    first = store.temp()
+    first.write(data)
+    assert store.commit(first) is True
+    final = store.path(first.id)
+    real = archives.blobs.os.utime
+
+    def gc_first(path: str, *args: object) -> None:
+        os.rename(final, str(tmp_path / "aside"))  # GC, between the look and here
+        real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archives.blobs.os, "utime", gc_first)
+    again = store.temp()
+    again.write(data)
+    assert store.commit(again) is True
+    with open(final, "rb") as file:
+        assert file.read() == data
