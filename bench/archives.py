@@ -14,12 +14,13 @@ import hashlib
 import http.client
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tarfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.load import Request, Run, write_requests
 
@@ -152,19 +153,28 @@ def _timed(times: list[float], non_2xx: int) -> Run:
 
 
 def upload(port: int, header: str, archive: Archive, seconds: int) -> Run:
-    """Upload `archive` again and again, one at a time, for about `seconds`.
+    """Upload new bytes again and again, one at a time, for about `seconds`.
 
-    Each upload is the whole path (stream to a temp file, hash, check the tar);
-    the blob is there already, so the fsync and the rename are skipped and the
-    record only updated. The run's time is the uploads' own, as curl measures them.
+    Each upload is `archive` with 16 random bytes written over the start of its
+    member's data, so each is a first upload, the whole path: streamed to a temp
+    file, hashed, checked, fsynced and renamed into place, then recorded. The
+    run's time is the uploads' own, as curl measures them.
     """
+    fresh = replace(archive, path=archive.path + ".upload")
+    shutil.copyfile(archive.path, fresh.path)
     times: list[float] = []
     non_2xx = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline or not times:
-        status, took = _curl_upload(port, header, archive, timeout=seconds + 60)
-        times.append(took)
-        non_2xx += status not in (200, 201)
+    try:
+        while time.monotonic() < deadline or not times:
+            with open(fresh.path, "r+b") as file:
+                file.seek(tarfile.BLOCKSIZE)  # past the member's header
+                file.write(os.urandom(16))
+            status, took = _curl_upload(port, header, fresh, timeout=seconds + 60)
+            times.append(took)
+            non_2xx += status not in (200, 201)
+    finally:
+        os.unlink(fresh.path)
     return _timed(times, non_2xx)
 
 
