@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from archives import service
+from archives import garbage
 
 
 @click.group("archives")
@@ -24,7 +24,7 @@ def gc() -> None:
     app = current_app
     client = app.extensions["client"]
     names = client.drive(app.extensions["namespaces"].names())
-    report = service.collect_garbage(
+    report = garbage.collect_garbage(
         client, app.extensions["archives"], app.extensions["blobs"], names, app.config
     )
     if report is None:
@@ -38,7 +38,7 @@ def gc() -> None:
 @with_appcontext
 def fsck() -> None:
     """Re-hash every blob; list those whose bytes no longer match (exit 1)."""
-    damaged = service.fsck(current_app.extensions["blobs"])
+    damaged = garbage.fsck(current_app.extensions["blobs"])
     for archive_id in damaged:
         click.echo(f"damaged: {archive_id}")
     click.echo(f"{len(damaged)} damaged blob(s)")

@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from accounts import scopes
-from archives import scan, service, upload
+from archives import garbage, scan, service, upload
 from archives.blobs import TempBlob
 from archives.schemas import (
     Invalid,
@@ -272,7 +272,7 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
         raise NotFound(f"archive {archive_id} not found")
     if not force:
         names = client.drive(namespaces().names())
-        users = service.referencing(client, store(), names, archive_id, ns)
+        users = garbage.referencing(client, store(), names, archive_id, ns)
         if users:
             raise _in_use(archive_id, users)
     if view.deleted_at is None:
@@ -290,7 +290,7 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
             # the trash is seen, and the record is put back (its downloads
             # answered 410 meanwhile, which agents retry); one written after it
             # named an archive already deleted, as any asset may.
-            users = service.referencing(client, store(), names, archive_id, ns)
+            users = garbage.referencing(client, store(), names, archive_id, ns)
             if users:
                 client.run(store().restore(ns, archive_id, service.new_etag()))
                 raise _in_use(archive_id, users)
@@ -299,7 +299,7 @@ def delete_archive(ns: str, archive_id: str) -> JSONResponse:
     if purge and force:
         client.run(store().purge(ns, archive_id, None))
     elif purge:
-        purged, users = service.purge_unreferenced(
+        purged, users = garbage.purge_unreferenced(
             client, store(), names, ns, archive_id, None
         )
         if purged == -1:
@@ -355,7 +355,7 @@ def collect_garbage() -> JSONResponse:
     scopes.require_unscoped()
     client = get_client()
     names = client.drive(namespaces().names())
-    report = service.collect_garbage(
+    report = garbage.collect_garbage(
         client, store(), blobs(), names, current_app.config
     )
     if report is None:

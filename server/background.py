@@ -2,7 +2,7 @@
 ``STASHD_ARCHIVE_GC_INTERVAL_SECONDS`` (spec archives.md 4.3, 19.6), and the scan
 queue while a scanner command is set (10).
 
-Every worker runs the loops; the Redis lock in `archives.service.collect_garbage`
+Every worker runs the loops; the Redis lock in `archives.garbage.collect_garbage`
 lets one process collect at a time, on one host or many, and each queued scan is
 leased to one worker at a time (`archives.scan_store`).
 """
@@ -16,7 +16,7 @@ import threading
 
 from flask import Flask
 
-from archives import scan, service
+from archives import garbage, scan
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def _collect_every(app: Flask, interval: int, stop: threading.Event) -> None:
             with app.app_context():
                 client = app.extensions["client"]
                 names = client.drive(app.extensions["namespaces"].names())
-                report = service.collect_garbage(
+                report = garbage.collect_garbage(
                     client,
                     app.extensions["archives"],
                     app.extensions["blobs"],

@@ -32,7 +32,7 @@ from redis import RedisCluster
 
 from accounts.passwords import digest, hash_password, verify_password
 from accounts.store import AccountStore, ApiKey
-from archives.service import backfill_refs
+from archives.garbage import backfill_refs
 from archives.store import ArchiveStore
 from core.errors import UNREACHABLE
 from namespaces.store import NamespaceStore

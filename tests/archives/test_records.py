@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from archives import service
+from archives import garbage
 from archives.blobs import BlobStore
 from tests.archives.helpers import (
     BASE,
@@ -253,7 +253,7 @@ def test_an_asset_written_between_the_check_and_the_trash_keeps_the_record(
     data = tarball()
     upload(client, data, alias="hello/latest")
     url = f"{BASE}/{sha512(data)}"
-    real = service.referencing
+    real = garbage.referencing
     calls = []
 
     def racing(*args, **kwargs):
@@ -264,7 +264,7 @@ def test_an_asset_written_between_the_check_and_the_trash_keeps_the_record(
             assert sensu.put(body).status_code == 201
         return found
 
-    monkeypatch.setattr(service, "referencing", racing)
+    monkeypatch.setattr(garbage, "referencing", racing)
     query = "?purge=true" if purge else ""
     response = client.delete(url + query, headers=AUTH)
     assert "other/late" in assert_error(response, 409, 3)
@@ -480,7 +480,7 @@ def test_an_asset_written_between_gcs_look_and_its_purge_keeps_the_record(
     made = client.post(url + "/shares", data="{}", headers=AUTH).get_json()
     assert client.delete(url, headers=AUTH).status_code == 204
     before = client.get(url + "?deleted=true", headers=AUTH).get_json()
-    real = service.referencing
+    real = garbage.referencing
     calls = []
 
     def racing(*args, **kwargs):
@@ -491,7 +491,7 @@ def test_an_asset_written_between_gcs_look_and_its_purge_keeps_the_record(
             assert sensu.put(body).status_code == 201
         return found
 
-    monkeypatch.setattr(service, "referencing", racing)
+    monkeypatch.setattr(garbage, "referencing", racing)
     report = client.post(f"{CORE}/archives/gc", headers=AUTH).get_json()
     assert calls == [[], ["other/late"]]
     assert report["purged_records"] == 0 and report["kept_referenced"] == 1
@@ -526,7 +526,7 @@ def test_an_asset_written_before_a_trashed_records_purge_keeps_it(
     url = f"{BASE}/{sha512(data)}"
     assert client.delete(url, headers=AUTH).status_code == 204
     before = client.get(url + "?deleted=true", headers=AUTH).get_json()
-    real = service.referencing
+    real = garbage.referencing
     calls = []
 
     def racing(*args, **kwargs):
@@ -537,7 +537,7 @@ def test_an_asset_written_before_a_trashed_records_purge_keeps_it(
             assert sensu.put(body).status_code == 201
         return found
 
-    monkeypatch.setattr(service, "referencing", racing)
+    monkeypatch.setattr(garbage, "referencing", racing)
     response = client.delete(url + "?purge=true", headers=AUTH)
     assert "other/late" in assert_error(response, 409, 3)
     assert client.get(url + "?deleted=true", headers=AUTH).get_json() == before
