@@ -58,8 +58,7 @@ class Job(NamedTuple):
 # KEYS[1] the scan hash, KEYS[2] the queue. ARGV: id, now, "queue" or "".
 # Returns {gen, state, scanned_at, detail} when the blob has a verdict; else
 # queues it (with "queue") unless it is queued already, and returns false.
-_ENSURE = Script(
-    """
+_ENSURE_LUA = """
 local v = redis.call('HMGET', KEYS[1], 'gen', 'state', 'scanned_at', 'detail', 'done')
 if v[1] and v[5] == v[1] then
   return {v[1], v[2], v[3] or '', v[4] or ''}
@@ -75,7 +74,7 @@ if ARGV[3] == 'queue' then
 end
 return false
 """
-)
+_ENSURE = Script(_ENSURE_LUA)
 
 # KEYS[1] the queue, then the scan hashes it reads (DECLARE_PRELUDE). ARGV: now,
 # the lease's end, scan hash prefix. Takes the first id due and leases it: {id,
@@ -158,21 +157,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'gen', 1, 'state', ARGV[4], 'scanned_at', ARGV[5],
              'detail', ARGV[6], 'done', 1)
 end
-local v = redis.call('HMGET', KEYS[1], 'gen', 'state', 'scanned_at', 'detail', 'done')
-if v[1] and v[5] == v[1] then
-  return {v[1], v[2], v[3] or '', v[4] or ''}
-end
-if ARGV[3] == 'queue' then
-  if not v[1] then
-    redis.call('HINCRBY', KEYS[1], 'gen', 1)
-    redis.call('HSET', KEYS[1], 'state', 'unscanned')
-    redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
-  elseif not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  end
-end
-return false
 """
+    + _ENSURE_LUA
 )
 
 

@@ -28,26 +28,36 @@ class CreateOutcome(enum.Enum):
     CREATED = 1
 
 
+# Lua: store the share of ARGV (share id, digest, archive id, expires_at, note,
+# created_by, created_at) in KEYS[2], indexed in KEYS[3] (its archive's share
+# index, pruned of shares expired by `now`); both expire with their last share.
+_PUT_LUA = """
+local function put(now)
+  redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'archive', ARGV[3],
+             'expires_at', ARGV[4], 'note', ARGV[5], 'created_by', ARGV[6],
+             'created_at', ARGV[7])
+  redis.call('EXPIREAT', KEYS[2], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+  redis.call('EXPIREAT', KEYS[3], last[2])
+  return 1
+end
+"""
+
 # KEYS[1] the record, KEYS[2] the share, KEYS[3] the archive's share index.
 # ARGV: share id, digest, archive id, expires_at, note, created_by, created_at,
 # "live" (the record must be live) or "" (an upload's: its record comes next).
 _CREATE = Script(
-    """
+    _PUT_LUA
+    + """
 if ARGV[8] == 'live' then
   local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
   if not deleted then return 0 end
   if deleted ~= '' then return -1 end
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
-redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'archive', ARGV[3],
-           'expires_at', ARGV[4], 'note', ARGV[5], 'created_by', ARGV[6],
-           'created_at', ARGV[7])
-redis.call('EXPIREAT', KEYS[2], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-redis.call('EXPIREAT', KEYS[3], last[2])
-return 1
+return put(ARGV[7])
 """,
     convert=CreateOutcome,
 )
@@ -96,6 +106,7 @@ return 1
 # not stored).
 _LOAD = Script(
     DECLARE_PRELUDE
+    + _PUT_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local old = redis.call('HGET', KEYS[2], 'archive')
@@ -106,15 +117,7 @@ if more then return more end
 if other then redis.call('ZREM', other, ARGV[1]) end
 if tonumber(ARGV[4]) <= tonumber(ARGV[8]) then return 1 end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'digest', ARGV[2], 'archive', ARGV[3],
-           'expires_at', ARGV[4], 'note', ARGV[5], 'created_by', ARGV[6],
-           'created_at', ARGV[7])
-redis.call('EXPIREAT', KEYS[2], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
-redis.call('EXPIREAT', KEYS[3], last[2])
-return 1
+return put(ARGV[8])
 """,
     convert=bool,
 )
