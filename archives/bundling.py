@@ -195,7 +195,7 @@ def store_import(
     now = int(time.time())
     for entry in received.entries:
         temp, kind, warnings = received.temps.pop(entry.sha512)
-        service.commit(blobs, temp)
+        service.commit(blobs, temp, cached=False)
         origin = Origin(
             kind="bundle", url=None, headers=[], fetched_at=None, error=None
         )

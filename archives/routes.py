@@ -126,7 +126,7 @@ def _keep(
     except BaseException:
         temp.discard()
         raise
-    service.commit(blobs(), temp)
+    service.commit(blobs(), temp, cached=False)  # nobody reads it back now
     config = current_app.config
     share = token = None
     if options.share is not None:

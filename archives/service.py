@@ -94,10 +94,11 @@ def check_bytes(
         raise StorageFailed.of(exc) from None
 
 
-def commit(blobs: BlobStore, temp: TempBlob) -> None:
-    """fsync and rename into place. :raise StorageFailed: disk full, I/O error."""
+def commit(blobs: BlobStore, temp: TempBlob, cached: bool = True) -> None:
+    """fsync and rename into place (`BlobStore.commit`).
+    :raise StorageFailed: disk full, I/O error."""
     try:
-        blobs.commit(temp)
+        blobs.commit(temp, cached)
     except OSError as exc:
         log.error("archive %s not stored: %s", temp.id, exc)
         raise StorageFailed.of(exc) from None

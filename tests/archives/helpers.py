@@ -98,3 +98,51 @@ def temp_files(app: Any) -> list[str]:
 
     tmp = app.extensions["blobs"].tmp
     return os.listdir(tmp) if os.path.isdir(tmp) else []
+
+
+def cached_pages(path: str) -> int:
+    """How many pages of the file at `path` the kernel's page cache holds now
+    (mincore(2) over a mapping that touches none of them)."""
+    import ctypes
+    import mmap
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_int, ctypes.c_long]  # fmt: skip
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    size = os.path.getsize(path)
+    pages = -(-size // mmap.PAGESIZE)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if address in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap failed")
+        try:
+            vector = (ctypes.c_ubyte * pages)()
+            if libc.mincore(address, size, vector) != 0:
+                raise OSError(ctypes.get_errno(), "mincore failed")
+            return sum(byte & 1 for byte in vector)
+        finally:
+            libc.munmap(address, size)
+    finally:
+        os.close(fd)
+
+
+def drops_clean_pages(directory: str) -> bool:
+    """Whether the filesystem of `directory` lets advice drop a synced file's pages
+    from the cache (tmpfs does not: its pages are the file)."""
+    import os
+
+    path = os.path.join(directory, "probe")
+    with open(path, "wb") as file:
+        file.write(os.urandom(1 << 16))
+        file.flush()
+        os.fsync(file.fileno())
+        os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    try:
+        return cached_pages(path) == 0
+    finally:
+        os.unlink(path)

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from archives.blobs import BlobStore
+from tests.archives.helpers import cached_pages, drops_clean_pages
 
 
 def test_temp_blob_hashes_and_writes_small_and_large_chunks_in_order(tmp_path):
@@ -110,3 +111,19 @@ def test_same_bytes_take_the_place_of_a_blob_gc_moved_aside(tmp_path, monkeypatc
     assert store.commit(again) is True
     with open(final, "rb") as file:
         assert file.read() == data
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_new_blob_leaves_the_page_cache_once_on_disk_unless_kept(tmp_path, cached):
+    if not drops_clean_pages(str(tmp_path)):
+        pytest.skip("this filesystem keeps every page of its files in memory")
+    store = BlobStore(str(tmp_path))
+    temp = store.temp()
+    temp.write(os.urandom(1 << 20))
+    temp.close()
+    assert cached_pages(temp.path) == 256  # written: every page still in memory
+    assert store.commit(temp, cached=cached) is True
+    path = store.path(temp.id)
+    assert cached_pages(path) == (256 if cached else 0)
+    with open(path, "rb") as file:  # read back whole from the disk
+        assert hashlib.sha512(file.read()).hexdigest() == temp.id

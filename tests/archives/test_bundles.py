@@ -300,11 +300,11 @@ def test_an_asset_written_during_the_import_is_decided_in_its_step(
     real = service.commit
     late = asset("a", "elsewhere", url="https://x/late.tgz", sha512=IDS[2])
 
-    def racing(blobs, temp):
+    def racing(blobs, temp, cached=True):
         if not racing.done:
             racing.done = True
             assert sensu.put(late, namespace="elsewhere").status_code == 201
-        return real(blobs, temp)
+        return real(blobs, temp, cached)
 
     racing.done = False
     monkeypatch.setattr(service, "commit", racing)

@@ -13,7 +13,15 @@ from archives import mirror
 from archives.import_store import ImportStore
 from archives.upstream import host_allowed
 from core.park import WaitSlots
-from tests.archives.helpers import BASE, blob_files, sha512, tarball, temp_files
+from tests.archives.helpers import (
+    BASE,
+    blob_files,
+    cached_pages,
+    drops_clean_pages,
+    sha512,
+    tarball,
+    temp_files,
+)
 from tests.archives.upstream import running
 from tests.sensugo import AUTH, assert_error
 
@@ -74,6 +82,18 @@ def test_now_stores_the_verified_bytes_once(client, upstream):
     again = post(client, body)
     assert again.status_code == 200
     assert upstream.count() == 1
+
+
+def test_a_mirrored_blob_stays_in_the_page_cache_for_its_downloads(
+    app, client, upstream
+):
+    # Uploaded blobs leave it (test_upload.py); agents waiting on a fetch read next.
+    url = upstream.serve("/sensu/hello.tar.gz", DATA)
+    assert post(client, {"url": url, "sha512": ID}).status_code == 201
+    blobs = app.extensions["blobs"]
+    if not drops_clean_pages(blobs.tmp):
+        pytest.skip("this filesystem keeps every page of its files in memory")
+    assert cached_pages(blobs.path(ID)) > 0
 
 
 def test_wrong_bytes_are_400_and_nothing_is_stored(app, client, upstream):

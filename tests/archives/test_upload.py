@@ -14,6 +14,8 @@ from tests.archives.helpers import (
     BASE,
     REFUSED,
     blob_files,
+    cached_pages,
+    drops_clean_pages,
     sha512,
     tarball,
     temp_files,
@@ -42,6 +44,20 @@ def test_upload_raw_and_multipart_give_the_same_record(client, app):
         assert same[key] == record[key]
     assert blob_files(app) == [record["sha512"]]
     assert temp_files(app) == []
+
+
+def test_an_uploaded_blob_leaves_the_page_cache_once_on_disk(client, app):
+    data = tarball({"bin/hello": bytes(range(256)) * 256})
+    assert upload(client, data).status_code == 201
+    blobs = app.extensions["blobs"]
+    if not drops_clean_pages(blobs.tmp):
+        pytest.skip("this filesystem keeps every page of its files in memory")
+    assert cached_pages(blobs.path(sha512(data))) == 0
+    served = client.get(f"/archives/default/{sha512(data)}", headers=AUTH)
+    try:
+        assert served.status_code == 200 and served.get_data() == data  # from disk
+    finally:
+        served.close()
 
 
 def test_upload_plain_tar_and_default_filename(client):
