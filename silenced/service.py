@@ -173,24 +173,25 @@ def plain_question(query: str) -> tuple[Iterable[str], str] | None:
     if not query.isascii() or "%" in query or "+" in query:
         return None
     client = check = ""
-    subscriptions = []
+    present: dict[str, None] = {}  # distinct, in order
+    asked = 0
     # parse_qsl's rules for such a query: pairs split at "&" (empty ones skipped),
     # name and value at the first "=", the last value of a name wins.
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
         if key == "subscription":
-            subscriptions.append(value)
+            present[value] = None
+            asked += 1
         elif key == "check":
             check = value
         elif key == "client":
             client = value
     if not check:
         raise BadRequest("check is required")
-    if len(subscriptions) > MAX_SUBSCRIPTIONS:
+    if asked > MAX_SUBSCRIPTIONS:
         raise BadRequest(f"at most {MAX_SUBSCRIPTIONS} subscriptions")
     if ":" in check or check == "*":
         return None
-    present = dict.fromkeys(subscriptions)
     present.pop("", None)  # "" and "*" are "absent" (schemas.side)
     present.pop("*", None)
     if client:

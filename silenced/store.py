@@ -244,24 +244,25 @@ class SilencedStore:
         """
         prefix = self._match_prefixes.get(ns) or self._match_prefix(ns)
         tail = ":" + check
-        keys: list[str] = []
+        args = ["MGET"]
+        add = args.append
         for sub in subscriptions:
             key = prefix + sub
-            keys += (key + ":*", key + tail)
-        keys.append(prefix + "*" + tail)
-        cut = len(prefix)
+            add(key + ":*")
+            add(key + tail)
+        add(prefix + "*" + tail)
 
         def names(found: list[bytes | None]) -> list[str]:
             if not any(found):  # most events are not silenced
                 return []
-            now = time.time()
+            now, cut = time.time(), len(prefix)
             return [
-                keys[i][cut:]
-                for i, facts in enumerate(found)
+                args[i][cut:]
+                for i, facts in enumerate(found, 1)
                 if facts is not None and _begun(facts, now)
             ]
 
-        return Call(("MGET", *keys), convert=names)
+        return Call(tuple(args), None, names)
 
     def _match_prefix(self, ns: str) -> str:
         if len(self._match_prefixes) >= _PREFIXES_KEPT:
