@@ -100,12 +100,12 @@ def on_starting(server: Arbiter) -> None:
 def post_worker_init(worker: Any) -> None:
     """Each worker collects archive garbage in the background (one at a time),
     runs queued archive scans, and bounds the threads waiting for pull-throughs."""
-    from archives import mirror
+    from archives import fetcher
     from server.background import start_archive_gc, start_archive_scans
 
     # A download waiting for a pull-through holds its thread here: half of them
     # may, so the other routes always keep threads.
-    mirror.WAIT_SLOTS.resize(worker.cfg.threads // 2)
+    fetcher.WAIT_SLOTS.resize(worker.cfg.threads // 2)
     start_archive_gc(worker.wsgi)
     start_archive_scans(worker.wsgi)
 

@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, NamedTuple
 
-from archives import mirror, scan, service, upstream
+from archives import fetcher, mirror, scan, service, upstream
 from archives.import_store import ImportStore
 from archives.schemas import ARCHIVE_ID, RecordView, Stored, canonical_path
 from archives.store import AssetWrite
@@ -52,7 +52,7 @@ def mirror_asset(
     when the asset changed between its read and the write.
 
     :raise NotFound: no such asset or namespace. :raise Conflict: the asset kept
-    changing. :raise: as `mirror.fetch_now` (Parked: sent again with `park`, the
+    changing. :raise: as `fetcher.fetch_now` (Parked: sent again with `park`, the
     fetched ids are in its notes) and `upstream.check_host`.
     """
     for _ in range(service.ATTEMPTS):
@@ -121,7 +121,7 @@ def _record(
     )
     stored = mirror.pending_record(req, user, now)
     if not lazy or ctx.blobs.size(archive_id) is not None:
-        sha256, size, kind, warnings = mirror.fetch_now(
+        sha256, size, kind, warnings = fetcher.fetch_now(
             ctx, req.url, req.headers, archive_id, park
         )
         stored = mirror.arrived(stored, sha256, size, kind, warnings, now)

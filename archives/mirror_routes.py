@@ -1,8 +1,8 @@
 """``POST …/namespaces/:ns/archives/mirror`` (spec archives.md 12.1): register an
 upstream archive, fetched now or by its first download; ``POST
 …/namespaces/:ns/assets/:name/mirror`` (12.3): the same for every URL of an asset,
-then the asset pointed here. HTTP only; the work is in `archives.mirror` and
-`archives.asset_mirror`."""
+then the asset pointed here. HTTP only; the work is in `archives.mirror`,
+`archives.fetcher` and `archives.asset_mirror`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from flask import g, request
 
 from accounts import scopes
-from archives import asset_mirror, mirror, scan, upstream
+from archives import asset_mirror, fetcher, mirror, scan, upstream
 from archives.schemas import RecordView, Stored
 from archives.store import WriteOutcome
 from archives.web import (
@@ -57,7 +57,7 @@ def mirror_archive(ns: str) -> JSONResponse:
     stored = mirror.pending_record(req, g.user, now)
     here = ctx.blobs.size(archive_id) is not None
     if not req.lazy or here:
-        sha256, size, kind, warnings = mirror.fetch_now(
+        sha256, size, kind, warnings = fetcher.fetch_now(
             ctx, req.url, req.headers, archive_id, park
         )
         stored = mirror.arrived(stored, sha256, size, kind, warnings, int(time.time()))

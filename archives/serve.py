@@ -10,7 +10,7 @@ from flask import current_app, g, request
 
 from accounts import scopes
 from accounts.authenticator import Authenticator
-from archives import download, mirror, shares
+from archives import download, fetcher, shares
 from archives.schemas import record_state, scan_blocks
 from archives.web import (
     Gone,
@@ -75,9 +75,9 @@ def _serve(ns: str, archive_id: str, canonical: bool) -> JSONResponse:
     if g.share is not None and g.share.archive != archive_id:
         raise Unauthorized(shares.INVALID)  # an alias of another archive
     view = find(ns, archive_id)
-    if mirror.waits(view, scanning_on()):
+    if fetcher.waits(view, scanning_on()):
         park = request.environ.get(PARK_KEY)
-        view = mirror.pull_through(mirror_context(), ns, archive_id, view, park)
+        view = fetcher.pull_through(mirror_context(), ns, archive_id, view, park)
         if view.deleted_at is not None:
             raise Gone(f"archive {archive_id} was deleted at {view.deleted_at}")
     state = record_state(view)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from archives import mirror
+from archives import fetcher
 from archives.import_store import ImportStore
 from archives.upstream import host_allowed
 from core.park import WaitSlots
@@ -230,7 +230,7 @@ def test_a_stalled_pull_through_is_503_with_retry_after(app, client, upstream):
 
 
 def test_downloads_past_the_wait_slots_are_503_at_once(client, upstream, monkeypatch):
-    monkeypatch.setattr(mirror, "WAIT_SLOTS", WaitSlots(2))
+    monkeypatch.setattr(fetcher, "WAIT_SLOTS", WaitSlots(2))
     url = upstream.serve("/crowd.tar.gz", DATA, stall=True)
     assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
     answers: list[tuple[int, float]] = []
@@ -258,7 +258,7 @@ def test_downloads_past_the_wait_slots_are_503_at_once(client, upstream, monkeyp
 def test_fetch_now_past_the_wait_slots_is_503_at_once(client, upstream, monkeypatch):
     # Without a server to park it (gunicorn), a fetch=now waits on its thread, in
     # a slot as a pull-through does: the rest are answered at once.
-    monkeypatch.setattr(mirror, "WAIT_SLOTS", WaitSlots(1))
+    monkeypatch.setattr(fetcher, "WAIT_SLOTS", WaitSlots(1))
     url = upstream.serve("/busy.tar.gz", DATA, stall=True)
     answers: list[tuple[int, float]] = []
 
@@ -442,8 +442,8 @@ def test_only_the_holder_renews_or_frees_the_lock(app):
 
 
 def test_the_fetching_thread_keeps_its_lock(app, client, upstream, monkeypatch):
-    monkeypatch.setattr(mirror, "LOCK_SECONDS", 1)
-    monkeypatch.setattr(mirror, "LOCK_RENEW", 0.1)
+    monkeypatch.setattr(fetcher, "LOCK_SECONDS", 1)
+    monkeypatch.setattr(fetcher, "LOCK_RENEW", 0.1)
     url = upstream.serve("/slow-start.tar.gz", DATA, delay=2)
     assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
     answers = []

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from archives.mirror import LOCK_SECONDS
+from archives.fetcher import LOCK_SECONDS
 from tests.archives.helpers import tarball
 from tests.archives.upstream import running
 from tests.servers import stashd_on_own_redis, tree
