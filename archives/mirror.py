@@ -11,7 +11,6 @@ its compare-and-set write, and `bring_in`, which puts the bytes in place.
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -35,8 +34,6 @@ from archives.store import ArchiveStore, WriteOutcome
 from archives.upstream import CHUNK, fetch
 from core.errors import BadRequest, Conflict, NotFound
 from redisio.clients import BlockingClient
-
-log = logging.getLogger(__name__)
 
 # What a fetch brings in: (sha256, size, type, warnings).
 Arrival = tuple[str, int, str, list[str]]
