@@ -36,6 +36,7 @@ from core.logs import request_id
 from core.park import PARK_KEY, RECHECK, Park
 from core.replies import pieces
 from core.request import RSGIRequest
+from redisio.pipe import discard
 from redisio.pipelined import make_pipelined
 from server.wsgi import Front
 
@@ -48,6 +49,9 @@ FLASK_THREADS = 8
 # Seconds a Flask thread waits for the next piece of a request body: a client that
 # stops sending mid-body gets 400 then, and the thread is free for others.
 BODY_WAIT = 10.0
+# What a parked request "answers" once its client went away (nginx's status for
+# that): nobody reads it.
+CLIENT_GONE: tuple[int, list, Body] = (499, [], b"")
 
 
 class LoopInput:
@@ -280,31 +284,44 @@ class RSGIApp:
         self, scope: Any, path: str, protocol: Any
     ) -> tuple[int, list, Body | FileBody | StreamBody]:
         """`_flask`, the view free to hand its wait to the loop (core/park.py):
-        the request is sent to Flask again once it is over (its body is not)."""
+        the request is sent to Flask again once it is over (its body is not).
+        A client that leaves meanwhile ends the wait: nobody is left to answer."""
         park = Park()
-        while True:
-            answer = await self._flask(scope, path, protocol, {PARK_KEY: park})
-            if not park.held:
-                return answer
-            await self._park(park)
+        gone: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                answer = await self._flask(scope, path, protocol, {PARK_KEY: park})
+                if not park.held:
+                    return answer
+                if gone is None:
+                    gone = asyncio.ensure_future(protocol.client_disconnect())
+                if not await self._park(park, gone):
+                    return CLIENT_GONE
+        finally:
+            if gone is not None:
+                discard(gone)
 
-    async def _park(self, park: Park) -> None:
+    async def _park(self, park: Park, gone: asyncio.Future[Any]) -> bool:
         """Wait on the loop until the view's test of its round trip holds, or its
-        deadline or `RECHECK` comes, polling Redis with backoff."""
+        deadline or `RECHECK` comes, polling Redis with backoff; False when the
+        client went away first (`gone`)."""
         ready, poll = park.ready, park.poll
         assert ready is not None
         until = min(park.deadline or 0.0, monotonic() + RECHECK)
         pause = 0.02
         try:
             while (left := until - monotonic()) > 0:
-                await asyncio.sleep(min(pause, left))
+                await asyncio.wait((gone,), timeout=min(pause, left))
+                if gone.done():
+                    return False
                 pause = min(pause * 1.5, 0.25)
                 if ready(None if poll is None else await self.redis.run(poll)):
-                    return
+                    return True
         except Exception:  # Redis away: the view finds out and answers
             log.warning("a parked request stopped waiting", exc_info=True)
         finally:
             park.release()
+        return True
 
     async def _flask(
         self,

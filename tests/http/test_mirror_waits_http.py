@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
+import socket
 import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -179,3 +182,40 @@ def test_an_asset_mirror_fetches_every_build_now(server, upstream):
     urls = [build["url"] for build in response.json()["asset"]["builds"]]
     assert all(url.startswith(f"{server.url}/archives/default/") for url in urls)
     assert [upstream.count(f"/{name}/{n}.tar.gz") for n in range(2)] == [1, 1]
+
+
+def commands_naming(redis_url: str, text: str, seconds: float) -> int:
+    """How many commands Redis runs in the next `seconds` that name `text`: the
+    lines of MONITOR holding it."""
+    where = urlsplit(redis_url)
+    seen = b""
+    with socket.create_connection((where.hostname, where.port), timeout=5) as conn:
+        conn.sendall(b"MONITOR\r\n")
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([conn], [], [], left)[0]:
+                seen += conn.recv(1 << 16)
+    lines = seen.split(b"\r\n")
+    assert lines[0] == b"+OK", lines[0]
+    return sum(text.encode() in line for line in lines[1:])
+
+
+def test_a_parked_download_stops_polling_once_its_client_left(server, upstream):
+    if server.server != "granian":
+        pytest.skip("only granian parks a waiting request; gunicorn's thread waits")
+    url, _ = lazy(server, upstream, "STASHD-LEAVER", delay=4.0)
+    archive_id = url.split("/")[-2]
+    redis_url = server.env["STASHD_REDIS_URL"]
+    path = url[len(server.url) :]
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Key {KEY}\r\n\r\n"
+        )
+        client.sendall(request.encode())
+        time.sleep(0.8)  # parked: the upstream answers after 4 s
+        polled = commands_naming(redis_url, archive_id, 1.0)
+    time.sleep(0.3)
+    after = commands_naming(redis_url, archive_id, 1.5)
+    assert polled >= 3  # the parked request reads the record 4 times a second
+    assert after == 0
