@@ -12,10 +12,10 @@ temp file or a blob nobody names, which garbage collection removes.
 An uploaded or imported blob leaves the page cache once on disk (`commit` with
 ``cached=False``): its sender does not read it back, and agents fetch it later, when
 one disk read brings it back. Kept, each upload grows the cache by its size, and
-writing into memory the kernel has not used yet cost six times as much as writing
-into pages it just freed (240 against 40 ms for 100 MiB on the benchmark machine,
-docs/benchmarks.md). A mirror's fetch keeps its blob cached: waiting agents download
-it next.
+writing into memory the kernel has not used for a while cost six times as much as
+writing into pages it just freed (240 against 40 ms for 100 MiB on the benchmark
+machine, docs/benchmarks.md). A mirror's fetch keeps its blob cached: waiting agents
+download it next.
 """
 
 from __future__ import annotations
