@@ -54,6 +54,10 @@ class Park:
         self.ready: Callable[[Any], bool] | None = None
         # What the view keeps for its next dispatch (what it saw, what it started).
         self.notes: dict[str, Any] = {}
+        # How the server observes the request (route template, request ID, client
+        # address) as its last dispatch saw it: for the answer of a request whose
+        # client left during the wait, which no dispatch gives.
+        self.observed: tuple[str, str, str] | None = None
 
     def start(self, seconds: float) -> float:
         """The deadline of this wait: now plus `seconds` on the first dispatch,

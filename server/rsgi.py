@@ -296,10 +296,18 @@ class RSGIApp:
                 if gone is None:
                     gone = asyncio.ensure_future(protocol.client_disconnect())
                 if not await self._park(park, gone):
+                    self._observe_gone(scope.method, park)
                     return CLIENT_GONE
         finally:
             if gone is not None:
                 discard(gone)
+
+    def _observe_gone(self, method: str, park: Park) -> None:
+        """Count and log a parked request whose client left, as 499: no dispatch
+        answered it, so Front did not."""
+        if self.observer is not None and park.observed is not None:
+            route, rid, client = park.observed
+            self.observer.done(park.since, method, route, CLIENT_GONE[0], rid, client)
 
     async def _park(self, park: Park, gone: asyncio.Future[Any]) -> bool:
         """Wait on the loop until the view's test of its round trip holds, or its

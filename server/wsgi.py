@@ -132,9 +132,11 @@ class Front:
         try:
             return self.app(environ, start)
         finally:
+            route = environ.get(ROUTE_KEY, UNROUTED)
             if park is None or not park.held:
-                route = environ.get(ROUTE_KEY, UNROUTED)
                 observer.done(started, method, route, answered[0], rid, client)
+            else:  # observed once answered (server/rsgi.py, if its client left)
+                park.observed = (route, rid, client)
 
     def _route_of(self, method: str, path: str) -> str:
         return UNROUTED if self.route_of is None else self.route_of(method, path)

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
+from core.metrics import FLUSH_EVERY
 from tests.archives.helpers import tarball
 from tests.archives.upstream import running
 from tests.servers import stashd_on_own_redis
@@ -25,6 +27,7 @@ pytestmark = [pytest.mark.http, pytest.mark.integration]
 CORE = "/api/core/v2"
 KEY = "http-mirror-waits-key-0123456789"
 KEYED = {"Authorization": f"Key {KEY}"}
+ADMIN = ("ops", "mirror-waits-pass")
 WAIT = 5
 # Judges raw bytes (only an uncompressed tar shows a marker to grep): a pause
 # before a clean verdict, a verdict later than the wait, infected, or a failure.
@@ -219,3 +222,14 @@ def test_a_parked_download_stops_polling_once_its_client_left(server, upstream):
     after = commands_naming(redis_url, archive_id, 1.5)
     assert polled >= 3  # the parked request reads the record 4 times a second
     assert after == 0
+    # Counted once, as 499 (nginx's "client closed request").
+    time.sleep(FLUSH_EVERY * 2)  # each worker hands its counts over once a second
+    metrics = requests.get(f"{server.url}/metrics", auth=ADMIN, timeout=10)
+    gone = [
+        (sample.labels["route"], sample.value)
+        for family in text_string_to_metric_families(metrics.text)
+        for sample in family.samples
+        if sample.name == "stashd_http_requests_total"
+        and sample.labels["status"] == "499"
+    ]
+    assert len(gone) == 1 and gone[0][0].startswith("/archives/") and gone[0][1] == 1
