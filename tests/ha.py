@@ -275,6 +275,22 @@ class ClusterSetup:
         finally:
             client.close()
 
+    def wait_replicated(self, port: int, timeout: float = 10) -> None:
+        """Wait until every replica of the primary on `port` has confirmed all it
+        was sent: a write not confirmed may be lost when the primary dies."""
+        client = self.node(port)
+        try:
+
+            def confirmed() -> bool:
+                info = client.info("replication")
+                replicas = [v for k, v in info.items() if k.startswith("slave")]
+                sent = info["master_repl_offset"]
+                return bool(replicas) and all(r["offset"] >= sent for r in replicas)
+
+            wait_until(confirmed, timeout, "the replicas to confirm every write")
+        finally:
+            client.close()
+
     def kill(self, port: int) -> None:
         """``kill -9`` the node on `port`."""
         server = next(n for n in self.nodes if n.port == port)

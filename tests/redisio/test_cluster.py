@@ -155,6 +155,9 @@ def test_both_clients_follow_a_replica_taking_over_a_dead_primary():
         blocking.run(put)
         assert on_loop(lean, STORE.get("p")) == [b"{}"]  # both maps are read
         old = cluster.owner(STASH_SLOT)
+        # Replication is asynchronous: a write the replica has not confirmed may
+        # be lost with its primary (STASHD_REDIS_WAIT_REPLICAS is for that).
+        cluster.wait_replicated(old)
         cluster.kill(old)
         deadline = time.monotonic() + 20
         for run in (
