@@ -219,18 +219,26 @@ def test_unreachable_redis_stops_the_server_at_start(server_kind, data_dir):
 def test_sigterm_lets_a_request_in_flight_finish(own_redis, stashd_on):
     """A POST whose body is still arriving when SIGTERM comes is completed."""
     body = b'{"path": "late", "content": {}}'
-    sock = socket.create_connection(("127.0.0.1", stashd_on.ports[0]), timeout=15)
-    sock.sendall(
-        b"POST /stashes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
-    )
-    time.sleep(0.5)  # the request is being read by a worker
-    stopper = threading.Thread(target=stashd_on.stop)
-    stopper.start()
-    time.sleep(1)
-    sock.sendall(body[10:])
-    response = sock.recv(65536)
-    sock.close()
+    with socket.create_connection(
+        ("127.0.0.1", stashd_on.ports[0]), timeout=15
+    ) as sock:
+        # A first request answered on the same connection: a worker holds it, so
+        # the SIGTERM cannot find it still waiting to be accepted (a busy machine).
+        sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n")  # no body
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 204")
+        sock.sendall(
+            b"POST /stashes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
+        )
+        time.sleep(0.5)  # the request is being read by a worker
+        stopper = threading.Thread(target=stashd_on.stop)
+        stopper.start()
+        time.sleep(1)
+        sock.sendall(body[10:])
+        response = sock.recv(65536)
     stopper.join()
     assert response.startswith(b"HTTP/1.1 201")
 
