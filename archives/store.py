@@ -8,7 +8,8 @@ and the alias keys, and the reference sets the asset scripts keep
 also writes an asset, a delete, a restore and a purge are each one script (spec
 archives.md 4.2). Record writes are compare-and-set on the ETag: the caller reads,
 computes, writes, and tries again when another write came between. The Lua is in
-`archives.scripts`. A bundle import is `archives.import_store`'s.
+`archives.scripts`. A bundle import is `archives.import_store`'s; the locks and
+blob bookkeeping of background work are `archives.upkeep_calls`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from archives import gc_scripts, scripts
+from archives import scripts
 from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
 from archives.scripts import (
@@ -25,6 +26,7 @@ from archives.scripts import (
     TrashOutcome,
     WriteOutcome,
 )
+from archives.upkeep_calls import UpkeepCalls
 from redisio.calls import Call, text
 from redisio.keys import Keys
 from sensugo.paging import Batch, Batches, lex_start
@@ -87,7 +89,7 @@ class ListedRecord(NamedTuple):
     view: RecordView
 
 
-class ArchiveStore:
+class ArchiveStore(UpkeepCalls):
     """The archive records of one deployment."""
 
     def __init__(self, keys: Keys) -> None:
@@ -400,15 +402,6 @@ class ArchiveStore:
         args = [k.asset_prefix(ns), k.archive_refs_prefix(ns), lex_start(after), count]
         return scripts.BACKFILL([k.asset_index(ns)], args)
 
-    def gc_lock(self, token: str, seconds: int) -> Call:
-        """Take the GC lock for `seconds` unless another process holds it."""
-        key = self.keys.archives_gc_lock
-        return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
-
-    def gc_unlock(self, token: str) -> Call:
-        """Give the GC lock back, if this process still holds it."""
-        return gc_scripts.UNLOCK([self.keys.archives_gc_lock], [token])
-
     def asset_names(self, ns: str) -> Call:
         """Every asset name of `ns` (a bundle of all its assets)."""
         key = self.keys.asset_index(ns)
@@ -418,37 +411,6 @@ class ArchiveStore:
         """Every live archive id of `ns` (a bundle of all its archives)."""
         key = self.keys.archive_index(ns)
         return Call(("ZRANGE", key, 0, -1), convert=lambda r: [text(i) for i in r])
-
-    def mirror_lock(self, archive_id: str, token: str, seconds: int) -> Call:
-        """Take the lock of fetching `archive_id` from upstream for `seconds`,
-        unless another process holds it (spec archives.md 12.2)."""
-        key = self.keys.mirror_lock(archive_id)
-        return Call(("SET", key, token, "NX", "EX", seconds), convert=bool)
-
-    def mirror_renew(self, archive_id: str, token: str, seconds: int) -> Call:
-        """Keep the fetch lock of `archive_id` `seconds` longer, if still held by
-        `token`: True when it was."""
-        key = self.keys.mirror_lock(archive_id)
-        return gc_scripts.RENEW([key], [token, seconds])._replace(convert=bool)
-
-    def mirror_unlock(self, archive_id: str, token: str) -> Call:
-        """Give the fetch lock of `archive_id` back, if still held by `token`."""
-        return gc_scripts.UNLOCK([self.keys.mirror_lock(archive_id)], [token])
-
-    def blob_unheld_since(self, archive_id: str, now: int) -> Call:
-        """When GC first saw no record of the blob (now, if this is the first)."""
-        return gc_scripts.UNHELD([self.keys.blob(archive_id)], [now])
-
-    def forget_blob(self, archive_id: str) -> Call:
-        """A blob is held again, or gone: nothing to remember of it."""
-        return Call(("DEL", self.keys.blob(archive_id)))
-
-    def drop_blob(self, archive_id: str) -> Call:
-        """A blob is deleted: what GC remembers of it, its scan verdict and its
-        place in the scan queue go, in one step."""
-        k = self.keys
-        keys = [k.blob(archive_id), k.scan(archive_id), k.scan_queue]
-        return gc_scripts.DROP_BLOB(keys, [archive_id])
 
 
 __all__ = [
