@@ -35,7 +35,8 @@ from core.gate import Gate
 from core.http import JSONResponse
 from core.observe import UNROUTED, Observer
 from core.replies import FastRoutes
-from core.settings import cors_headers, from_env, load
+from core.settings import cors_headers
+from core.settings_load import from_env, load
 from namespaces.backup import NamespaceBackup
 from namespaces.store import NamespaceStore
 from redisio.clients import RedisClient, make_client, make_runner

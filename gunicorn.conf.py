@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from core.addresses import binds
 from core.config_error import ConfigError
 from core.logs import dict_config
-from core.settings import DEFAULTS, from_env, load
+from core.settings import DEFAULTS
+from core.settings_load import from_env, load
 from server.start import Started, metrics_dir, start_or_exit
 
 if TYPE_CHECKING:

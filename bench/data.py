@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from core import strictjson
-from core.settings import load
+from core.settings_load import load
 from redisio.calls import Call
 from redisio.clients import make_client, make_runner
 from redisio.keys import STASH_BUCKETS, Keys

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from bench.data import CHECKS, TTL, pipelined
 from bench.load import Request
-from core.settings import load
+from core.settings_load import load
 from redisio.calls import Call
 from redisio.clients import BlockingClient, make_client
 from redisio.keys import Keys

@@ -1,7 +1,7 @@
 """The error every setting parser raises, and the prefix its messages name.
 
-Its own module so that `core.settings` and `core.addresses` both import it and
-neither imports the other's caller.
+Its own module so that `core.settings_load` and `core.addresses` both import it
+and neither imports the other's caller.
 """
 
 from __future__ import annotations

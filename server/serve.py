@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.logs import dict_config
-from core.settings import DEFAULTS, LOG_FORMATS, LOG_LEVELS
+from core.settings import DEFAULTS
+from core.settings_load import LOG_FORMATS, LOG_LEVELS
 from server.embedded import die_with_parent
 from server.start import Started, metrics_dir, start_or_exit
 

@@ -20,7 +20,7 @@ import redis
 from archives.blobs import BlobStore, private_dirs
 from core.addresses import binds
 from core.config_error import ConfigError
-from core.settings import from_env, load
+from core.settings_load import from_env, load
 from server.bootstrap import at_start
 from server.embedded import EmbeddedRedis
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from app import create_app
-from core.settings import load
+from core.settings_load import load
 from redisio.clients import make_client
 from tests.ha import ClusterSetup
 from tests.servers import SERVERS, RedisServer, Stashd

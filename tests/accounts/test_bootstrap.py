@@ -13,7 +13,7 @@ import pytest
 from app import create_app
 from core.addresses import trusted_proxies
 from core.config_error import ConfigError
-from core.settings import load
+from core.settings_load import load
 from server.bootstrap import bootstrap, password_file
 
 NS = "/api/core/v2/namespaces"

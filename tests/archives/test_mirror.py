@@ -493,7 +493,7 @@ def test_https_upstreams_are_trusted_through_the_ca_file(app, client, tmp_path):
 
 def test_settings_are_checked_at_start(tmp_path):
     from core.config_error import ConfigError
-    from core.settings import load
+    from core.settings_load import load
 
     for bad in (
         {"MIRROR_CA_FILE": str(tmp_path / "nope.pem")},

@@ -17,7 +17,7 @@ import pytest
 from app import create_app
 from core.config_error import ConfigError
 from core.logs import JsonFormatter, dict_config, request_id
-from core.settings import load
+from core.settings_load import load
 
 ADMIN = ("admin", "admin-password-123")
 

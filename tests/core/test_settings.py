@@ -13,10 +13,9 @@ from core.settings import (
     DEFAULTS,
     SETTINGS,
     cors_headers,
-    from_env,
-    load,
     public_settings,
 )
+from core.settings_load import from_env, load
 from tests.servers import ROOT
 
 

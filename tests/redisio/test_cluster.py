@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from core.settings import load
+from core.settings_load import load
 from redisio.calls import Call
 from redisio.cluster import ClusterBlockingClient, ClusterPipelinedClient, call_slot
 from redisio.keys import Keys

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from core.settings import load
+from core.settings_load import load
 from redisio.calls import DECLARE_PRELUDE, NEED, Call, Script
 from redisio.clients import BlockingClient
 from redisio.cluster import ClusterBlockingClient

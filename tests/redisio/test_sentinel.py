@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from core.errors import UNREACHABLE
-from core.settings import load
+from core.settings_load import load
 from redisio.clients import BlockingClient, make_client
 from redisio.keys import Keys
 from redisio.pipelined import PipelinedClient

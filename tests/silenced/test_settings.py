@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from core.config_error import ConfigError
-from core.settings import from_env
+from core.settings_load import from_env
 from tests.silenced.helpers import assert_json_error
 
 

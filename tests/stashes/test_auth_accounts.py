@@ -15,7 +15,7 @@ from accounts.store import ApiKey
 from app import create_app
 from core.errors import Unauthorized
 from core.request import WSGIRequest
-from core.settings import load
+from core.settings_load import load
 from server.bootstrap import bootstrap
 from tests.stashes.helpers import assert_empty, basic
 

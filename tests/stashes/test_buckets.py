@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from core.settings import load
+from core.settings_load import load
 from redisio.cluster import ClusterBlockingClient, ClusterPipelinedClient
 from redisio.keys import STASH_BUCKETS, Keys, StashKeys, stash_tags
 from redisio.pipelined import make_pipelined
