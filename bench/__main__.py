@@ -14,7 +14,8 @@ import tempfile
 from dataclasses import asdict
 
 from bench import report
-from bench.run import Bench, Options, log
+from bench.measure import Options, log
+from bench.run import Bench
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # The load generators and webdis, by the Debian package that has each.

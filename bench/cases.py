@@ -3,7 +3,7 @@
 A `Group` is one server process, started for its cases and stopped after them; its
 cases run in order, each with a warm-up and then the measured run. The request files
 the cases name are built by `request_files` (once per benchmark), except DELETE's,
-which is made per run (see bench/run.py), and the assets' (bench/assets.py). The
+which is made per run (see bench/measure.py), and the assets' (bench/assets.py). The
 silenced match questions come from bench/silences.py.
 """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.cases import HASHING, NGINX
-from bench.run import Results
+from bench.measure import Results
 from bench.servers import redis_binary
 
 WEBDIS_GET = "webdis GET"
