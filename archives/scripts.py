@@ -1,5 +1,8 @@
-"""The Lua scripts of archive records, and what their replies mean; the store
-(`archives.store`) says which keys and arguments each gets.
+"""The Lua scripts of one archive record, and what their replies mean: reading it
+(`READ_LUA`, which the listing's `PAGE` shares), writing it with its aliases and
+sort index members, loading it from a backup, and noting a download. The store
+(`archives.store`) says which keys and arguments each gets; the Lua of the trash is
+in `archives.trash_scripts`, that of listing in `archives.list_scripts`.
 
 Every script names each key it touches in KEYS, asking for those it learns of from
 the data (`redisio.calls.DECLARE_PRELUDE`), so that each stays right on Redis
@@ -9,10 +12,9 @@ Cluster while a slot migrates.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
 
 from redisio.assetrefs import REFS_LUA
-from redisio.calls import DECLARE_PRELUDE, Script, text
+from redisio.calls import DECLARE_PRELUDE, Script
 
 
 class WriteOutcome(enum.Enum):
@@ -25,24 +27,11 @@ class WriteOutcome(enum.Enum):
     UPDATED = 2
 
 
-class TrashOutcome(enum.Enum):
-    ABSENT = 0
-    TRASHED_ALREADY = -2
-    REFERENCED = -1
-    TRASHED = 1
-
-
-class RestoreOutcome(enum.Enum):
-    ABSENT = 0
-    RESTORED = 1
-    LIVE = 2
-
-
 # Lua that reads one record with its aliases and references: `record(id)` gives
 # {data, etag, deleted_at, last_download_at, {aliases}, {refs}, scan} or false,
 # once `record_keys(id)` named its keys and missing() found them all declared.
 # ARGV[1..3] of every script using it: record prefix, alias set prefix, refs prefix.
-_READ_LUA = """
+READ_LUA = """
 local function record_keys(id)
   need(ARGV[1] .. id)
   need(ARGV[2] .. id)
@@ -64,7 +53,7 @@ end
 # prefix, refs prefix, id.
 GET = Script(
     DECLARE_PRELUDE
-    + _READ_LUA
+    + READ_LUA
     + """
 record_keys(ARGV[4])
 local more = missing()
@@ -72,42 +61,6 @@ if more then return more end
 return record(ARGV[4]) or {}
 """,
     write=False,
-)
-
-# KEYS[1] an index: live or trash ids, or a sort index of "<key>\0<id>" members
-# of both; then the keys of the records read (the script asks for them). ARGV: the
-# three prefixes, the range's start, count, "asc" or "desc", and for a sort index
-# the state to keep ("live" or "trash"; "" keeps all).
-# Returns {last member read ('' at the end), id, record, id, record...}.
-PAGE = Script(
-    DECLARE_PRELUDE
-    + _READ_LUA
-    + """
-local members
-if ARGV[6] == 'desc' then
-  members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[4], '-', 'LIMIT', 0, ARGV[5])
-else
-  members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[4], '+', 'LIMIT', 0, ARGV[5])
-end
-for _, member in ipairs(members) do record_keys(string.sub(member, -128)) end
-local more = missing()
-if more then return more end
-local out = {''}
-if #members == tonumber(ARGV[5]) then out[1] = members[#members] end
-for _, member in ipairs(members) do
-  local id = string.sub(member, -128)
-  local found = record(id)
-  if found and ARGV[7] ~= '' then
-    local live = found[3] == ''
-    if live ~= (ARGV[7] == 'live') then found = false end
-  end
-  if found then
-    out[#out + 1] = id
-    out[#out + 1] = found
-  end
-end
-return out
-"""
 )
 
 # The sort indexes (8.1), whose members a record keeps as its fields by_<sort>.
@@ -226,190 +179,6 @@ return outcome
     convert=WriteOutcome,
 )
 
-# Needs DECLARE_PRELUDE: names the alias keys of the aliases of the record whose
-# alias set is KEYS[4], and returns them (ARGV[1] alias key prefix).
-_HELD_LUA = """
-local function alias_keys()
-  local keys = {}
-  for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-    keys[#keys + 1] = need(ARGV[1] .. alias)
-  end
-  return keys
-end
-"""
-
-# KEYS[1] record, KEYS[2] live index, KEYS[3] trash, KEYS[4] alias set, KEYS[5]
-# refs, then the alias keys it touches. ARGV: alias key prefix, alias set prefix,
-# id, now, etag, "force" or "".
-TRASH = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if deleted ~= '' then return -2 end
-if ARGV[6] ~= 'force' and redis.call('SCARD', KEYS[5]) > 0 then return -1 end
-local held = alias_keys()
-local more = missing()
-if more then return more end
-redis.call('HSET', KEYS[1], 'deleted_at', ARGV[4], 'etag', ARGV[5])
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], 0, ARGV[3])
-for _, key in ipairs(held) do
-  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
-end
-return 1
-""",
-    convert=TrashOutcome,
-)
-
-# KEYS as TRASH but the refs (the alias keys from KEYS[5] on). ARGV: alias key
-# prefix, alias set prefix, id, etag.
-RESTORE = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if deleted == '' then return 2 end
-alias_keys()
-local more = missing()
-if more then return more end
-redis.call('HSET', KEYS[1], 'deleted_at', '', 'etag', ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-for _, alias in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  local key = ARGV[1] .. alias
-  local holder = redis.call('GET', key)
-  if not holder then
-    redis.call('SET', key, ARGV[3])
-  elseif holder ~= ARGV[3] then
-    redis.call('SREM', KEYS[4], alias)
-  end
-end
-return 1
-""",
-    convert=RestoreOutcome,
-)
-
-
-class Purged(NamedTuple):
-    """What a purge did: 1 done, 0 absent (or not due), -1 referenced; when done,
-    what it removed, for `PUT_BACK`: the record hash's fields and values, its
-    aliases, and each share's id with its fields and values."""
-
-    code: int
-    fields: list[bytes]
-    aliases: list[bytes]
-    shares: list[tuple[bytes, list[bytes]]]
-
-
-def purged(reply: int | list) -> Purged:
-    if not isinstance(reply, list):
-        return Purged(int(reply), [], [], [])
-    _, fields, aliases, shares = reply
-    pairs = [(shares[i], shares[i + 1]) for i in range(0, len(shares), 2)]
-    return Purged(1, fields, aliases, pairs)
-
-
-# KEYS as TRASH, then the record's share index and the sort indexes. ARGV: alias
-# key prefix, alias set prefix, id, trashed before (a Unix time: only a record in
-# the trash since then, and unreferenced here, is purged; '' purges whatever its
-# state), sort index prefix, share hash prefix. Returns `Purged`'s reply.
-PURGE = Script(
-    DECLARE_PRELUDE
-    + _HELD_LUA
-    + SORTS_LUA
-    + """
-local deleted = redis.call('HGET', KEYS[1], 'deleted_at')
-if not deleted then return 0 end
-if ARGV[4] ~= '' then
-  if deleted == '' or tonumber(deleted) > tonumber(ARGV[4]) then return 0 end
-  if redis.call('SCARD', KEYS[5]) > 0 then return -1 end
-end
-local held = alias_keys()
-for _, field in ipairs(SORTS) do need(ARGV[5] .. field) end
-local shares = redis.call('ZRANGE', KEYS[6], 0, -1)
-for _, share in ipairs(shares) do need(ARGV[6] .. share) end
-local more = missing()
-if more then return more end
-local removed = {}
-for _, share in ipairs(shares) do
-  local fields = redis.call('HGETALL', ARGV[6] .. share)
-  if #fields > 0 then
-    removed[#removed + 1] = share
-    removed[#removed + 1] = fields
-  end
-end
-local out = {1, redis.call('HGETALL', KEYS[1]), redis.call('SMEMBERS', KEYS[4]),
-             removed}
-for _, key in ipairs(held) do
-  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
-end
-for _, field in ipairs(SORTS) do
-  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
-  if member then redis.call('ZREM', ARGV[5] .. field, member) end
-end
-for _, share in ipairs(shares) do redis.call('DEL', ARGV[6] .. share) end
-redis.call('DEL', KEYS[4], KEYS[1], KEYS[6])
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', KEYS[3], ARGV[3])
-return out
-""",
-    convert=purged,
-)
-
-# A purged trashed record back in the trash as PURGE removed it, with its aliases
-# (in its set: a trashed record holds no alias key) and its unexpired shares;
-# nothing when a record of that id exists again. KEYS[1] record, KEYS[2] trash,
-# KEYS[3] alias set, KEYS[4] share index, then the sort indexes and share hashes
-# (DECLARE_PRELUDE). ARGV: id, sort index prefix, share hash prefix, now, count of
-# the record's fields and values, them, alias count, aliases..., share count,
-# then per share: id, count of its fields and values, them. 1 when put back.
-PUT_BACK = Script(
-    DECLARE_PRELUDE
-    + SORTS_LUA
-    + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local n = tonumber(ARGV[5])
-local i = 6 + n
-local aliases = tonumber(ARGV[i])
-local shares = {}
-local j = i + aliases + 2
-for _ = 1, tonumber(ARGV[i + aliases + 1]) do
-  local count = tonumber(ARGV[j + 1])
-  shares[#shares + 1] = {ARGV[j], j + 2, count}
-  need(ARGV[3] .. ARGV[j])
-  j = j + 2 + count
-end
-for _, field in ipairs(SORTS) do need(ARGV[2] .. field) end
-local more = missing()
-if more then return more end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
-for _, field in ipairs(SORTS) do
-  local member = redis.call('HGET', KEYS[1], 'by_' .. field)
-  if member then redis.call('ZADD', ARGV[2] .. field, 0, member) end
-end
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-for k = i + 1, i + aliases do redis.call('SADD', KEYS[3], ARGV[k]) end
-for _, share in ipairs(shares) do
-  local key = ARGV[3] .. share[1]
-  redis.call('HSET', key, unpack(ARGV, share[2], share[2] + share[3] - 1))
-  local expires = tonumber(redis.call('HGET', key, 'expires_at') or '0')
-  if expires > tonumber(ARGV[4]) then
-    redis.call('EXPIREAT', key, expires)
-    redis.call('ZADD', KEYS[4], expires, share[1])
-  else
-    redis.call('DEL', key)
-  end
-end
-local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
-if last[2] then redis.call('EXPIREAT', KEYS[4], last[2]) end
-return 1
-""",
-    convert=bool,
-)
-
 # A record as a backup holds it, in its state (live or trashed), replacing the
 # record there. KEYS: as WRITE's first five, then the sort indexes and alias keys
 # it touches (DECLARE_PRELUDE). ARGV: alias key prefix, alias set prefix, id, data,
@@ -469,35 +238,3 @@ redis.call('HSET', KEYS[1], 'last_download_at', ARGV[1])
 return 1
 """
 )
-
-
-# KEYS[1] an asset index, then the asset hashes and reference sets it touches.
-# ARGV: asset hash prefix, reference set prefix, lex start, count. Adds every
-# archive id the assets name to its reference set; returns the last name read, or
-# false at the end of the index.
-BACKFILL = Script(
-    DECLARE_PRELUDE
-    + REFS_LUA
-    + """
-local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[3], '+', 'LIMIT', 0, ARGV[4])
-for _, name in ipairs(names) do need(ARGV[1] .. name) end
-local more = missing()
-if more then return more end
-local named = {}
-for _, name in ipairs(names) do
-  local ids = archive_ids(redis.call('HGET', ARGV[1] .. name, 'json'))
-  for id in pairs(ids) do need(ARGV[2] .. id) end
-  named[name] = ids
-end
-more = missing()
-if more then return more end
-for name, ids in pairs(named) do
-  for id in pairs(ids) do redis.call('SADD', ARGV[2] .. id, name) end
-end
-if #names == tonumber(ARGV[4]) then return names[#names] end
-return false
-""",
-    convert=lambda r: None if r is None else text(r),
-)
-
-COUNT = Script("return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])")

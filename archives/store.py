@@ -8,8 +8,10 @@ and the alias keys, and the reference sets the asset scripts keep
 also writes an asset, a delete, a restore and a purge are each one script (spec
 archives.md 4.2). Record writes are compare-and-set on the ETag: the caller reads,
 computes, writes, and tries again when another write came between. The Lua is in
-`archives.scripts`. A bundle import is `archives.import_store`'s; the locks and
-blob bookkeeping of background work are `archives.upkeep_calls`'s.
+`archives.scripts` (a record's reads and writes), `archives.trash_scripts` (trash,
+restore, purge) and `archives.list_scripts` (pages, count, backfill). A bundle
+import is `archives.import_store`'s; the locks and blob bookkeeping of background
+work are `archives.upkeep_calls`'s.
 """
 
 from __future__ import annotations
@@ -17,15 +19,11 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from archives import scripts
+from archives import list_scripts, scripts, trash_scripts
 from archives.scan_store import scan_of
 from archives.schemas import RecordView, Stored
-from archives.scripts import (
-    Purged,
-    RestoreOutcome,
-    TrashOutcome,
-    WriteOutcome,
-)
+from archives.scripts import WriteOutcome
+from archives.trash_scripts import Purged, RestoreOutcome, TrashOutcome
 from archives.upkeep_calls import UpkeepCalls
 from redisio.calls import Call, text
 from redisio.keys import Keys
@@ -208,13 +206,15 @@ class ArchiveStore(UpkeepCalls):
             etag,
             "force" if force else "",
         ]
-        return scripts.TRASH(self._state_keys(ns, archive_id), args)
+        return trash_scripts.TRASH(self._state_keys(ns, archive_id), args)
 
     def restore(self, ns: str, archive_id: str, etag: str) -> Call:
         """Bring a trashed record back with the aliases nobody took: a
         `RestoreOutcome`."""
         keys = self._state_keys(ns, archive_id)[:4]
-        return scripts.RESTORE(keys, [*self._alias_prefixes(ns), archive_id, etag])
+        return trash_scripts.RESTORE(
+            keys, [*self._alias_prefixes(ns), archive_id, etag]
+        )
 
     def purge(self, ns: str, archive_id: str, trashed_before: int | None) -> Call:
         """Remove a record for good, revoking its shares: a `Purged` (code 1 done,
@@ -233,7 +233,7 @@ class ArchiveStore(UpkeepCalls):
             k.share_prefix(ns),
         ]
         keys = [*self._state_keys(ns, archive_id), k.archive_shares(ns, archive_id)]
-        return scripts.PURGE([*keys, *self._sorts(ns)], args)
+        return trash_scripts.PURGE([*keys, *self._sorts(ns)], args)
 
     def put_back(self, ns: str, archive_id: str, removed: Purged, now: int) -> Call:
         """Undo the purge of a trashed record: it is back in the trash, with its
@@ -261,7 +261,7 @@ class ArchiveStore(UpkeepCalls):
             *self._sorts(ns),
         ]
         keys += [k.share(ns, text(share_id)) for share_id, _ in removed.shares]
-        return scripts.PUT_BACK(keys, args)
+        return trash_scripts.PUT_BACK(keys, args)
 
     def load(
         self,
@@ -307,7 +307,7 @@ class ArchiveStore(UpkeepCalls):
     def count(self, ns: str) -> Call:
         """How many records `ns` holds, live and trashed."""
         k = self.keys
-        return scripts.COUNT([k.archive_index(ns), k.archive_trash(ns)], [])
+        return list_scripts.COUNT([k.archive_index(ns), k.archive_trash(ns)], [])
 
     def trash_ids(self, ns: str) -> Call:
         """Every trashed id of `ns` (GC walks them)."""
@@ -392,7 +392,7 @@ class ArchiveStore(UpkeepCalls):
             start = lex_start(after)
         order = "desc" if desc else "asc"
         args = [*self._prefixes(ns), start, count, order, state]
-        return scripts.PAGE([index], args)._replace(convert=convert)
+        return list_scripts.PAGE([index], args)._replace(convert=convert)
 
     def backfill_refs(self, ns: str, after: str | None, count: int = BATCH) -> Call:
         """Add the references of `count` assets of `ns` after `after` (assets
@@ -400,7 +400,7 @@ class ArchiveStore(UpkeepCalls):
         Only adds: a reference too many keeps an archive, one too few loses it."""
         k = self.keys
         args = [k.asset_prefix(ns), k.archive_refs_prefix(ns), lex_start(after), count]
-        return scripts.BACKFILL([k.asset_index(ns)], args)
+        return list_scripts.BACKFILL([k.asset_index(ns)], args)
 
     def asset_names(self, ns: str) -> Call:
         """Every asset name of `ns` (a bundle of all its assets)."""
