@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from archives.blobs import BlobStore
+from archives.list_calls import BATCH, ListedRecord
 from archives.scan import scanning
 from archives.scan_store import STATES, ScanStore
 from archives.schemas import (
@@ -37,7 +38,7 @@ from archives.schemas import (
 from archives.service import new_etag
 from archives.share_store import ShareStore
 from archives.shares import SHARE_ID, Share
-from archives.store import BATCH, ArchiveStore, ListedRecord
+from archives.store import ArchiveStore
 from backup import Emit, count_each, field, line, text, walk
 from core import strictjson
 from core.errors import BadRequest

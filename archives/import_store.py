@@ -12,9 +12,10 @@ from typing import Any
 
 from archives import import_scripts
 from archives.import_scripts import ANY_ETAG, ImportOutcome
+from archives.list_calls import sort_members
 from archives.schemas import Stored
 from archives.scripts import SORTS
-from archives.store import AssetWrite, sort_members
+from archives.store import AssetWrite
 from redisio.calls import Call
 from redisio.keys import Keys
 

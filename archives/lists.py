@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 from flask import request
 
+from archives.list_calls import ListedRecord, sort_member
 from archives.schemas import ARCHIVE_ID, record_json, record_state
-from archives.store import ListedRecord, sort_member
 from archives.web import (
     base_url,
     bp,
