@@ -36,6 +36,7 @@ from core.logs import request_id
 from core.park import PARK_KEY, RECHECK, Park
 from core.replies import pieces
 from core.request import RSGIRequest
+from redisio.calls import Call
 from redisio.pipe import discard
 from redisio.pipelined import make_pipelined
 from server.wsgi import Front
@@ -52,6 +53,10 @@ BODY_WAIT = 10.0
 # What a parked request "answers" once its client went away (nginx's status for
 # that): nobody reads it.
 CLIENT_GONE: tuple[int, list, Body] = (499, [], b"")
+# Seconds a parked request's poll reply is shared with the others polling the same
+# record: they wake together (`RSGIApp._park`), so this only needs to cover one
+# turn of the loop.
+POLL_SHARED_FOR = 0.02
 
 
 class LoopInput:
@@ -182,6 +187,8 @@ class RSGIApp:
         self.redis = make_pipelined(app.config)
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
+        # The poll of parked requests in flight, by command (`_poll`).
+        self._polls: dict[tuple, asyncio.Future[Any]] = {}
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         """granian stops the worker: close its Redis connection and thread pool."""
@@ -312,24 +319,53 @@ class RSGIApp:
     async def _park(self, park: Park, gone: asyncio.Future[Any]) -> bool:
         """Wait on the loop until the view's test of its round trip holds, or its
         deadline or `RECHECK` comes, polling Redis with backoff; False when the
-        client went away first (`gone`)."""
+        client went away first (`gone`).
+
+        Polls fall on multiples of the pause, so the requests parked on one
+        archive, once at the longest pause, poll together and share a round trip.
+        """
         ready, poll = park.ready, park.poll
         assert ready is not None
         until = min(park.deadline or 0.0, monotonic() + RECHECK)
         pause = 0.02
         try:
             while (left := until - monotonic()) > 0:
-                await asyncio.wait((gone,), timeout=min(pause, left))
+                wake = pause - monotonic() % pause
+                if wake < pause / 2:  # not twice in a moment: the next one
+                    wake += pause
+                await asyncio.wait((gone,), timeout=min(wake, left))
                 if gone.done():
                     return False
                 pause = min(pause * 1.5, 0.25)
-                if ready(None if poll is None else await self.redis.run(poll)):
+                if ready(None if poll is None else await self._poll(poll)):
                     return True
         except Exception:  # Redis away: the view finds out and answers
             log.warning("a parked request stopped waiting", exc_info=True)
         finally:
             park.release()
         return True
+
+    async def _poll(self, poll: Call) -> Any:
+        """The result of `poll`, one round trip for every parked request that polls
+        the same command at the same moment. Callers only test it."""
+        shared = self._polls.get(poll.args)
+        if shared is None:
+            shared = asyncio.ensure_future(self.redis.run(poll))
+            self._polls[poll.args] = shared
+            loop = asyncio.get_running_loop()
+            shared.add_done_callback(
+                lambda done: loop.call_later(
+                    POLL_SHARED_FOR, self._forget_poll, poll.args, done
+                )
+            )
+        # A waiter cancelled (its worker stopping) leaves the others' round trip.
+        return await asyncio.shield(shared)
+
+    def _forget_poll(self, args: tuple, done: asyncio.Future[Any]) -> None:
+        if self._polls.get(args) is done:
+            del self._polls[args]
+        if not done.cancelled():
+            done.exception()  # seen by its waiters, if any were left: not logged
 
     async def _flask(
         self,

@@ -187,9 +187,12 @@ def test_an_asset_mirror_fetches_every_build_now(server, upstream):
     assert [upstream.count(f"/{name}/{n}.tar.gz") for n in range(2)] == [1, 1]
 
 
-def commands_naming(redis_url: str, text: str, seconds: float) -> int:
+def commands_naming(
+    redis_url: str, text: str, seconds: float, sent_only: bool = False
+) -> int:
     """How many commands Redis runs in the next `seconds` that name `text`: the
-    lines of MONITOR holding it."""
+    lines of MONITOR holding it; `sent_only`: only those clients sent, not the
+    ones their scripts ran."""
     where = urlsplit(redis_url)
     seen = b""
     with socket.create_connection((where.hostname, where.port), timeout=5) as conn:
@@ -200,7 +203,10 @@ def commands_naming(redis_url: str, text: str, seconds: float) -> int:
                 seen += conn.recv(1 << 16)
     lines = seen.split(b"\r\n")
     assert lines[0] == b"+OK", lines[0]
-    return sum(text.encode() in line for line in lines[1:])
+    return sum(
+        text.encode() in line and not (sent_only and b" lua] " in line)
+        for line in lines[1:]
+    )
 
 
 def test_a_parked_download_stops_polling_once_its_client_left(server, upstream):
@@ -235,3 +241,26 @@ def test_a_parked_download_stops_polling_once_its_client_left(server, upstream):
         and sample.labels["status"] == "499"
     ]
     assert len(gone) == 1 and gone[0][0].startswith("/archives/") and gone[0][1] == 1
+
+
+def test_downloads_parked_on_one_archive_share_their_polls(server, upstream):
+    if server.server != "granian":
+        pytest.skip("only granian parks a waiting request; gunicorn's thread waits")
+    waiting = 10
+    url, data = lazy(server, upstream, "STASHD-SHARED", delay=3.0)
+    record = ":archive:" + url.split("/")[-2]
+
+    def get(_: int) -> tuple[int, bytes]:
+        answer = requests.get(url, headers=KEYED, timeout=30)
+        return answer.status_code, answer.content
+
+    with ThreadPoolExecutor(waiting) as pool:
+        answers = pool.map(get, range(waiting))
+        time.sleep(1.0)  # every download parked, polling at its longest pause
+        redis_url = server.env["STASHD_REDIS_URL"]
+        polled = commands_naming(redis_url, record, 1.0, sent_only=True)
+        got = list(answers)
+    # Alone, each would read the record 4 times a second: 40 reads. Together, one
+    # read per worker (2) at each poll.
+    assert 2 <= polled <= 12, polled
+    assert got == [(200, data)] * waiting
