@@ -7,8 +7,8 @@ match, core/replies.py) run on the worker's event loop instead, their Redis roun
 trips pipelined with the other requests' on one connection
 (redisio.pipelined.PipelinedClient). Every other request goes, as a WSGI environ,
 to the same Flask app (and its `Front`) on a small thread pool; its body stays with
-granian until a view reads it (`LoopInput`), so a request refused before that (401,
-404) never costs the server its body.
+granian until a view reads it (`server.rsgi_input`), so a request refused before
+that (401, 404) never costs the server its body.
 
 Fast-path requests become an `RSGIRequest` that passes the same gate, and the same
 `FastRoutes.handle` steps, as under WSGI. Every answer written here drops its body for
@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
 from time import monotonic, perf_counter
 from typing import Any
 
@@ -39,6 +36,7 @@ from core.request import RSGIRequest
 from redisio.calls import Call
 from redisio.pipe import discard
 from redisio.pipelined import make_pipelined
+from server.rsgi_input import LoopInput, environ_of
 from server.wsgi import Front
 
 log = logging.getLogger(__name__)
@@ -47,9 +45,6 @@ log = logging.getLogger(__name__)
 # mostly wait on Redis, and a few let a slow one (a password check) not hold up the
 # rest.
 FLASK_THREADS = 8
-# Seconds a Flask thread waits for the next piece of a request body: a client that
-# stops sending mid-body gets 400 then, and the thread is free for others.
-BODY_WAIT = 10.0
 # What a parked request "answers" once its client went away (nginx's status for
 # that): nobody reads it.
 CLIENT_GONE: tuple[int, list, Body] = (499, [], b"")
@@ -57,123 +52,6 @@ CLIENT_GONE: tuple[int, list, Body] = (499, [], b"")
 # record: they wake together (`RSGIApp._park`), so this only needs to cover one
 # turn of the loop.
 POLL_SHARED_FOR = 0.02
-
-
-class LoopInput:
-    """``wsgi.input`` of an RSGI request, read on a Flask thread.
-
-    Each read asks the event loop, once, for as many of the body's chunks as it
-    wants: nothing is received before a view reads the body, nor past its limit.
-    """
-
-    def __init__(self, protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._protocol = protocol
-        self._loop = loop
-        self._chunks: Any = None  # granian's chunk iterator, made on the loop
-        # Received, not read yet: bytes, and the rest of a chunk a read split.
-        self._buffer: deque[bytes | memoryview] = deque()
-        self._buffered = 0
-        self._ended = False
-
-    async def _receive(self, size: int) -> None:
-        """Buffer chunks until `size` bytes are (all of them when negative).
-
-        One trip to the loop per read, not one per chunk: granian's chunks are
-        up to 400 KiB, and each trip costs both threads a wake-up.
-        """
-        if self._chunks is None:
-            self._chunks = self._protocol.__aiter__()
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(BODY_WAIT) as waiting:
-                while size < 0 or self._buffered < size:
-                    try:
-                        chunk = await self._chunks.__anext__()
-                    except StopAsyncIteration:
-                        chunk = b""
-                    if not chunk:
-                        self._ended = True
-                        return
-                    self._buffer.append(chunk)
-                    self._buffered += len(chunk)
-                    # The wait is for each chunk, not the whole read: a slow
-                    # client that keeps sending is not cut off.
-                    waiting.reschedule(loop.time() + BODY_WAIT)
-        except TimeoutError:
-            raise TimeoutError("the request body stopped arriving") from None
-
-    def _wait(self, future: Future[None]) -> None:
-        # The loop times out a stalled body; this is for a loop that stopped.
-        while True:
-            try:
-                return future.result(BODY_WAIT)
-            except FutureTimeout:
-                if future.done():  # the loop's own timeout: the same exception
-                    raise
-                if not self._loop.is_running():
-                    future.cancel()
-                    raise TimeoutError("the request body stopped arriving") from None
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to `size` bytes (all that is left when negative); b"" at the end.
-
-        :raise TimeoutError: no chunk came for BODY_WAIT seconds.
-        :raise RuntimeError: granian's transport closed (the client went away).
-        """
-        if not self._ended and (size < 0 or self._buffered < size):
-            self._wait(
-                asyncio.run_coroutine_threadsafe(self._receive(size), self._loop)
-            )
-        buffer = self._buffer
-        if 0 <= size < self._buffered:
-            taken: list[bytes | memoryview] = []
-            left = size
-            while left:
-                piece = buffer.popleft()
-                if len(piece) > left:
-                    # A view, so the rest of the chunk is not copied to be kept.
-                    view = memoryview(piece)
-                    buffer.appendleft(view[left:])
-                    piece = view[:left]
-                taken.append(piece)
-                left -= len(piece)
-            self._buffered -= size
-        else:
-            taken = list(buffer)
-            buffer.clear()
-            self._buffered = 0
-        if len(taken) == 1 and isinstance(taken[0], bytes):
-            return taken[0]  # a whole chunk: no copy
-        return b"".join(taken)
-
-
-def environ_of(scope: Any, path: str) -> dict[str, Any]:
-    """The WSGI environ (PEP 3333) of an RSGI request, without ``wsgi.input``."""
-    host, _, port = scope.server.rpartition(":")
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": scope.query_string,
-        "SERVER_NAME": host,
-        "SERVER_PORT": port,
-        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
-        "REMOTE_ADDR": scope.client.rpartition(":")[0],
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.scheme,
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        # granian ends the input with the body: the app may read to its end.
-        "wsgi.input_terminated": True,
-    }
-    for name, value in scope.headers.items():
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
-    return environ
 
 
 class RSGIApp:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-import server.rsgi
+import server.rsgi_input
 from core.errors import BadRequest, PayloadTooLarge
 from core.request import read_limited
-from server.rsgi import LoopInput
+from server.rsgi_input import LoopInput
 
 
 class Protocol:
@@ -83,7 +83,7 @@ def test_loop_input_transport_closed_mid_body_is_incomplete(loop):
 
 
 def test_loop_input_gives_up_on_a_body_that_stops_arriving(loop, monkeypatch):
-    monkeypatch.setattr(server.rsgi, "BODY_WAIT", 0.2)
+    monkeypatch.setattr(server.rsgi_input, "BODY_WAIT", 0.2)
     protocol = Protocol(b"{")
     protocol.stall = True
     with pytest.raises(BadRequest, match="request body is incomplete"):
@@ -109,7 +109,7 @@ def test_loop_input_gathers_a_read_in_one_trip_to_the_loop(loop, monkeypatch):
 
 
 def test_loop_input_waits_for_each_chunk_not_for_the_whole_read(loop, monkeypatch):
-    monkeypatch.setattr(server.rsgi, "BODY_WAIT", 0.2)
+    monkeypatch.setattr(server.rsgi_input, "BODY_WAIT", 0.2)
     protocol = Protocol(*[b"x" * 4] * 6)
     protocol.pause = 0.1  # 0.6 s in all, each chunk within the wait
     assert LoopInput(protocol, loop).read(24) == b"x" * 24
