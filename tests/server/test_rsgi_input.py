@@ -98,7 +98,7 @@ def test_loop_input_gathers_a_read_in_one_trip_to_the_loop(loop, monkeypatch):
         trips.append(1)
         return real(coro, target)
 
-    monkeypatch.setattr(server.rsgi.asyncio, "run_coroutine_threadsafe", counted)
+    monkeypatch.setattr(server.rsgi_input.asyncio, "run_coroutine_threadsafe", counted)
     stream = LoopInput(Protocol(*[bytes([n]) * 4 for n in range(10)]), loop)
     first = stream.read(10)
     assert first == b"\x00" * 4 + b"\x01" * 4 + b"\x02" * 2
