@@ -121,15 +121,17 @@ def timed_get(url: str) -> float:
     return time.monotonic() - began
 
 
+def download(url: str) -> tuple[int, bytes]:
+    """An agent's download: the status and the body."""
+    answer = requests.get(url, headers=KEYED, timeout=30)
+    return answer.status_code, answer.content
+
+
 def test_twenty_waiting_downloads_leave_the_other_routes_free(server, upstream):
     url, data = lazy(server, upstream, "STASHD-CROWD", delay=2.0)
 
-    def get(_: int) -> tuple[int, bytes]:
-        answer = requests.get(url, headers=KEYED, timeout=30)
-        return answer.status_code, answer.content
-
     with ThreadPoolExecutor(20) as pool:
-        waiting = pool.map(get, range(20))
+        waiting = pool.map(download, [url] * 20)
         time.sleep(0.5)  # every download is in, waiting for the upstream
         assets = f"{server.url}{CORE}/namespaces/default/assets"
         took = [timed_get(f"{server.url}/health") for _ in range(3)]
@@ -250,12 +252,8 @@ def test_downloads_parked_on_one_archive_share_their_polls(server, upstream):
     url, data = lazy(server, upstream, "STASHD-SHARED", delay=3.0)
     record = ":archive:" + url.split("/")[-2]
 
-    def get(_: int) -> tuple[int, bytes]:
-        answer = requests.get(url, headers=KEYED, timeout=30)
-        return answer.status_code, answer.content
-
     with ThreadPoolExecutor(waiting) as pool:
-        answers = pool.map(get, range(waiting))
+        answers = pool.map(download, [url] * waiting)
         time.sleep(1.0)  # every download parked, polling at its longest pause
         redis_url = server.env["STASHD_REDIS_URL"]
         polled = commands_naming(redis_url, record, 1.0, sent_only=True)
