@@ -42,7 +42,8 @@ system-deps: ## install the system tools the tests use, with apt-get, if missing
 	done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -q && $$sudo apt-get install -y -q $$missing; \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
 run: deps ## serve on 127.0.0.1:4567 and :8080 under granian (embedded Redis unless STASHD_REDIS_URL)
