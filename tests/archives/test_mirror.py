@@ -13,6 +13,7 @@ from archives import fetcher
 from archives.import_store import ImportStore
 from archives.upstream import host_allowed
 from core.park import WaitSlots
+from redisio.calls import Call
 from tests.archives.helpers import (
     BASE,
     blob_files,
@@ -444,13 +445,19 @@ def test_only_the_holder_renews_or_frees_the_lock(app):
 def test_the_fetching_thread_keeps_its_lock(app, client, upstream, monkeypatch):
     monkeypatch.setattr(fetcher, "LOCK_SECONDS", 1)
     monkeypatch.setattr(fetcher, "LOCK_RENEW", 0.1)
-    url = upstream.serve("/slow-start.tar.gz", DATA, delay=2)
+    url = upstream.serve("/slow-start.tar.gz", DATA, delay=4)
     assert post(client, {"url": url, "sha512": ID, "fetch": "lazy"}).status_code == 202
     answers = []
     waiting = threading.Thread(target=lambda: answers.append(download(client)))
     waiting.start()
-    time.sleep(1.2)  # past the lock's first life: renewed meanwhile
     run, archives = app.extensions["client"].run, app.extensions["archives"]
+    holder = Call(("GET", archives.keys.mirror_lock(ID)))
+    deadline = time.monotonic() + 3
+    while (token := run(holder)) is None:  # the download has taken the lock
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(1.5)  # past the lock's first life: renewed meanwhile
+    assert run(holder) == token
     assert not run(archives.mirror_lock(ID, "another-worker", 30))
     waiting.join(10)
     assert answers[0].data == DATA and upstream.count() == 1
