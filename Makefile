@@ -65,7 +65,7 @@ lint: deps ## ruff (lint and format check), then mypy on the application code
 	$(BIN)/mypy
 
 test: lint clients ## everything: lint, unit, real-Redis, HTTP and client tests
-	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15 --tb=short
 
 test-fast: deps ## the tests that need no server process
 	$(BIN)/pytest -m "not integration and not http and not clients and not slow"

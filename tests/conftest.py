@@ -20,7 +20,28 @@ from app import create_app
 from core.settings_load import load
 from redisio.clients import make_client
 from tests.ha import ClusterSetup
-from tests.servers import SERVERS, RedisServer, Stashd
+from tests.servers import SERVERS, STARTED, RedisServer, Stashd
+
+# The last lines of a failed test's server output that its report shows.
+OUTPUT_LINES = 60
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    STARTED.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report ends with what its stashd servers printed: a server
+    that reset a connection, or never answered, says why there."""
+    report = yield
+    if report.failed:
+        given = getattr(item, "funcargs", {}).values()
+        shared = [s for s in given if isinstance(s, Stashd) and s not in STARTED]
+        for server in STARTED + shared:
+            lines = server.output().splitlines()[-OUTPUT_LINES:]
+            report.sections.append((f"{server!r} output", "\n".join(lines)))
+    return report
 
 
 @pytest.fixture(scope="session")

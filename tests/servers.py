@@ -99,7 +99,44 @@ def alive(pid: int) -> bool:
         return False
 
 
+def listeners(ports: list[int]) -> list[set[str]]:
+    """For each of `ports`, the inodes of the TCP sockets listening on it."""
+    found: list[set[str]] = [set() for _ in ports]
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                port = int(fields[1].rpartition(":")[2], 16)
+                if fields[3] == "0A" and port in ports:  # 0A: LISTEN
+                    found[ports.index(port)].add(fields[9])
+    return found
+
+
+def owns_sockets(pids: list[int], wanted: list[set[str]]) -> bool:
+    """True when, for each set of socket inodes in `wanted`, one of `pids` has one
+    of them open."""
+    held = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                held.add(target[len("socket:[") : -1])
+    return all(inodes & held for inodes in wanted)
+
+
 SERVERS = ("granian", "gunicorn")
+
+# The stashd servers started since the current test began; when it fails, their
+# output goes into its report (tests/conftest.py).
+STARTED: list[Stashd] = []
 
 
 class Stashd:
@@ -153,23 +190,24 @@ class Stashd:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if self not in STARTED:
+            STARTED.append(self)
         if wait:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until this server listens on each of its ports.
+
+        A listener is looked up, not connected to: a port this server has not bound
+        yet may belong, for a while, to a process another test started meanwhile.
+        """
         deadline = time.monotonic() + timeout
-        for port in self.ports:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.server} exited:\n{self.output()}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        message = f"{self.server} not up:\n{self.output()}"
-                        raise RuntimeError(message) from None
-                    time.sleep(0.05)
+        while not owns_sockets(tree(self.process.pid), listeners(self.ports)):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.server} exited:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.server} not up:\n{self.output()}")
+            time.sleep(0.05)
 
     def output(self) -> str:
         with open(self.log, errors="replace") as log:
