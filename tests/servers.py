@@ -154,10 +154,14 @@ class Stashd:
     ) -> None:
         self.server = server
         self.ports = [free_port() for _ in range(ports)]
+        home = tempfile.mkdtemp(prefix=f"stashd-{server}-")
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("STASHD_")},
             "WEB_CONCURRENCY": "2",
             "STASHD_BIND": " ".join(f"127.0.0.1:{port}" for port in self.ports),
+            # Not the checkout's var/: servers of tests running at the same time
+            # would share their archive files and generated password there.
+            "STASHD_DATA_DIR": os.path.join(home, "data"),
             **env,
         }
         self.scheme = "https" if tls else "http"
@@ -165,7 +169,7 @@ class Stashd:
             self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"
         elif tls:
             self.env["GRANIAN_SSL_CERTIFICATE"], self.env["GRANIAN_SSL_KEYFILE"] = tls
-        self.log = os.path.join(tempfile.mkdtemp(prefix=f"stashd-{server}-"), "out.log")
+        self.log = os.path.join(home, "out.log")
         self.process: subprocess.Popen | None = None
 
     def __repr__(self) -> str:
