@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 import redis
 
 from core.errors import TooManyRequests, Unauthorized
-from core.gate import PENDING, Gate
+from core.gate import PENDING, Gate, new_request_id
 from core.request import WSGIRequest
 
 CORS = [("Access-Control-Allow-Origin", "*")]
@@ -50,6 +51,26 @@ def test_gate_makes_a_request_id_when_none_came():
     extra, _ = Gate([]).check(request())
     (name, value), *_ = extra
     assert name == "X-Request-ID" and len(value) == 36 and value[14] == "4"
+
+
+def test_made_request_ids_are_random_version_4_uuids():
+    made = [new_request_id() for _ in range(2000)]
+    for value in made:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value  # canonical: lowercase, dashes in place
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert len(set(made)) == len(made)
+    # Every digit but the version's is random; the variant's takes 8, 9, a and b.
+    for place in range(36):
+        seen = {value[place] for value in made}
+        if place in (8, 13, 18, 23):
+            assert seen == {"-"}
+        elif place == 14:
+            assert seen == {"4"}
+        elif place == 19:
+            assert seen == set("89ab")
+        else:
+            assert len(seen) == 16
 
 
 def test_gate_answers_options_without_asking_for_credentials():
