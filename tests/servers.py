@@ -113,22 +113,29 @@ def listeners(ports: list[int]) -> list[set[str]]:
     return found
 
 
+def open_files(pid: int) -> Iterator[str]:
+    """What process `pid` has open, as /proc names it (a path, ``socket:[<inode>]``);
+    nothing once it is gone."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            yield os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+
+
 def owns_sockets(pids: list[int], wanted: list[set[str]]) -> bool:
     """True when, for each set of socket inodes in `wanted`, one of `pids` has one
     of them open."""
-    held = set()
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                held.add(target[len("socket:[") : -1])
+    held = {
+        target[len("socket:[") : -1]
+        for pid in pids
+        for target in open_files(pid)
+        if target.startswith("socket:[")
+    }
     return all(inodes & held for inodes in wanted)
 
 

@@ -17,7 +17,7 @@ import requests
 from archives.fetcher import LOCK_SECONDS
 from tests.archives.helpers import tarball
 from tests.archives.upstream import running
-from tests.servers import stashd_on_own_redis, tree
+from tests.servers import open_files, stashd_on_own_redis, tree
 
 pytestmark = [pytest.mark.http, pytest.mark.integration, pytest.mark.slow]
 
@@ -31,15 +31,7 @@ TMP_AGE = 2
 def fetching_worker(pid: int, tmp: str) -> int | None:
     """The process under `pid` that has a temp file of `tmp` open, if any."""
     for child in tree(pid)[1:]:
-        try:
-            fds = os.listdir(f"/proc/{child}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{child}/fd/{fd}")
-            except OSError:
-                continue
+        for target in open_files(child):
             if target.startswith(tmp + os.sep) and target.endswith(".part"):
                 return child
     return None
