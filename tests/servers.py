@@ -103,6 +103,8 @@ def listeners(ports: list[int]) -> list[set[str]]:
     """For each of `ports`, the inodes of the TCP sockets listening on it."""
     found: list[set[str]] = [set() for _ in ports]
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):  # a kernel without IPv6
+            continue
         with open(table) as lines:
             next(lines)
             for line in lines:
