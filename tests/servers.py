@@ -4,6 +4,7 @@ under granian or gunicorn."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,11 +19,32 @@ import redis
 
 from server.embedded import executable
 
+# How many ports below the kernel's range for client sockets the servers of the
+# tests take theirs from.
+PORTS_BELOW_CLIENTS = 12000
+_random = random.SystemRandom()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port of 127.0.0.1 that nothing holds now, for a server to bind later.
+
+    It is taken below the range the kernel gives clients' connections: a port from
+    that range could become, before the server binds it, the local end of a
+    connection another test makes (which the server cannot bind over, for as long
+    as that connection lasts).
+    """
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+        clients_from = int(ports.read().split()[0])
+    while True:
+        port = _random.randrange(
+            max(1024, clients_from - PORTS_BELOW_CLIENTS), clients_from
+        )
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # held: try another
+                continue
+        return port
 
 
 class RedisServer:
