@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple, TypeVar
 
+from redisio.wire import Command
+
 T = TypeVar("T")
 
 # Stored content a list reads per round trip (spec stashes.md 17.10): a reply of a
@@ -87,7 +89,8 @@ _NEEDS = (NEED.encode(), NEED)
 class Call(NamedTuple):
     """One Redis round trip, described: a command, and what to make of its reply."""
 
-    args: tuple
+    # Its arguments, or the whole command in RESP (`redisio.wire`).
+    args: Command
     # The Lua source, when `args` is an EVALSHA: it is EVALed when Redis lacks it.
     script: str | None = None
     convert: Callable[[Any], Any] | None = None

@@ -34,6 +34,7 @@ from core.addresses import RedisTarget, redis_target
 from core.errors import UNREACHABLE, redis_refusal
 from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.drive import drive_steps
+from redisio.wire import Command, unpacked
 
 RedisClient = redis.Redis | redis.RedisCluster
 
@@ -163,6 +164,10 @@ class BlockingClient:
 
         :raise redis.TimeoutError, redis.ConnectionError: no reply; it may have run.
         """
+        return self.command(args)
+
+    def command(self, args: Command) -> Any:
+        """`execute`, the command given whole: its arguments, or packed."""
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None:
@@ -177,12 +182,12 @@ class BlockingClient:
             # connection asks the sentinels where the primary is only then.
             if not conn.is_connected:
                 conn.connect()
-            conn.send_command(*args)
+            _send(conn, args)
         except UNREACHABLE:  # not written whole, so not run: once more, afresh
             conn.disconnect()
             metrics.redis_reconnect()
             conn.connect()
-            conn.send_command(*args)
+            _send(conn, args)
         try:
             return conn.read_response()
         except redis.ResponseError as exc:
@@ -195,9 +200,9 @@ class BlockingClient:
         """Run `call`: its command (EVAL when the script is not cached), converted;
         again with more keys while its script asks for them (`Call.widened`)."""
         try:
-            reply = self.execute(*call.args)
+            reply = self.command(call.args)
         except redis.exceptions.NoScriptError:
-            reply = self.execute(*call.fallback())
+            reply = self.command(call.fallback())
         if call.declares and (wider := call.widened(reply)) is not None:
             return self._widen(wider)
         if self.replicas and call.write:
@@ -206,7 +211,7 @@ class BlockingClient:
 
     def _widen(self, call: Call) -> Any:
         for _ in range(WIDEN_ROUNDS):
-            reply = self.execute(*call.args)  # the script was just loaded
+            reply = self.command(call.args)  # the script was just loaded
             wider = call.widened(reply)
             if wider is None:
                 if self.replicas and call.write:
@@ -234,7 +239,7 @@ class BlockingClient:
         sources = list(dict.fromkeys(c.script for c in calls if c.script is not None))
         commands = [("SCRIPT", "LOAD", source) for source in sources]
         conn.send_packed_command(
-            conn.pack_commands([*commands, *(call.args for call in calls)])
+            conn.pack_commands([*commands, *(unpacked(call.args) for call in calls)])
         )
         replies: list[Any] = []
         for _ in range(len(commands) + len(calls)):
@@ -300,6 +305,13 @@ def confirm(acked: int, replicas: int) -> None:
         raise redis.ConnectionError(
             f"{acked} of {replicas} replicas confirmed the write in time"
         )
+
+
+def _send(conn: redis.connection.AbstractConnection, args: Command) -> None:
+    if isinstance(args, bytes):
+        conn.send_packed_command([args])  # (a list of pieces)
+    else:
+        conn.send_command(*args)
 
 
 def _forget_if_closed(conn: redis.connection.AbstractConnection) -> None:

@@ -30,6 +30,7 @@ from redisio.calls import WIDEN_ROUNDS, Call, too_wide
 from redisio.clients import BlockingClient, confirm, node_options
 from redisio.pipe import discard
 from redisio.pipelined import PipelinedClient
+from redisio.wire import Command, unpacked
 
 SLOTS = 16384
 # Redirections followed for one call: a slot moves once per reshard step.
@@ -44,8 +45,9 @@ T = TypeVar("T")
 _KEYLESS = frozenset({b"PING", b"TIME", b"WAIT", b"INFO", b"CLUSTER", b"SCRIPT"})
 
 
-def call_slot(args: tuple) -> int | None:
+def call_slot(args: Command) -> int | None:
     """The slot of the first key `args` names, or None for a keyless command."""
+    args = unpacked(args)
     name = args[0].encode() if isinstance(args[0], str) else args[0]
     name = name.upper()
     if name in (b"EVALSHA", b"EVAL"):
@@ -182,10 +184,10 @@ class ClusterBlockingClient(BlockingClient):
         raise redis.ConnectionError("too many cluster redirections")
 
     def _on(self, node: BlockingClient, call: Call, asking: bool) -> Any:
-        def once(args: tuple) -> Any:
+        def once(args: Command) -> Any:
             if asking:
                 node.execute("ASKING")
-            return node.execute(*args)
+            return node.command(args)
 
         try:
             reply = once(call.args)
@@ -203,7 +205,7 @@ class ClusterBlockingClient(BlockingClient):
         for _ in range(WIDEN_ROUNDS):
             address = self._address(call_slot(call.args))
             try:
-                reply = self._node(address).execute(*call.args)
+                reply = self._node(address).command(call.args)
             except (MovedError, AskError, TryAgainError):
                 return self.run(call)  # it did not run: as any call
             wider = call.widened(reply)
@@ -296,9 +298,9 @@ class ClusterPipelinedClient(PipelinedClient):
             return await self.run(wider)  # with more keys, wherever they are now
         return call.result(reply)
 
-    async def _asked(self, node: PipelinedClient, args: tuple, write: bool) -> Any:
+    async def _asked(self, node: PipelinedClient, args: Command, write: bool) -> Any:
         pipe = await node._connection()
-        commands = [("ASKING",), args]
+        commands: list[Command] = [("ASKING",), args]
         if self.replicas and write:
             commands.append(node._wait)
         waiters = [pipe.send(command) for command in commands]

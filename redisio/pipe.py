@@ -14,6 +14,7 @@ import redis
 from redis._parsers.base import BaseParser
 
 from redisio.clients import NotSent
+from redisio.wire import Command
 
 
 def _error(reply: redis.ResponseError) -> redis.RedisError:
@@ -108,8 +109,9 @@ class Pipe(asyncio.Protocol):
         if not self.waiting:
             self.fail(redis.ConnectionError("retired connection closed"))
 
-    def send(self, args: tuple) -> asyncio.Future:
-        """Queue a command; the future gets its reply, or the error it met.
+    def send(self, args: Command) -> asyncio.Future:
+        """Queue a command (its arguments, or packed); the future gets its reply,
+        or the error it met.
 
         :raise NotSent: the connection takes no more commands.
         """
@@ -117,7 +119,7 @@ class Pipe(asyncio.Protocol):
             raise NotSent(f"not sent: {self.lost or 'connection retired'}")
         # Packed before it is queued: a command that cannot be packed must not leave
         # a waiter behind, which would take the reply of the next one.
-        command = hiredis.pack_command(args)
+        command = args if isinstance(args, bytes) else hiredis.pack_command(args)
         waiter = self.loop.create_future()
         self.waiting.append((waiter, self.loop.time() + self.timeout))
         if not self.outgoing:

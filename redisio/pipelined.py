@@ -18,6 +18,7 @@ from redisio.calls import WIDEN_ROUNDS, Call, Steps, too_wide
 from redisio.clients import DROP_AFTER, NotSent, confirm, wait_command
 from redisio.drive import drive_steps_async
 from redisio.pipe import Pipe, leave, tls_context
+from redisio.wire import Command
 
 T = TypeVar("T")
 
@@ -57,9 +58,9 @@ class PipelinedClient:
         if self.replicas and call.write:
             return await self._run_confirmed(call)
         try:
-            reply = await self.execute(*call.args)
+            reply = await self.command(call.args)
         except redis.exceptions.NoScriptError:
-            reply = await self.execute(*call.fallback())
+            reply = await self.command(call.fallback())
         if call.declares and (wider := call.widened(reply)) is not None:
             return await self._widen(wider)
         return call.result(reply)
@@ -79,14 +80,14 @@ class PipelinedClient:
             if self.replicas and call.write:
                 reply = await self._confirmed(call.args)
             else:
-                reply = await self.execute(*call.args)
+                reply = await self.command(call.args)
             wider = call.widened(reply)
             if wider is None:
                 return call.result(reply)
             call = wider
         raise too_wide(call)
 
-    async def _confirmed(self, args: tuple) -> Any:
+    async def _confirmed(self, args: Command) -> Any:
         """Run a write, then a WAIT on the same connection (WAIT counts the writes
         of its own connection only), shared with the writes sent with it
         (`Pipe.wait_after`); raise unless enough replicas confirm it.
@@ -143,6 +144,10 @@ class PipelinedClient:
 
         :raise redis.TimeoutError, redis.ConnectionError: no reply; it may have run.
         """
+        return await self.command(args)
+
+    async def command(self, args: Command) -> Any:
+        """`execute`, the command given whole: its arguments, or packed."""
         try:
             return await self._send(args)
         except NotSent:
@@ -152,7 +157,7 @@ class PipelinedClient:
         except NotSent as exc:  # callers see redis-py's own errors
             raise redis.ConnectionError(*exc.args) from None
 
-    async def _send(self, args: tuple) -> Any:
+    async def _send(self, args: Command) -> Any:
         pipe = await self._connection()
         try:
             return await pipe.send(args)

@@ -36,6 +36,7 @@ from core.request import RSGIRequest
 from redisio.calls import Call
 from redisio.pipe import discard
 from redisio.pipelined import make_pipelined
+from redisio.wire import Command
 from server.rsgi_input import LoopInput, environ_of
 from server.wsgi import Front
 
@@ -66,7 +67,7 @@ class RSGIApp:
         self.max_body: int = app.config["MAX_BODY_BYTES"]
         self.pool = ThreadPoolExecutor(FLASK_THREADS, thread_name_prefix="flask")
         # The poll of parked requests in flight, by command (`_poll`).
-        self._polls: dict[tuple, asyncio.Future[Any]] = {}
+        self._polls: dict[Command, asyncio.Future[Any]] = {}
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         """granian stops the worker: close its Redis connection and thread pool."""
@@ -239,7 +240,7 @@ class RSGIApp:
         # A waiter cancelled (its worker stopping) leaves the others' round trip.
         return await asyncio.shield(shared)
 
-    def _forget_poll(self, args: tuple, done: asyncio.Future[Any]) -> None:
+    def _forget_poll(self, args: Command, done: asyncio.Future[Any]) -> None:
         if self._polls.get(args) is done:
             del self._polls[args]
         if not done.cancelled():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from core import strictjson
@@ -164,7 +164,7 @@ def _view(store: SilencedStore, path: str) -> tuple[str, str, str, bool] | None:
 NOT_SILENCED = Reply(200, b'{"silenced":false,"silenced_by":[]}')
 
 
-def plain_question(query: str) -> tuple[Iterable[str], str] | None:
+def plain_question(query: str) -> tuple[Collection[str], str] | None:
     """The subscriptions (distinct and present, ``client:<name>`` among them) and
     the check of a 1.x match query that needs no decoding (ASCII, no ``%`` or
     ``+``), when their candidates (`candidates`) differ as the subscriptions do (no

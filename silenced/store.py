@@ -14,9 +14,10 @@ command: each method describes its round trips (`redisio.calls`) for a client to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import NamedTuple
 
+from redisio import wire
 from redisio.calls import LIST_BUDGET, Call, Steps
 from redisio.keys import Keys
 from silenced import scripts
@@ -235,34 +236,31 @@ class SilencedStore:
         return _names(cleared)
 
     def match_subscriptions(
-        self, ns: str, subscriptions: Iterable[str], check: str
+        self, ns: str, subscriptions: Collection[str], check: str
     ) -> Call:
         """The names that silence now among Sensu 1.x's lookups for one event:
         ``<s>:*`` and ``<s>:<check>`` for each subscription, then ``*:<check>``.
 
-        One MGET, as `match`; the caller sees to it that no two share a name.
+        One MGET, as `match`, packed as it is made (`wire.pack_keys`: a
+        handler's question is answered as often as a stash GET); the caller sees
+        to it that no two subscriptions are the same.
         """
         prefix = self._match_prefixes.get(ns) or self._match_prefix(ns)
-        tail = ":" + check
-        args = ["MGET"]
-        add = args.append
-        for sub in subscriptions:
-            key = prefix + sub
-            add(key + ":*")
-            add(key + tail)
-        add(prefix + "*" + tail)
+        sides = (":*", ":" + check)
+        every = "*" + sides[1]
+        command = wire.pack_keys("MGET", prefix, subscriptions, sides, every)
 
         def names(found: list[bytes | None]) -> list[str]:
             if not any(found):  # most events are not silenced
                 return []
-            now, cut = time.time(), len(prefix)
+            now, heads, last = time.time(), list(subscriptions), len(found) - 1
             return [
-                args[i][cut:]
-                for i, facts in enumerate(found, 1)
+                every if i == last else heads[i // 2] + sides[i % 2]
+                for i, facts in enumerate(found)
                 if facts is not None and _begun(facts, now)
             ]
 
-        return Call(tuple(args), None, names)
+        return Call(command, None, names)
 
     def _match_prefix(self, ns: str) -> str:
         if len(self._match_prefixes) >= _PREFIXES_KEPT:

@@ -16,6 +16,7 @@ from redisio.calls import Call
 from redisio.cluster import ClusterBlockingClient, ClusterPipelinedClient, call_slot
 from redisio.keys import Keys
 from redisio.pipelined import make_pipelined
+from redisio.wire import pack_keys
 from stashes.store import StashStore
 from tests.ha import ClusterSetup
 
@@ -35,6 +36,16 @@ STASH_SLOT = key_slot(b"stashes")
 )
 def test_a_call_goes_to_the_slot_of_its_first_key(args, key):
     assert call_slot(args) == key_slot(key)
+
+
+def slot(tag: str) -> int:
+    return key_slot(tag.encode())
+
+
+def test_a_packed_call_goes_to_the_slot_of_its_first_key():
+    packed = pack_keys("MGET", "p:{ns:x}:", ["a", "b"], (":*", ":c"), "*:c")
+    assert isinstance(packed, bytes)
+    assert call_slot(packed) == key_slot(b"ns:x")
 
 
 @pytest.mark.parametrize(
@@ -80,6 +91,23 @@ def test_both_clients_reach_every_primary(cluster):
     assert on_loop(lean, *reads) == [str(n).encode() for n in range(30)]
     owners = {cluster.owner(key_slot(f"k{n}".encode())) for n in range(30)}
     assert len(owners) == 3
+    blocking.close()
+
+
+@pytest.mark.integration
+def test_both_clients_send_a_packed_call_to_its_slot(cluster):
+    blocking, lean = both(cluster)
+    for n, node in enumerate(cluster.nodes):  # a tag on each primary
+        tag = next(
+            f"t{i}" for i in range(999) if cluster.owner(slot(f"t{i}")) == node.port
+        )
+        prefix = f"p:{{{tag}}}:"
+        blocking.run(Call(("SET", prefix + "a:c", f"v{n}"), write=True))
+        call = Call(pack_keys("MGET", prefix, ["a", "b"], (":*", ":c"), "*:c"))
+        assert isinstance(call.args, bytes)
+        assert blocking.run(call) == [None, f"v{n}".encode(), None, None, None]
+        _, lean = both(cluster)
+        assert on_loop(lean, call) == [[None, f"v{n}".encode(), None, None, None]]
     blocking.close()
 
 

@@ -13,12 +13,14 @@ import time
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+import hiredis
 import pytest
 from redis.crc import key_slot
 
 from core import strictjson
 from core.errors import BadRequest
 from redisio.keys import Keys
+from redisio.wire import unpacked
 from sensu1.query import query_args
 from silenced import service
 from silenced.schemas import name_of, side
@@ -254,8 +256,10 @@ def test_plain_questions_refuse_as_werkzeug_does():
 def test_match_reads_one_string_per_candidate():
     store = SilencedStore(Keys("stashd"), "default")
     call = store.match_subscriptions("team", ["web", "client:h"], "disk")
-    assert call.args[0] == "MGET" and len(call.args) == 6
-    keys = call.args[1:]
+    args = unpacked(call.args)
+    assert call.args == hiredis.pack_command(args)  # packed as it was made
+    assert args[0] == "MGET" and len(args) == 6
+    keys = args[1:]
     assert {key_slot(key.encode()) for key in keys} == {
         key_slot(Keys("stashd").silenced_index("team").encode())
     }
