@@ -91,12 +91,14 @@ class Server:
         workdir: str,
         env: dict[str, str] | None = None,
         ready_path: str = "/health",
+        root: str = ROOT,
     ) -> None:
+        """`root`: the checkout the server runs from (another one's, for bench.ab)."""
         self.name = name
         self.port = port
         self.ready_path = ready_path
         log = os.path.join(workdir, f"{name}.log")
-        self.process = Process(name, argv, log, env=env, cwd=ROOT)
+        self.process = Process(name, argv, log, env=env, cwd=root)
 
     @property
     def url(self) -> str:
