@@ -45,7 +45,7 @@ def slot(tag: str) -> int:
 def test_a_packed_call_goes_to_the_slot_of_its_first_key():
     packed = pack_keys("MGET", "p:{ns:x}:", ["a", "b"], (":*", ":c"), "*:c")
     assert isinstance(packed, bytes)
-    assert call_slot(packed) == key_slot(b"ns:x")
+    assert call_slot(packed) == slot("ns:x")
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,9 @@ def expected(heads) -> list[bytes | None]:
 HEADS = ["linux", "web", "client:h1.example.com"]
 
 
-@pytest.mark.parametrize("backend", ["fake", "real"])
+@pytest.mark.parametrize(
+    "backend", ["fake", pytest.param("real", marks=pytest.mark.integration)]
+)
 def test_the_blocking_client_sends_a_packed_command(backend, request):
     if backend == "fake":
         server = fakeredis.FakeServer()
@@ -114,6 +116,7 @@ def test_the_pipelined_client_sends_a_packed_command(real_redis, redis_server):
     assert asyncio.run(main()) == [b"v0", expected(HEADS), None]
 
 
+@pytest.mark.integration
 def test_an_error_reply_to_a_packed_command_is_raised(real_redis):
     runner = BlockingClient(real_redis)
     unknown = pack_keys("NOSUCHCOMMAND", PREFIX, ["a"], SIDES, "b")
