@@ -25,7 +25,6 @@ from bench.load import wrk
 from bench.measure import log
 from bench.procs import cpu_seconds, descendants
 from bench.servers import ROOT, Redis, Server, stashd_env, webdis
-from bench.silences import SilenceLoader
 from core.settings import DEFAULTS
 
 CONNECTIONS = 50
@@ -51,12 +50,7 @@ def load(redis: Redis) -> None:
             stashes.put(silence_path(n) for n in range(cases.STASHES))
         finally:
             stashes.close()
-        entries = SilenceLoader(redis.url, prefix)
-        try:
-            entries.put(silences.entries())
-            entries.check()
-        finally:
-            entries.close()
+        silences.write(redis.url, prefix)
 
 
 def main(argv: list[str]) -> None:

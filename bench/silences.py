@@ -214,3 +214,18 @@ class SilenceLoader:
         """Close both connections."""
         self.runner.close()
         self.client.close()
+
+
+def write(redis_url: str, prefix: str) -> None:
+    """The `ENTRIES` entries, written under `prefix` and checked before use.
+
+    :raise RuntimeError: Redis holds another count of them.
+    """
+    loader = SilenceLoader(redis_url, prefix)
+    try:
+        loader.put(entries())
+        if loader.count() != ENTRIES:
+            raise RuntimeError(f"{loader.count()} silencing entries, not {ENTRIES}")
+        loader.check()
+    finally:
+        loader.close()

@@ -250,7 +250,7 @@ class BlockingClient:
         results = []
         for call, reply in zip(calls, replies[len(commands) :], strict=True):
             if isinstance(reply, redis.exceptions.NoScriptError):
-                reply = self.execute(*call.fallback())  # NOSCRIPT: it did not run
+                reply = self.command(call.fallback())  # NOSCRIPT: it did not run
             elif isinstance(reply, Exception):
                 raise reply
             if call.declares and (wider := call.widened(reply)) is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import hiredis
+
 # Keys of this many bytes or more are left to hiredis (`pack_keys` falls back).
 _TABLE = 4096
 # What ends one argument and starts the next, of n bytes; what starts n of them.
@@ -67,13 +69,6 @@ def unpacked(args: Command) -> tuple:
     """The arguments of a command, whether packed or not (packed ones as text)."""
     if not isinstance(args, bytes):
         return args
-    out = []
-    at = args.index(b"\r\n") + 2  # after "*<count>"
-    end = len(args)
-    while at < end:
-        stop = args.index(b"\r\n", at)
-        size = int(args[at + 1 : stop])
-        at = stop + 2
-        out.append(args[at : at + size].decode())
-        at += size + 2
-    return tuple(out)
+    reader = hiredis.Reader(encoding="utf-8")  # a command is an array of strings
+    reader.feed(args)
+    return tuple(reader.gets())
